@@ -1,0 +1,55 @@
+"""The three ALAE losses, as pure functions of tensors.
+
+Each returns a float32 scalar averaged over the batch (`reduce_mean`); a
+distributed caller rescales by `local_batch / global_batch` (see
+`alae_tf.model.ALAE`). Inputs may be bfloat16/float16 under mixed precision:
+everything is cast to float32 before the softplus and the squares.
+"""
+
+import tensorflow as tf
+
+
+def _f32(x):
+    return tf.cast(x, tf.float32)
+
+
+def r1_penalty(real_grads, gamma):
+    """R1 penalty, `gamma / 2 * ||d sum(D(E(x))) / dx||^2` averaged over the batch.
+
+    Args:
+        real_grads: `[batch, ...]` gradient of the summed real logits w.r.t.
+            the real images (taken with a nested tape so that it is itself
+            differentiable).
+        gamma: R1 weight (10 in every ALAE config).
+
+    Returns:
+        scalar float32.
+    """
+    g = _f32(real_grads)
+    per_sample = tf.reduce_sum(tf.square(g), axis=tf.range(1, tf.rank(g)))
+    return tf.reduce_mean(per_sample) * (0.5 * gamma)
+
+
+def discriminator_logistic(d_real, d_fake):
+    """Step I's adversarial part: `softplus(D(E(G(F(z))))) + softplus(-D(E(x)))`.
+
+    Args:
+        d_real, d_fake: logits `[batch]`.
+
+    Returns:
+        scalar float32 (the batch mean); add `r1_penalty` for the full step I loss.
+    """
+    return tf.reduce_mean(tf.nn.softplus(_f32(d_fake))) + tf.reduce_mean(tf.nn.softplus(-_f32(d_real)))
+
+
+def generator_nonsaturating(d_fake):
+    """Step II: the non-saturating generator loss `softplus(-D(E(G(F(z)))))`, batch mean."""
+    return tf.reduce_mean(tf.nn.softplus(-_f32(d_fake)))
+
+
+def latent_reconstruction(w_reconstructed, w_target):
+    """Step III: `mean((E(G(w)) - stop_gradient(w))^2)` over batch AND latent dims.
+
+    The target is detached: only the reconstruction path trains.
+    """
+    return tf.reduce_mean(tf.square(_f32(w_reconstructed) - tf.stop_gradient(_f32(w_target))))
