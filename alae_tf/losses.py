@@ -3,14 +3,17 @@
 Each returns a float32 scalar averaged over the batch (`reduce_mean`); a
 distributed caller rescales by `local_batch / global_batch` (see
 `alae_tf.model.ALAE`). Inputs may be bfloat16/float16 under mixed precision:
-everything is cast to float32 before the softplus and the squares.
+half-precision values are widened to float32 before the softplus and the
+squares.
 """
 
 import tensorflow as tf
 
 
-def _f32(x):
-    return tf.cast(x, tf.float32)
+def at_least_float32(x):
+    """Half-precision values are widened to float32; float32/float64 pass unchanged."""
+    x = tf.convert_to_tensor(x)
+    return tf.cast(x, tf.float32) if x.dtype in (tf.bfloat16, tf.float16) else x
 
 
 def r1_penalty(real_grads, gamma):
@@ -25,7 +28,7 @@ def r1_penalty(real_grads, gamma):
     Returns:
         scalar float32.
     """
-    g = _f32(real_grads)
+    g = at_least_float32(real_grads)
     per_sample = tf.reduce_sum(tf.square(g), axis=tf.range(1, tf.rank(g)))
     return tf.reduce_mean(per_sample) * (0.5 * gamma)
 
@@ -39,12 +42,12 @@ def discriminator_logistic(d_real, d_fake):
     Returns:
         scalar float32 (the batch mean); add `r1_penalty` for the full step I loss.
     """
-    return tf.reduce_mean(tf.nn.softplus(_f32(d_fake))) + tf.reduce_mean(tf.nn.softplus(-_f32(d_real)))
+    return tf.reduce_mean(tf.nn.softplus(at_least_float32(d_fake))) + tf.reduce_mean(tf.nn.softplus(-at_least_float32(d_real)))
 
 
 def generator_nonsaturating(d_fake):
     """Step II: the non-saturating generator loss `softplus(-D(E(G(F(z)))))`, batch mean."""
-    return tf.reduce_mean(tf.nn.softplus(-_f32(d_fake)))
+    return tf.reduce_mean(tf.nn.softplus(-at_least_float32(d_fake)))
 
 
 def latent_reconstruction(w_reconstructed, w_target):
@@ -52,4 +55,4 @@ def latent_reconstruction(w_reconstructed, w_target):
 
     The target is detached: only the reconstruction path trains.
     """
-    return tf.reduce_mean(tf.square(_f32(w_reconstructed) - tf.stop_gradient(_f32(w_target))))
+    return tf.reduce_mean(tf.square(at_least_float32(w_reconstructed) - tf.stop_gradient(at_least_float32(w_target))))

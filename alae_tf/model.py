@@ -150,7 +150,7 @@ class ALAE(keras.Model):
             with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
                 r1_tape.watch(x)
                 d_real = self.discriminator(self.encoder(x, training=True), training=True)
-                real_sum = tf.reduce_sum(tf.cast(d_real, tf.float32))
+                real_sum = tf.reduce_sum(losses.at_least_float32(d_real))
             real_grads = r1_tape.gradient(real_sum, x)
             d_fake = self.discriminator(self.encoder(x_fake, training=True), training=True)
             r1 = losses.r1_penalty(real_grads, self.r1_gamma)

@@ -1,0 +1,58 @@
+"""Atomic writes: a reader (or a resumed run) never sees a half-written file or folder."""
+
+import contextlib
+import os
+import pathlib
+import shutil
+import tempfile
+
+
+def write_bytes(path, data):
+    """Write `data` to `path` through a temp file in the same folder and a rename."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path, text):
+    write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def directory(final, overwrite=False):
+    """Yield a temp folder beside `final`; rename it to `final` if the block succeeds.
+
+    On any exception the temp folder is removed and `final` is untouched.
+    With `overwrite`, an existing `final` is replaced (moved aside, then
+    deleted after the rename).
+
+    Raises:
+        FileExistsError: `final` exists and `overwrite` is False.
+    """
+    final = pathlib.Path(final)
+    if final.exists() and not overwrite:
+        raise FileExistsError(f"{final} already exists")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+        old = None
+        if final.exists():
+            old = final.with_name(f".{final.name}.old")
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

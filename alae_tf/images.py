@@ -1,0 +1,37 @@
+"""Image grids as PNG files."""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from alae_tf import atomic
+
+
+def to_uint8(images, pixel_range):
+    """Float images in `pixel_range` -> uint8, clipped (what a viewer shows)."""
+    lo, hi = pixel_range
+    x = (np.asarray(images, np.float32) - lo) / (hi - lo)
+    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+
+
+def grid(images, columns=None, pad=1):
+    """Tile uint8 images `[N, H, W, C]` into one `[rows*(H+pad)+pad, ..., C]` image."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    columns = columns or int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / columns))
+    out = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, c), 255, np.uint8)
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = image
+    return out
+
+
+def interleave(a, b):
+    """`[a0, b0, a1, b1, ...]`: inputs beside their reconstructions."""
+    return np.stack([a, b], axis=1).reshape((-1,) + a.shape[1:])
+
+
+def write_png(path, image_uint8):
+    atomic.write_bytes(path, tf.io.encode_png(image_uint8).numpy())

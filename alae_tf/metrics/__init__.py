@@ -1,0 +1,8 @@
+"""Metrics in a registry: each is a function of an `EvalContext` returning named numbers."""
+
+from alae_tf.metrics.registry import METRICS, EvalContext, compute, register
+
+# Importing the modules registers their metrics.
+from alae_tf.metrics import reconstruction, representation  # noqa: E402,F401
+
+__all__ = ["METRICS", "EvalContext", "compute", "register"]

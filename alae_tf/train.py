@@ -1,0 +1,76 @@
+r"""Train an ALAE: `python -m alae_tf.train --flagfile=flags/mnist_mlp.cfg --workdir=DIR`.
+
+Running it again on the same workdir resumes exactly where it stopped;
+`--train_images` is the run's total, so a larger value continues a finished run.
+"""
+
+import sys
+
+from absl import app, flags
+
+from alae_tf import configs, data, training
+from alae_tf.checkpoint import CheckpointError
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum("preset", "mnist_mlp", sorted(configs.PRESETS), "Architecture and recipe (alae_tf/configs.py).")
+flags.DEFINE_string("workdir", None, "Run folder: checkpoints, grids, TensorBoard logs. Reruns resume.", required=True)
+flags.DEFINE_integer("train_images", None, "Total length of the run in images (default: the preset's).", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed of z and of the data order.")
+flags.DEFINE_string("dataset", None, "Data source (default: the preset's). " + data.SPEC_HELP)
+flags.DEFINE_string("data_dir", None, "Overrides the dataset's default location.")
+# Overrides of single preset fields; None keeps the preset's value.
+flags.DEFINE_integer("latent_size", None, "Size of z and w.", lower_bound=1)
+flags.DEFINE_integer("mapping_layers", None, "Depth of F.", lower_bound=1)
+flags.DEFINE_integer("batch_size", None, "Batch size.", lower_bound=1)
+flags.DEFINE_float("learning_rate", None, "Adam learning rate of both optimizers.", lower_bound=0.0)
+flags.DEFINE_float("r1_gamma", None, "R1 weight.", lower_bound=0.0)
+flags.DEFINE_enum("autoencoder_variables", None, ["official", "paper"],
+                  "Step III moves E, F and G (official code) or E and G (paper).")
+flags.DEFINE_enum("precision", "float32", list(training.PRECISIONS), "Compute precision; weights stay float32.")
+flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step (slower on CPU; try it on GPU).")
+flags.DEFINE_integer("checkpoint_every_images", 60_000, "Checkpoint and grid period, in images.", lower_bound=1)
+flags.DEFINE_integer("log_every_steps", 50, "TensorBoard and progress period, in steps.", lower_bound=1)
+flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep.", lower_bound=1)
+flags.DEFINE_integer("verbose", 1, "0: quiet, 1: progress bar.")
+
+flags.register_validator("dataset", lambda s: s is None or data.is_valid_spec(s),
+                         message="unknown --dataset form. " + data.SPEC_HELP)
+
+
+def config_from_flags():
+    return configs.PRESETS[FLAGS.preset].replace(
+        latent_size=FLAGS.latent_size,
+        mapping_layers=FLAGS.mapping_layers,
+        batch_size=FLAGS.batch_size,
+        learning_rate=FLAGS.learning_rate,
+        r1_gamma=FLAGS.r1_gamma,
+        autoencoder_variables=FLAGS.autoencoder_variables,
+        dataset=FLAGS.dataset,
+    )
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    config = config_from_flags()
+    options = training.TrainOptions(
+        workdir=FLAGS.workdir,
+        train_images=FLAGS.train_images or config.train_images,
+        seed=FLAGS.seed,
+        checkpoint_every_images=FLAGS.checkpoint_every_images,
+        log_every_steps=FLAGS.log_every_steps,
+        precision=FLAGS.precision,
+        jit_compile=FLAGS.jit_compile,
+        data_dir=FLAGS.data_dir,
+        keep_checkpoints=FLAGS.keep_checkpoints,
+        verbose=FLAGS.verbose,
+    )
+    try:
+        training.train(config, options)
+    except (data.DatasetError, CheckpointError) as e:
+        sys.exit(f"alae_tf.train: error: {e}")
+
+
+if __name__ == "__main__":
+    app.run(main)

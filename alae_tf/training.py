@@ -1,0 +1,114 @@
+"""The training loop behind `python -m alae_tf.train`: data, model, fit, checkpoints."""
+
+import dataclasses
+import math
+import pathlib
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from alae_tf import atomic, configs, data
+from alae_tf.checkpoint import CheckpointManager
+from alae_tf.monitor import TrainingMonitor
+
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainOptions:
+    """How to run (not what to train: that is the `ALAEConfig`).
+
+    Attributes:
+        workdir: run folder; rerunning on it resumes.
+        train_images: the run's total length in images (a later call with a
+            larger total continues).
+        seed: seeds z and the data order.
+        checkpoint_every_images: checkpoint (and grid) period.
+        log_every_steps: TensorBoard / progress period.
+        precision: "float32" or "mixed_bfloat16" (weights stay float32).
+        jit_compile: XLA-compile the train step.
+        data_dir: overrides the dataset's default location.
+        keep_checkpoints: how many checkpoints to keep.
+        verbose: 0 silent, 1 progress bar.
+    """
+
+    workdir: str
+    train_images: int
+    seed: int = 0
+    checkpoint_every_images: int = 60_000
+    log_every_steps: int = 50
+    precision: str = "float32"
+    jit_compile: bool = False
+    data_dir: str | None = None
+    keep_checkpoints: int = 3
+    verbose: int = 1
+
+
+def load_training_images(config, split="train", data_dir=None):
+    """The preset's dataset at the preset's image shape (uint8 `ImageSet`)."""
+    height, width, channels = config.image_shape
+    image_set = data.load_images(config.dataset, split, resolution=height, channels=channels, data_dir=data_dir)
+    if tuple(image_set.images.shape[1:]) != tuple(config.image_shape):
+        raise data.DatasetError(
+            f"{config.dataset} gives images of shape {image_set.images.shape[1:]}, the model wants {config.image_shape}"
+        )
+    return image_set
+
+
+def build_compiled_model(config, seed=0, jit_compile=False):
+    model = configs.build_model(config, seed=seed)
+    model.compile(*configs.make_optimizers(config.learning_rate, config.adam_beta_2, config.adam_epsilon),
+                  jit_compile=jit_compile)
+    return model
+
+
+def train(config, options):
+    """Train (or resume) `config` in `options.workdir`; returns the model.
+
+    Raises before writing anything when the data is missing or broken
+    (`DatasetError`) or the workdir holds another architecture
+    (`CheckpointError`).
+    """
+    if options.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {options.precision!r}")
+    keras.mixed_precision.set_global_policy(options.precision)
+    try:
+        return _train(config, options)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _train(config, options):
+    workdir = pathlib.Path(options.workdir)
+    train_set = load_training_images(config, "train", options.data_dir)
+    model = build_compiled_model(config, options.seed, options.jit_compile)
+    manager = CheckpointManager(workdir, model, config, keep=options.keep_checkpoints)
+    meta = manager.restore()
+    if meta is not None:
+        logging.info("resumed from %s at %d images", manager.latest(), meta["images_seen"])
+    atomic.write_text(workdir / "config.json", config.to_json())
+
+    batch = config.batch_size
+    steps_left = max(0, math.ceil((options.train_images - int(model.images_seen.numpy())) / batch))
+    total_steps = int(model.step.numpy()) + steps_left
+    fixed_z = tf.random.stateless_normal((64, config.latent_size), seed=(options.seed, 2**31 - 1))
+    fixed_images = data.to_pixel_range(train_set.images[:32], config.pixel_range)
+    monitor = TrainingMonitor(workdir, total_steps, config.pixel_range, fixed_z, fixed_images,
+                              options.log_every_steps, options.verbose)
+    chunk_steps = max(1, options.checkpoint_every_images // batch)
+    while steps_left > 0:
+        steps = min(chunk_steps, steps_left)
+        # A fresh stream per chunk, positioned by images_seen: fit() restarts
+        # iterators, and this keeps the data order identical across resumes.
+        stream = data.training_batches(
+            train_set.images, batch_size=batch, seed=options.seed,
+            start_image=int(model.images_seen.numpy()), pixel_range=config.pixel_range, flip=config.flip,
+        )
+        model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[monitor])
+        steps_left -= steps
+        manager.save()
+        monitor.write_grids()
+    if meta is not None and int(model.step.numpy()) == meta["step"]:
+        logging.info("nothing to do: %s already holds %d images", workdir, meta["images_seen"])
+    return model

@@ -1,0 +1,160 @@
+"""ALAE model behaviour: which variables each step moves, R1 by finite differences, z stream."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from alae_tf import configs, losses
+
+TINY = configs.PRESETS["mnist_mlp_tiny"]
+
+
+def tiny_model(**changes):
+    model = configs.build_model(TINY.replace(**changes), seed=3)
+    model.compile(*configs.make_optimizers(0.01))
+    return model
+
+
+def snapshot(model):
+    return {v.path: v.numpy().copy() for net in model.training_nets for v in net.trainable_variables}
+
+
+def changed_nets(model, before):
+    after = snapshot(model)
+    moved = {path.split("/")[0] for path in after if not np.array_equal(after[path], before[path])}
+    return moved
+
+
+@pytest.fixture()
+def batch():
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.uniform(size=(16, 28, 28, 1)).astype("float32"))
+    z = tf.constant(rng.normal(size=(16, TINY.latent_size)).astype("float32"))
+    return x, z
+
+
+def test_step_one_moves_only_encoder_and_discriminator(batch):
+    model = tiny_model()
+    before = snapshot(model)
+    model.discriminator_step(*batch)
+    assert changed_nets(model, before) == {"encoder", "discriminator"}
+
+
+def test_step_two_moves_only_mapping_and_generator(batch):
+    model = tiny_model()
+    before = snapshot(model)
+    model.generator_step(batch[1])
+    assert changed_nets(model, before) == {"mapping", "generator"}
+
+
+@pytest.mark.parametrize("mode, nets", [("official", {"encoder", "mapping", "generator"}),
+                                        ("paper", {"encoder", "generator"})])
+def test_step_three_moves_the_chosen_variables(batch, mode, nets):
+    model = tiny_model(autoencoder_variables=mode)
+    before = snapshot(model)
+    model.autoencoder_step(batch[1])
+    assert changed_nets(model, before) == nets
+
+
+def test_ema_follows_trained_nets_with_the_halflife(batch):
+    model = tiny_model(ema_halflife_images=16.0)  # one batch of 16 = one half-life: beta = 0.5
+    ema_before = [v.numpy().copy() for net in model.ema_nets for v in net.weights]
+    x, z = batch
+    model.alternating_update(x, z, z, z)
+    trained = [v.numpy() for net in model.training_nets for v in net.weights]
+    ema_after = [v.numpy() for net in model.ema_nets for v in net.weights]
+    for e0, t, e1 in zip(ema_before, trained, ema_after):
+        np.testing.assert_allclose(e1, 0.5 * e0 + 0.5 * t, rtol=1e-5, atol=1e-6)
+    assert int(model.step.numpy()) == 1 and int(model.images_seen.numpy()) == 16
+
+
+@pytest.fixture()
+def float64():
+    keras.mixed_precision.set_global_policy("float64")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_r1_gradient_and_penalty_match_finite_differences(float64):
+    model = configs.build_model(TINY, seed=1)
+    _, _, encoder, discriminator = model.training_nets
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.uniform(size=(2, 28, 28, 1)))
+
+    def real_sum(images):
+        return tf.reduce_sum(discriminator(encoder(images)))
+
+    # d sum D(E(x)) / dx against central differences at a few pixels.
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        s = real_sum(x)
+    grad = tape.gradient(s, x).numpy()
+    eps = 1e-6
+    for idx in [(0, 3, 4, 0), (1, 14, 14, 0), (0, 27, 0, 0)]:
+        bump = np.zeros(x.shape)
+        bump[idx] = eps
+        fd = (real_sum(x + bump) - real_sum(x - bump)).numpy() / (2 * eps)
+        np.testing.assert_allclose(grad[idx], fd, rtol=1e-6, atol=1e-10)
+
+    # d R1 / d theta (the double backprop step I trains with) against central differences.
+    kernel = encoder.dense_layers[0].kernel
+
+    def penalty():
+        with tf.GradientTape(watch_accessed_variables=False) as inner:
+            inner.watch(x)
+            s = real_sum(x)
+        return losses.r1_penalty(inner.gradient(s, x), 10.0)
+
+    with tf.GradientTape() as outer:
+        r1 = penalty()
+    d_kernel = outer.gradient(r1, kernel).numpy()
+    assert r1.numpy() > 0
+    for idx in [(100, 3), (400, 7), (783, 0)]:
+        original = kernel.numpy()
+        values = []
+        for sign in (+1, -1):
+            bumped = original.copy()
+            bumped[idx] += sign * eps
+            kernel.assign(bumped)
+            values.append(float(penalty()))
+        kernel.assign(original)
+        fd = (values[0] - values[1]) / (2 * eps)
+        np.testing.assert_allclose(d_kernel[idx], fd, rtol=1e-5, atol=1e-9)
+
+
+def test_z_stream_is_keyed_by_step():
+    model = tiny_model()
+    first = [z.numpy() for z in model.draw_latents(4)]
+    again = [z.numpy() for z in model.draw_latents(4)]
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(first[0], first[1])  # steps I, II, III draw different z
+    model.step.assign(1)
+    nxt = model.draw_latents(4)
+    assert not np.allclose(first[0], nxt[0].numpy())
+
+
+def test_fit_runs_the_alternating_updates(batch):
+    model = tiny_model()
+    x, _ = batch
+    ds = tf.data.Dataset.from_tensors(x).repeat()
+    history = model.fit(ds, epochs=1, steps_per_epoch=3, verbose=0)
+    assert set(history.history) == {"loss_d", "r1", "loss_g", "loss_ae"}
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+    assert int(model.step.numpy()) == 3
+
+
+def test_config_round_trip():
+    model = tiny_model()
+    clone = type(model).from_config(model.get_config())
+    assert [v.shape for v in clone.weights] == [v.shape for v in model.weights]
+    assert clone.get_config() == model.get_config()
+
+
+def test_wrong_shapes_are_rejected_at_the_boundary():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="expected last dimension"):
+        model.mapping(np.zeros((2, TINY.latent_size + 1), np.float32))
+    with pytest.raises(ValueError, match="expected images of shape"):
+        model.encoder(np.zeros((2, 32, 32, 1), np.float32))
