@@ -19,6 +19,16 @@ from alae_tf import atomic
 _STEP_DIR = re.compile(r"^step-(\d{9})$")
 
 
+def _by_path(variables):
+    # Keyed by Keras variable path ("encoder/dense_0/kernel"): TF's object-graph
+    # tracking does not see Keras' tracked lists of sublayers, so a plain
+    # tf.train.Checkpoint(model=...) would silently skip the EMA nets.
+    table = {v.path: v for v in variables}
+    if len(table) != len(variables):
+        raise ValueError("variable paths are not unique; name the nets and layers")
+    return table
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint cannot be used here (other architecture, unreadable)."""
 
@@ -39,7 +49,9 @@ class CheckpointManager:
         self.config = config
         self.keep = int(keep)
         self._checkpoint = tf.train.Checkpoint(
-            model=model, ed_optimizer=model.ed_optimizer, fg_optimizer=model.fg_optimizer
+            model=_by_path(model.weights),
+            ed_optimizer=_by_path(model.ed_optimizer.variables),
+            fg_optimizer=_by_path(model.fg_optimizer.variables),
         )
 
     def all(self):
@@ -89,7 +101,7 @@ class CheckpointManager:
             return None
         meta = self.check_architecture(path)
         try:
-            self._checkpoint.read(str(path / "ckpt")).assert_existing_objects_matched()
+            self._checkpoint.read(str(path / "ckpt")).assert_consumed()
         except (ValueError, AssertionError, tf.errors.OpError) as e:
             raise CheckpointError(f"cannot restore {path}: {e}. Use a new --workdir.") from e
         return meta

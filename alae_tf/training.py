@@ -23,7 +23,7 @@ class TrainOptions:
         workdir: run folder; rerunning on it resumes.
         train_images: the run's total length in images (a later call with a
             larger total continues).
-        seed: seeds z and the data order.
+        seed: seeds the initial weights, z and the data order.
         checkpoint_every_images: checkpoint (and grid) period.
         log_every_steps: TensorBoard / progress period.
         precision: "float32" or "mixed_bfloat16" (weights stay float32).
@@ -57,6 +57,8 @@ def load_training_images(config, split="train", data_dir=None):
 
 
 def build_compiled_model(config, seed=0, jit_compile=False):
+    """A compiled `ALAE` whose initial weights depend only on `seed`."""
+    keras.utils.set_random_seed(seed)
     model = configs.build_model(config, seed=seed)
     model.compile(*configs.make_optimizers(config.learning_rate, config.adam_beta_2, config.adam_epsilon),
                   jit_compile=jit_compile)
@@ -97,12 +99,13 @@ def _train(config, options):
     monitor = TrainingMonitor(workdir, total_steps, config.pixel_range, fixed_z, fixed_images,
                               options.log_every_steps, options.verbose)
     chunk_steps = max(1, options.checkpoint_every_images // batch)
+    train_images = tf.constant(train_set.images)  # one copy into TF, shared by every chunk's stream
     while steps_left > 0:
         steps = min(chunk_steps, steps_left)
         # A fresh stream per chunk, positioned by images_seen: fit() restarts
         # iterators, and this keeps the data order identical across resumes.
         stream = data.training_batches(
-            train_set.images, batch_size=batch, seed=options.seed,
+            train_images, batch_size=batch, seed=options.seed,
             start_image=int(model.images_seen.numpy()), pixel_range=config.pixel_range, flip=config.flip,
         )
         model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[monitor])

@@ -1,0 +1,80 @@
+"""Training data for ALAE: one `--dataset` spec picks the source, loaded whole into memory.
+
+`load_images(spec, split)` returns an `ImageSet` of uint8 [N, H, W, C] images; the tf.data
+pipelines in `pipeline` turn it into float batches. Sources, one module each:
+`fashion_mnist`, `idx`, `tfds_source`, `folder`, `tfrecord`; `image_ops` holds the resize and
+channel conversion they share. Every user-facing failure is a `DatasetError`.
+"""
+
+from __future__ import annotations
+
+from alae_tf.data import fashion_mnist, folder, idx, image_ops, tfds_source, tfrecord
+from alae_tf.data.base import DatasetError, ImageSet
+from alae_tf.data.pipeline import eval_batches, from_pixel_range, to_pixel_range, training_batches
+from alae_tf.data.tfrecord import write_tfrecords
+
+__all__ = [
+    "DatasetError", "ImageSet", "SPEC_HELP", "eval_batches", "from_pixel_range", "is_valid_spec", "load_images",
+    "to_pixel_range", "training_batches", "write_tfrecords",
+]
+
+SPEC_HELP = (
+    "Image source, one of: "
+    "'fashion_mnist' (Debian's dataset-fashion-mnist IDX files in "
+    f"{fashion_mnist.DEFAULT_DIR}, or in --data_dir); "
+    "'idx:DIR' (MNIST-style train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz] "
+    "files in DIR); "
+    "'tfds:NAME' (a TensorFlow Datasets dataset already prepared in --data_dir with "
+    "`tfds build NAME`; never downloaded), e.g. tfds:mnist or tfds:celeb_a; "
+    "'folder:PATH' (PNG/JPEG files under PATH, recursively, split by PATH/train and PATH/test "
+    "if present); "
+    "'tfrecord:GLOB' (tf.train.Example files with an encoded 'image' and optional 'label'; "
+    "'{split}' in GLOB is replaced by the split name). "
+    "Images are center-cropped to square, resized to the model's resolution and converted to "
+    "its channels (1 or 3)."
+)
+
+_PREFIXED = ("idx", "tfds", "folder", "tfrecord")
+
+
+def load_images(spec: str, split: str = "train", *, resolution: int | None = None,
+                channels: int = 1, data_dir: str | None = None) -> ImageSet:
+    """Loads one split of the dataset named by `spec` (see SPEC_HELP) into memory.
+
+    Args:
+      spec: "fashion_mnist", "idx:DIR", "tfds:NAME", "folder:PATH" or "tfrecord:GLOB".
+      split: "train" or "test" (other names are passed to the source).
+      resolution: output side in pixels (square), or None for the native size.
+      channels: 1 (grey) or 3 (RGB).
+      data_dir: folder of the Fashion-MNIST files or TFDS data_dir; other sources ignore it.
+    Returns:
+      ImageSet with uint8 images [N, H, W, channels] and int64 labels [N] or None.
+    Raises:
+      DatasetError: with what is wrong and how to fix it.
+    """
+    image_ops.check_options(resolution, channels)
+    if not isinstance(split, str) or not split:
+        raise DatasetError(f"split must be a non-empty string such as 'train' or 'test', got "
+                           f"{split!r}.")
+    kind, colon, arg = (spec or "").partition(":")
+    name = f"{spec}/{split}"
+    options = dict(resolution=resolution, channels=channels)
+    if kind == "fashion_mnist" and not colon:
+        return fashion_mnist.load(split, data_dir=data_dir, **options)
+    if kind in _PREFIXED and colon:
+        if not arg:
+            raise DatasetError(f"--dataset={spec} needs something after the colon. {SPEC_HELP}")
+        if kind == "idx":
+            return idx.load_dir(arg, split, name=name, **options)
+        if kind == "tfds":
+            return tfds_source.load(arg, split, data_dir=data_dir, spec_name=name, **options)
+        if kind == "folder":
+            return folder.load(arg, split, name=name, **options)
+        return tfrecord.load(arg, split, name=name, **options)
+    raise DatasetError(f"unknown dataset {spec!r}. {SPEC_HELP}")
+
+
+def is_valid_spec(spec: str) -> bool:
+    """True if `spec` has one of the SPEC_HELP forms (cheap: touches no files), for flag validators."""
+    kind, colon, arg = (spec or "").partition(":")
+    return (kind == "fashion_mnist" and not colon) or (kind in _PREFIXED and bool(colon) and bool(arg))

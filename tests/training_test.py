@@ -1,0 +1,139 @@
+"""The training loop: exact resume, checkpoints, grids, and what bad input does."""
+
+import hashlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from alae_tf import configs, training
+from alae_tf.checkpoint import CheckpointError
+from tests.conftest import FASHION_MNIST, REPO
+
+TINY = configs.PRESETS["mnist_mlp_tiny"]
+
+needs_fmnist = pytest.mark.skipif(
+    not (FASHION_MNIST / "train-images-idx3-ubyte.gz").exists(),
+    reason="Debian's dataset-fashion-mnist is not installed (scripts/setup.sh installs it)",
+)
+
+
+def run_training(workdir, images, **options):
+    opts = dict(workdir=str(workdir), train_images=images, seed=7, checkpoint_every_images=64, log_every_steps=2,
+                verbose=0)
+    opts.update(options)
+    return training.train(TINY, training.TrainOptions(**opts))
+
+
+def weights(model):
+    return [v.numpy() for v in model.weights]
+
+
+@needs_fmnist
+def test_resume_is_exact(tmp_path):
+    # 160 images = 10 steps of 16, checkpoints every 4 steps: the stop falls mid-chunk.
+    straight = run_training(tmp_path / "straight", 320)
+    run_training(tmp_path / "resumed", 160)
+    resumed = run_training(tmp_path / "resumed", 320)
+    assert int(resumed.step.numpy()) == int(straight.step.numpy()) == 20
+    for a, b, v in zip(weights(straight), weights(resumed), straight.weights):
+        np.testing.assert_array_equal(a, b, err_msg=v.path)
+    for opt_a, opt_b in ((straight.ed_optimizer, resumed.ed_optimizer), (straight.fg_optimizer, resumed.fg_optimizer)):
+        for a, b in zip(opt_a.variables, opt_b.variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@needs_fmnist
+def test_run_writes_checkpoints_grids_logs_and_config(tmp_path):
+    run_training(tmp_path, 128, keep_checkpoints=2)
+    ckpts = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert ckpts == ["step-000000004", "step-000000008"]  # every 64 images, the last 2 kept
+    meta = json.loads((tmp_path / "checkpoints" / ckpts[-1] / "meta.json").read_text())
+    assert meta["images_seen"] == 128 and meta["config"]["name"] == TINY.name
+    assert configs.ALAEConfig.from_json((tmp_path / "config.json").read_text()) == TINY
+    for name in ("samples.png", "reconstructions.png", "grids/samples_000000128.png"):
+        assert (tmp_path / name).stat().st_size > 100
+    assert list((tmp_path / "logs").glob("events.out.tfevents.*"))
+    assert not [p for p in tmp_path.rglob(".*.tmp")]  # no temp leftovers
+
+
+def digest(folder):
+    h = hashlib.sha256()
+    for p in sorted(pathlib.Path(folder).rglob("*")):
+        if p.is_file():
+            h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+@needs_fmnist
+def test_other_architecture_is_refused_and_checkpoints_untouched(tmp_path):
+    run_training(tmp_path, 32)
+    before = digest(tmp_path / "checkpoints")
+    other = TINY.replace(latent_size=TINY.latent_size * 2)
+    with pytest.raises(CheckpointError, match="latent_size: 8 in the checkpoint vs 16 now"):
+        training.train(other, training.TrainOptions(workdir=str(tmp_path), train_images=64, verbose=0))
+    assert digest(tmp_path / "checkpoints") == before
+
+
+def run_binary(module, *args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=300)
+
+
+def test_binary_rejects_unknown_flag_values(tmp_path):
+    result = run_binary("alae_tf.train", "--preset=nope", f"--workdir={tmp_path}")
+    assert result.returncode != 0
+    assert "--preset" in result.stderr and "mnist_mlp" in result.stderr
+    result = run_binary("alae_tf.train", "--dataset=imagenet", f"--workdir={tmp_path}")
+    assert result.returncode != 0 and "unknown --dataset form" in result.stderr
+    result = run_binary("alae_tf.train", "--batch_size=0", f"--workdir={tmp_path}")
+    assert result.returncode != 0 and "batch_size" in result.stderr
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def missing_idx(d):
+    return f"idx:{d / 'missing'}"
+
+
+def empty_folder(d):
+    (d / "empty").mkdir()
+    return f"folder:{d / 'empty'}"
+
+
+def corrupt_folder(d):
+    (d / "bad").mkdir()
+    (d / "bad" / "x.png").write_bytes(b"not a png")
+    return f"folder:{d / 'bad'}"
+
+
+@pytest.mark.parametrize("make_dataset, expect", [
+    (missing_idx, "not found"), (empty_folder, "no PNG/JPEG"), (corrupt_folder, "x.png"),
+])
+def test_binary_bad_dataset_names_the_problem(tmp_path, make_dataset, expect):
+    spec = make_dataset(tmp_path)
+    workdir = tmp_path / "run"
+    result = run_binary("alae_tf.train", "--preset=mnist_mlp_tiny", f"--dataset={spec}", f"--workdir={workdir}",
+                        "--train_images=32")
+    assert result.returncode != 0
+    assert "alae_tf.train: error:" in result.stderr and expect in result.stderr, result.stderr[-2000:]
+    assert not (workdir / "checkpoints").exists()
+
+
+@needs_fmnist
+def test_binary_other_architecture_exits_nonzero(tmp_path):
+    run_training(tmp_path, 32)
+    before = digest(tmp_path / "checkpoints")
+    result = run_binary("alae_tf.train", "--preset=mnist_mlp_tiny", "--latent_size=16", f"--workdir={tmp_path}",
+                        "--train_images=64")
+    assert result.returncode != 0 and "another architecture" in result.stderr
+    assert digest(tmp_path / "checkpoints") == before
+
+
+def test_evaluate_without_checkpoint_is_a_clear_error(tmp_path):
+    result = run_binary("alae_tf.evaluate", f"--workdir={tmp_path}")
+    assert result.returncode != 0 and "train into it first" in result.stderr
