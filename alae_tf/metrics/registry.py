@@ -49,7 +49,7 @@ class EvalContext:
 
     def encode(self, images):
         """E(x) for uint8 images, as float32 numpy `[N, dlatent]`."""
-        encode = self._encode_fn()
+        encode = self._encode_fn
         return np.concatenate([encode(batch).numpy() for batch in self.batches(images)]).astype(np.float32)
 
     @functools.cached_property
@@ -60,7 +60,7 @@ class EvalContext:
     def test_codes(self):
         return self.encode(self.test_images)
 
-    @functools.cache
+    @functools.cached_property
     def _encode_fn(self):
         import tensorflow as tf
 
