@@ -29,3 +29,10 @@ def build_stack(layers, input_shape):
         layer.build(shape)
         shape = tuple(layer.compute_output_shape(shape))
     return shape
+
+
+def apply_stack(layers, x):
+    """Run `x` through `layers` in order."""
+    for layer in layers:
+        x = layer(x)
+    return x

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from alae_tf.layers import EqualizedDense
-from alae_tf.networks.common import build_stack, check_last_dim
+from alae_tf.networks.common import apply_stack, build_stack, check_last_dim
 
 
 @keras.saving.register_keras_serializable(package="alae_tf")
@@ -43,10 +43,7 @@ class LatentDiscriminator(keras.Model):
 
     def call(self, w):
         check_last_dim(w, self.latent_size, "LatentDiscriminator input w")
-        x = w
-        for layer in self.dense_layers:
-            x = layer(x)
-        return ops.squeeze(x, axis=-1)
+        return ops.squeeze(apply_stack(self.dense_layers, w), axis=-1)
 
     def get_config(self):
         return {

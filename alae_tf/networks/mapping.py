@@ -3,7 +3,7 @@
 import keras
 
 from alae_tf.layers import EqualizedDense, PixelNorm
-from alae_tf.networks.common import build_stack, check_last_dim
+from alae_tf.networks.common import apply_stack, build_stack, check_last_dim
 
 
 @keras.saving.register_keras_serializable(package="alae_tf")
@@ -51,10 +51,7 @@ class MappingNetwork(keras.Model):
 
     def call(self, z):
         check_last_dim(z, self.latent_size, "MappingNetwork input z")
-        x = self.pixel_norm(z)
-        for layer in self.dense_layers:
-            x = layer(x)
-        return x
+        return apply_stack(self.dense_layers, self.pixel_norm(z))
 
     def get_config(self):
         return {

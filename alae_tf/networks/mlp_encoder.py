@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from alae_tf.layers import EqualizedDense
-from alae_tf.networks.common import build_stack, check_image
+from alae_tf.networks.common import apply_stack, build_stack, check_image
 
 
 @keras.saving.register_keras_serializable(package="alae_tf")
@@ -50,10 +50,7 @@ class MLPEncoder(keras.Model):
 
     def call(self, images):
         check_image(images, self.image_shape, "MLPEncoder input")
-        x = ops.reshape(images, (-1, math.prod(self.image_shape)))
-        for layer in self.dense_layers:
-            x = layer(x)
-        return x
+        return apply_stack(self.dense_layers, ops.reshape(images, (-1, math.prod(self.image_shape))))
 
     def get_config(self):
         return {

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from alae_tf.layers import EqualizedDense
-from alae_tf.networks.common import build_stack, check_last_dim
+from alae_tf.networks.common import apply_stack, build_stack, check_last_dim
 
 
 @keras.saving.register_keras_serializable(package="alae_tf")
@@ -46,10 +46,7 @@ class MLPGenerator(keras.Model):
 
     def call(self, w):
         check_last_dim(w, self.latent_size, "MLPGenerator input w")
-        x = w
-        for layer in self.dense_layers:
-            x = layer(x)
-        return ops.reshape(x, (-1,) + self.image_shape)
+        return ops.reshape(apply_stack(self.dense_layers, w), (-1,) + self.image_shape)
 
     def get_config(self):
         return {
