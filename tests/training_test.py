@@ -137,3 +137,30 @@ def test_binary_other_architecture_exits_nonzero(tmp_path):
 def test_evaluate_without_checkpoint_is_a_clear_error(tmp_path):
     result = run_binary("alae_tf.evaluate", f"--workdir={tmp_path}")
     assert result.returncode != 0 and "train into it first" in result.stderr
+
+
+@needs_fmnist
+def test_mixed_bfloat16_trains_and_keeps_float32_weights(tmp_path):
+    import keras
+
+    model = run_training(tmp_path, 64, precision="mixed_bfloat16")
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after the run
+    assert all(v.dtype in ("float32", "int64") for v in model.weights)
+    assert model.encoder.dense_layers[0].compute_dtype == "bfloat16"
+    meta = json.loads((tmp_path / "checkpoints" / "step-000000004" / "meta.json").read_text())
+    assert meta["images_seen"] == 64
+    scalars = read_scalars(tmp_path / "logs")
+    assert set(scalars) >= {"loss_d", "r1", "loss_g", "loss_ae", "images_per_second"}
+    assert all(np.isfinite(v).all() and len(v) == 2 for v in scalars.values())  # logged at steps 2 and 4
+
+
+def read_scalars(logdir):
+    import tensorflow as tf
+
+    scalars = {}
+    for path in pathlib.Path(logdir).glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "scalars":
+                    scalars.setdefault(value.tag, []).append(float(tf.make_ndarray(value.tensor)))
+    return {k: np.array(v) for k, v in scalars.items()}
