@@ -6,6 +6,14 @@ from alae_tf.convert.official import (
     export_official,
     import_official,
     mlp_parameter_map,
+    style_parameter_map,
 )
 
-__all__ = ["ConversionError", "OfficialParameter", "export_official", "import_official", "mlp_parameter_map"]
+__all__ = [
+    "ConversionError",
+    "OfficialParameter",
+    "export_official",
+    "import_official",
+    "mlp_parameter_map",
+    "style_parameter_map",
+]

@@ -50,7 +50,7 @@ def test_mixed_sizes_and_modes_come_out_at_the_requested_shape(tmp_path, channel
 
 def test_mixed_sizes_without_resolution_ask_for_one(tmp_path):
     make_mixed_folder(tmp_path)
-    with pytest.raises(DatasetError, match="--resolution"):
+    with pytest.raises(DatasetError, match="pass a resolution"):
         load_images(f"folder:{tmp_path}", channels=3)
 
 

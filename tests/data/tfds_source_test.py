@@ -58,7 +58,7 @@ def test_variable_size_images(data_dir):
     from alae_tf.data import image_ops
     np.testing.assert_array_equal(loaded.images[0],
                                   image_ops.fit(tiny_tfds_builder.varsize_images()[0], 5, 3))
-    with pytest.raises(DatasetError, match="--resolution"):
+    with pytest.raises(DatasetError, match="pass a resolution"):
         load_images("tfds:alae_tiny_varsize", data_dir=data_dir)
 
 

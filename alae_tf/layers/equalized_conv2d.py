@@ -1,0 +1,97 @@
+"""2-D convolution with the equalized learning rate of ProGAN / StyleGAN / ALAE."""
+
+import math
+
+import keras
+from keras import ops
+
+from alae_tf.optimizers import set_equalized_lr_scale
+
+SQRT2 = math.sqrt(2.0)
+
+
+@keras.saving.register_keras_serializable(package="alae_tf")
+class EqualizedConv2D(keras.layers.Layer):
+    """Stride-1 convolution whose kernel is rescaled at run time (equalized lr).
+
+    The stored kernel is drawn from N(0, 1/lrmul) and multiplied in the
+    forward pass by `coef = gain / sqrt(fan_in) * lrmul` with
+    `fan_in = in_channels * kernel_size**2`; the bias is multiplied by
+    `lrmul`. Both multipliers are recorded on the variables for
+    `alae_tf.optimizers.EqualizedAdam`, exactly as `EqualizedDense` does.
+    The official PyTorch code stores the run-time kernel `(out, in, kh, kw)`;
+    `alae_tf.convert` transposes it to `(kh, kw, in, out)` and divides by `coef`.
+
+    Args:
+        filters: output channels.
+        kernel_size: odd square kernel size (3 in the blocks, 1 for to/from-RGB).
+        gain: He-style gain; sqrt(2) by default, 0.03 for to-RGB.
+        lrmul: learning-rate multiplier.
+        use_bias: add a per-channel bias (the block convs have none: their
+            blocks add their own bias after the noise).
+        padding: "same" (zero padding `kernel_size // 2`, as the official
+            padding 1 of the 3x3 convs) or "valid".
+        negative_slope: if not None, a leaky ReLU with this slope follows.
+
+    Shapes: `[B, H, W, in]` -> `[B, H, W, filters]` ("same"), NHWC.
+    """
+
+    def __init__(self, filters, kernel_size=3, gain=SQRT2, lrmul=1.0, use_bias=True, padding="same",
+                 negative_slope=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.gain = float(gain)
+        self.lrmul = float(lrmul)
+        self.use_bias = bool(use_bias)
+        if padding not in ("same", "valid"):
+            raise ValueError(f"EqualizedConv2D padding must be 'same' or 'valid', got {padding!r}")
+        self.padding = padding
+        self.negative_slope = None if negative_slope is None else float(negative_slope)
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        if in_channels is None:
+            raise ValueError(f"{self.name}: the channel dimension of the input must be known, got {input_shape}")
+        self.in_channels = int(in_channels)
+        self.fan_in = self.in_channels * self.kernel_size * self.kernel_size
+        self.coef = self.gain / math.sqrt(self.fan_in) * self.lrmul
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(self.kernel_size, self.kernel_size, self.in_channels, self.filters),
+            initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lrmul),
+        )
+        set_equalized_lr_scale(self.kernel, self.coef)
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+            set_equalized_lr_scale(self.bias, self.lrmul)
+
+    def call(self, x):
+        kernel = self.kernel * ops.cast(self.coef, self.kernel.dtype)
+        y = ops.conv(x, kernel, strides=1, padding=self.padding)
+        if self.use_bias:
+            y = y + self.bias * ops.cast(self.lrmul, self.bias.dtype)
+        if self.negative_slope is not None:
+            y = ops.leaky_relu(y, negative_slope=self.negative_slope)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        b, h, w = input_shape[0], input_shape[1], input_shape[2]
+        if self.padding == "valid":
+            shrink = self.kernel_size - 1
+            h = None if h is None else h - shrink
+            w = None if w is None else w - shrink
+        return (b, h, w, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+            gain=self.gain,
+            lrmul=self.lrmul,
+            use_bias=self.use_bias,
+            padding=self.padding,
+            negative_slope=self.negative_slope,
+        )
+        return config

@@ -1,0 +1,84 @@
+"""Fused 2x upsampling + 3x3 convolution (a stride-2 transposed convolution)."""
+
+import math
+
+import keras
+from keras import ops
+
+from alae_tf.optimizers import set_equalized_lr_scale
+
+SQRT2 = math.sqrt(2.0)
+
+
+def box_sum_3x3_to_4x4(kernel):
+    """`(3, 3, a, b)` -> `(4, 4, a, b)`: the sum of the kernel placed at the
+    four offsets of a 2x2 box (zero-padded to 5x5, then 2x2 window sums).
+
+    A stride-2 transposed convolution with the resulting kernel equals
+    nearest 2x upsampling followed by a 3x3 convolution (borders included);
+    a stride-2 convolution with it / 4 equals a 3x3 convolution followed by
+    2x2 average pooling. This is the StyleGAN/ALAE "fused scale" trick.
+    """
+    k = ops.pad(kernel, ((1, 1), (1, 1), (0, 0), (0, 0)))
+    return k[1:, 1:] + k[:-1, 1:] + k[1:, :-1] + k[:-1, :-1]
+
+
+@keras.saving.register_keras_serializable(package="alae_tf")
+class FusedUpsampleConv2D(keras.layers.Layer):
+    """Equalized-lr 2x upsampling convolution used by the generator from 128 px up.
+
+    The trainable kernel is a 3x3 `(3, 3, in, out)` one; the forward pass
+    scales it by `coef = gain / sqrt(in * 9) * lrmul` (fan-in counted on the
+    stored 3x3 kernel and the input channels, as the official code does for
+    its transposed conv), turns it into 4x4 with `box_sum_3x3_to_4x4`, and
+    applies a transposed convolution with stride 2 and padding 1 (TF "same"
+    padding for a 4x4 kernel). The official tensor is `(in, out, 3, 3)`.
+
+    This equals nearest 2x upsampling followed by a stride-1 convolution with
+    the 3x3 kernel rotated by 180 degrees (a transposed conv flips its kernel
+    relative to the cross-correlation `EqualizedConv2D` computes; the official
+    code does not compensate). Only matters when copying kernels between the
+    fused and unfused forms.
+
+    Args:
+        filters: output channels.
+        gain: He-style gain.
+        lrmul: learning-rate multiplier.
+
+    Shapes: `[B, H, W, in]` -> `[B, 2H, 2W, filters]`, NHWC. No bias.
+    """
+
+    def __init__(self, filters, gain=SQRT2, lrmul=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.gain = float(gain)
+        self.lrmul = float(lrmul)
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        if in_channels is None:
+            raise ValueError(f"{self.name}: the channel dimension of the input must be known, got {input_shape}")
+        self.in_channels = int(in_channels)
+        self.fan_in = self.in_channels * 9
+        self.coef = self.gain / math.sqrt(self.fan_in) * self.lrmul
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(3, 3, self.in_channels, self.filters),
+            initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lrmul),
+        )
+        set_equalized_lr_scale(self.kernel, self.coef)
+
+    def call(self, x):
+        kernel = box_sum_3x3_to_4x4(self.kernel * ops.cast(self.coef, self.kernel.dtype))
+        # conv_transpose wants (kh, kw, out, in).
+        kernel = ops.transpose(kernel, (0, 1, 3, 2))
+        return ops.conv_transpose(x, kernel, strides=2, padding="same")
+
+    def compute_output_shape(self, input_shape):
+        b, h, w = input_shape[0], input_shape[1], input_shape[2]
+        return (b, None if h is None else 2 * h, None if w is None else 2 * w, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, gain=self.gain, lrmul=self.lrmul)
+        return config

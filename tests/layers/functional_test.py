@@ -1,0 +1,36 @@
+"""Nearest 2x upsampling, 2x2 average pooling, instance norm, lerp."""
+
+import numpy as np
+import tensorflow as tf
+
+from alae_tf.layers import downsample_avg_2x, instance_norm, lerp, upsample_nearest_2x
+
+
+def test_upsample_repeats_every_pixel_into_a_2x2_block():
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    want = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+    np.testing.assert_array_equal(upsample_nearest_2x(x), want)
+
+
+def test_upsample_works_with_unknown_sizes_in_a_graph():
+    fn = tf.function(upsample_nearest_2x, input_signature=[tf.TensorSpec((None, None, None, 3))])
+    assert fn(tf.zeros((2, 4, 6, 3))).shape == (2, 8, 12, 3)
+
+
+def test_downsample_averages_2x2_blocks_and_inverts_upsampling():
+    x = np.random.default_rng(0).standard_normal((2, 4, 6, 3)).astype(np.float32)
+    want = x.reshape(2, 2, 2, 3, 2, 3).mean(axis=(2, 4))
+    np.testing.assert_allclose(downsample_avg_2x(x), want, rtol=1e-6)
+    np.testing.assert_allclose(downsample_avg_2x(upsample_nearest_2x(x)), x, rtol=1e-6)
+
+
+def test_instance_norm_normalises_each_sample_and_channel():
+    x = np.random.default_rng(1).standard_normal((2, 8, 8, 3)).astype(np.float32) * 3 + 5
+    y = np.asarray(instance_norm(x, 1e-5))
+    np.testing.assert_allclose(y.mean(axis=(1, 2)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(y.var(axis=(1, 2)), 1.0, rtol=1e-4)
+
+
+def test_lerp_endpoints():
+    a, b = np.float32(2.0), np.float32(6.0)
+    assert lerp(a, b, 0.0) == a and lerp(a, b, 1.0) == b and lerp(a, b, 0.25) == 3.0
