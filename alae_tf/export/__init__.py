@@ -1,0 +1,20 @@
+"""Export of a trained ALAE for TF Serving, LiteRT (TFLite) and ONNX.
+
+- `signatures`: float32 copies of the EMA nets and the serving signatures of
+  each part (`mapping`, `generator`, `encoder`, `discriminator`, `alae`).
+- `saved_model`: one SavedModel per part in TF Serving layout
+  (`OUT/<part>/<version>`), written atomically, plus `OUT/models.config`.
+- `serving`: `models.config`, warm-up records, and a `PredictRequest`
+  validator that checks a request against a SignatureDef the way the model
+  server would, then runs it.
+- `tflite`: the encoder to a builtins-only `.tflite` (none / float16 /
+  dynamic / int8), checked in LiteRT, with a JSON report.
+- `onnx_export`: any signature to ONNX through tf2onnx, checked in
+  onnxruntime. (Not named `onnx`: that would shadow the `onnx` package.)
+
+The binaries in the top-level `export/` folder are thin wrappers around these.
+"""
+
+from alae_tf.export.common import ExportError
+
+__all__ = ["ExportError"]

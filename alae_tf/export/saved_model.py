@@ -1,0 +1,154 @@
+"""SavedModels for TF Serving: `OUT/<part>/<version>/` for every part, plus `OUT/models.config`.
+
+Every part is written into a temp folder beside its final place; the temp folders
+are renamed only once all parts are complete, so a failure anywhere leaves no part
+of the export behind (and, with `overwrite`, the old version untouched). Each
+version folder holds the SavedModel (signatures in `alae_tf.export.signatures`),
+`assets.extra/tf_serving_warmup_requests` and `assets.extra/alae_export.json` (the
+training config and where the weights came from, read by the TFLite and ONNX tools).
+"""
+
+import contextlib
+import dataclasses
+import json
+import pathlib
+import re
+
+import alae_tf
+from alae_tf import atomic, evaluation
+from alae_tf.export import serving, signatures
+from alae_tf.export.common import ExportError, write_metadata
+
+MODELS_CONFIG = "models.config"
+_VERSION_DIR = re.compile(r"^\d+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """Where an export went.
+
+    Attributes:
+        version: the version number every part was written under.
+        saved_models: `{part: OUT/part/version}`.
+        models_config: path of `OUT/models.config`.
+    """
+
+    version: int
+    saved_models: dict
+    models_config: pathlib.Path
+
+
+def next_version(output_dir, parts=signatures.PARTS):
+    """One more than the highest version of any part in `output_dir` (1 for a new folder)."""
+    versions = [
+        int(p.name)
+        for part in parts
+        if (pathlib.Path(output_dir) / part).is_dir()
+        for p in (pathlib.Path(output_dir) / part).iterdir()
+        if p.is_dir() and _VERSION_DIR.match(p.name)
+    ]
+    return max(versions, default=0) + 1
+
+
+def _check_version(version):
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ExportError(f"version must be an int >= 1, got {version!r}")
+    return version
+
+
+def _folders_to_create(output_dir, parts):
+    """The folders an export would create, parents first (removed again if it fails)."""
+    candidates = [*reversed(output_dir.parents), output_dir] + [output_dir / part for part in parts]
+    return [p for p in candidates if not p.exists()]
+
+
+def _server_models(output_dir, parts, server_base_path):
+    """`{model name: base path}` for models.config: these parts, plus other models already listed there."""
+    path = output_dir / MODELS_CONFIG
+    models = {}
+    if path.is_file():
+        models = {c.name: c.base_path for c in serving.read_models_config(path).model_config_list.config}
+    base = pathlib.PurePosixPath(server_base_path) if server_base_path else output_dir
+    models.update({part: str(base / part) for part in parts})
+    return models
+
+
+def _remove_if_empty(folders):
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _write_part(part, nets, config, folder, metadata):
+    signatures.build_archive(part, nets, config.pixel_range).write_out(str(folder), verbose=False)
+    signature_defs = serving.read_signature_defs(folder)
+    serving.write_warmup(folder, part, signature_defs, config.pixel_range)
+    write_metadata(folder, {**metadata, "part": part, "signatures": sorted(signature_defs)})
+
+
+def export_saved_models(model, config, output_dir, version=None, overwrite=False, source=None,
+                        parts=signatures.PARTS, server_base_path=None):
+    """Export `model`'s EMA nets, in float32, as one SavedModel per part.
+
+    Args:
+        model: a trained `ALAE` (any precision policy).
+        config: its `ALAEConfig` (pixel range, data set; stored with the export).
+        output_dir: the model server's base folder `OUT`.
+        version: version folder name; default: one more than the newest
+            version of any part in `OUT`.
+        overwrite: replace existing `OUT/<part>/<version>` folders.
+        source: JSON-able provenance stored in the metadata (workdir, step).
+        parts: subset of `signatures.PARTS` to write.
+        server_base_path: the folder `OUT` as the model server sees it (e.g.
+            a path inside a container); default: `OUT`'s absolute path.
+
+    Returns:
+        `ExportResult`.
+
+    Raises:
+        ExportError: a version folder exists and `overwrite` is False, or a
+            bad version / part; nothing is written then.
+    """
+    output_dir = pathlib.Path(output_dir).absolute()
+    unknown = sorted(set(parts) - set(signatures.PARTS))
+    if unknown or not parts:
+        raise ExportError(f"unknown parts {unknown}; parts are {signatures.PARTS}")
+    version = next_version(output_dir, parts) if version is None else _check_version(version)
+    finals = {part: output_dir / part / str(version) for part in parts}
+    existing = [str(p) for p in finals.values() if p.exists()]
+    if existing and not overwrite:
+        raise ExportError(f"{', '.join(existing)} already exist(s): pass --overwrite to replace, or another --version")
+    nets = signatures.float32_nets(model)
+    metadata = {
+        "version": version,
+        "config": json.loads(config.to_json()),
+        "source": source or {},
+        "precision": "float32",
+        "noise_seed": signatures.NOISE_SEED,
+        "alae_tf_version": alae_tf.__version__,
+    }
+    created = _folders_to_create(output_dir, parts)
+    try:
+        # All parts go to temp folders first; the renames happen as the stack unwinds, after the last part.
+        with contextlib.ExitStack() as stack:
+            for part, final in finals.items():
+                _write_part(part, nets, config, stack.enter_context(atomic.directory(final, overwrite)), metadata)
+            serving.write_models_config(output_dir / MODELS_CONFIG, _server_models(output_dir, parts, server_base_path))
+    except BaseException:
+        _remove_if_empty(created)
+        raise
+    return ExportResult(version, finals, output_dir / MODELS_CONFIG)
+
+
+def export_workdir(workdir, output_dir, version=None, overwrite=False, server_base_path=None):
+    """`export_saved_models` for the newest checkpoint in `workdir`.
+
+    Raises:
+        CheckpointError: `workdir` has no config or checkpoint.
+        ExportError: see `export_saved_models`.
+    """
+    config, model, meta = evaluation.load_workdir(workdir)
+    source = {"workdir": str(pathlib.Path(workdir).absolute()), "step": meta["step"],
+              "images_seen": meta["images_seen"]}
+    return export_saved_models(model, config, output_dir, version, overwrite, source,
+                               server_base_path=server_base_path)

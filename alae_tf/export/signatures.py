@@ -1,0 +1,242 @@
+"""Float32 copies of the EMA nets and the serving signatures of every exported part.
+
+Signatures (all with a dynamic batch N; images are NHWC):
+
+| part | signature | inputs | outputs |
+|---|---|---|---|
+| mapping | serving_default | z float32 [N, latent] | w float32 [N, dlatent] |
+| generator | serving_default | w float32 [N, dlatent] | image uint8 [N, H, W, C] |
+| generator | decode_float | w | image float32, training range, not clipped |
+| generator | decode_with_seed | w, seed int64 [N] | image uint8 |
+| encoder | serving_default | image uint8 [N, H, W, C] | w float32 |
+| encoder | encode_float | image float32, training range | w float32 |
+| discriminator | serving_default | w | logit float32 [N] |
+| alae | generate | z | image uint8 |
+| alae | encode | image uint8 | w |
+| alae | decode | w | image uint8 |
+| alae | reconstruct, serving_default | image uint8 | image uint8 |
+
+uint8 <-> float uses the training pixel range exactly like `alae_tf.data.to_pixel_range`
+and `from_pixel_range` (rounded, clipped).
+
+Generator noise. A generator that takes per-pixel noise declares `export_noise_shapes`
+(per-image shapes, one per noise input) and accepts `noise=[...]` (one `[N, *shape]`
+tensor each) in `call(w, noise=...)`. For the StyleALAE that is a thin export wrapper
+around its generator (w broadcast to the styles, the final level fixed); the
+generator's own `noise_shapes(level, batch)` method means something else. The export
+draws the noise with stateless random ops keyed by (seed, noise input index), per
+image: `serving_default` and `decode` use the fixed `NOISE_SEED`, so the same w always
+gives the same image wherever it sits in a batch, and equal `decode_with_seed` with
+seed `NOISE_SEED`; `decode_with_seed` uses each image's own seed. The nets never draw
+random numbers themselves (random ops have no TFLite or ONNX builtins): noise only
+enters as an input. The MLP generator takes no noise, so its `decode_with_seed`
+ignores `seed` and equals `serving_default`.
+"""
+
+import contextlib
+from typing import NamedTuple
+
+import keras
+import tensorflow as tf
+
+from alae_tf import data
+from alae_tf.export.common import ExportError
+
+PARTS = ("mapping", "generator", "encoder", "discriminator", "alae")
+NOISE_SEED = 0
+
+
+class Nets(NamedTuple):
+    """The four nets an export is made of."""
+
+    mapping: keras.Model
+    generator: keras.Model
+    encoder: keras.Model
+    discriminator: keras.Model
+
+
+# ---------------------------------------------------------------- float32 copies
+@contextlib.contextmanager
+def float32_policy():
+    """Run the block under Keras' float32 policy, whatever the global one is."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def float32_copy(net):
+    """A copy of `net` built under the float32 policy, holding `net`'s weights.
+
+    A net built under mixed_bfloat16 computes (and would export) in bfloat16,
+    which TFLite, onnxruntime and JSON clients reject; its variables are
+    float32 all the same, so copying them loses nothing.
+    """
+    with float32_policy():
+        copy = type(net).from_config(net.get_config())
+    if len(copy.weights) != len(net.weights):
+        raise ExportError(f"{net.name}: a rebuilt copy has {len(copy.weights)} weights, the net {len(net.weights)}")
+    for target, source in zip(copy.weights, net.weights):
+        if tuple(target.shape) != tuple(source.shape):
+            raise ExportError(f"{net.name}: weight {source.path} is {source.shape} but rebuilds as {target.shape}")
+        target.assign(tf.cast(source, tf.float32))
+    return copy
+
+
+def float32_nets(model):
+    """Float32 copies of `model`'s EMA nets (the ones sampling and evaluation use)."""
+    return Nets(*(float32_copy(net) for net in model.ema_nets))
+
+
+# ------------------------------------------------------------------------ noise
+def takes_noise(generator):
+    """True for a generator with per-pixel noise inputs (see the module docstring)."""
+    return hasattr(generator, "export_noise_shapes")
+
+
+def noise_inputs(generator, batch, seeds=None):
+    """One standard-normal tensor `[batch, *shape]` per `generator.export_noise_shapes` entry.
+
+    Image i's noise depends only on its seed (`seeds[i]`, or `NOISE_SEED` when
+    `seeds` is None) and the noise input's index, never on the batch.
+    """
+    if seeds is not None:
+        tf.debugging.assert_equal(tf.size(seeds), batch, message="decode_with_seed needs one seed per row of w")
+    noise = []
+    for index, shape in enumerate(generator.export_noise_shapes):
+        shape = [int(d) for d in shape]
+        if seeds is None:
+            # One draw shared by the whole batch: cheaper than a draw per image, and equal to it.
+            one = tf.random.stateless_normal([1, *shape], seed=[NOISE_SEED, index])
+            noise.append(tf.broadcast_to(one, tf.concat([[batch], shape], axis=0)))
+        else:
+            noise.append(tf.map_fn(
+                lambda s, shape=shape, index=index: tf.random.stateless_normal(
+                    shape, seed=tf.stack([s, tf.constant(index, tf.int64)])),
+                seeds, fn_output_signature=tf.float32,
+            ))
+    return noise
+
+
+def run_generator(generator, w, seeds=None):
+    """G(w) in inference mode, with seeded noise if G takes noise."""
+    if not takes_noise(generator):
+        return generator(w, training=False)
+    return generator(w, noise=noise_inputs(generator, tf.shape(w)[0], seeds), training=False)
+
+
+# ------------------------------------------------------------------- signatures
+class _Computations:
+    """Input specs and the computations behind every signature, on float32 nets."""
+
+    def __init__(self, nets, pixel_range):
+        self.nets = nets
+        self.pixel_range = tuple(float(v) for v in pixel_range)
+        image_shape = list(nets.encoder.image_shape)
+        self.z = tf.TensorSpec([None, nets.mapping.latent_size], tf.float32, name="z")
+        self.w = tf.TensorSpec([None, nets.mapping.dlatent_size], tf.float32, name="w")
+        self.seed = tf.TensorSpec([None], tf.int64, name="seed")
+        self.image_uint8 = tf.TensorSpec([None, *image_shape], tf.uint8, name="image")
+        self.image_float = tf.TensorSpec([None, *image_shape], tf.float32, name="image")
+
+    def map(self, z):
+        return self.nets.mapping(z, training=False)
+
+    def decode(self, w, seeds=None):
+        return run_generator(self.nets.generator, w, seeds)
+
+    def encode(self, images):
+        return self.nets.encoder(images, training=False)
+
+    def discriminate(self, w):
+        return self.nets.discriminator(w, training=False)
+
+    def to_uint8(self, images):
+        return data.from_pixel_range(images, self.pixel_range)
+
+    def from_uint8(self, images):
+        return data.to_pixel_range(images, self.pixel_range)
+
+
+def _fn(python_fn, *specs):
+    """A signature function: `python_fn` on inputs checked against `specs` (whose names are the input keys)."""
+
+    def checked(*inputs):
+        # The TensorSpec alone does not stop a wrong shape in a TF2 call: an [N, 28, 28]
+        # batch would be reshaped and encoded silently. EnsureShape fails with the
+        # expected shape in its message; TFLite and tf2onnx drop it.
+        return python_fn(*(tf.ensure_shape(x, spec.shape) for x, spec in zip(inputs, specs)))
+
+    # No autograph: nothing here branches on tensors, and it keeps the graphs plain.
+    return tf.function(checked, input_signature=list(specs), autograph=False)
+
+
+def _mapping_endpoints(c):
+    return {"serving_default": _fn(lambda z: {"w": c.map(z)}, c.z)}
+
+
+def _generator_endpoints(c):
+    return {
+        "serving_default": _fn(lambda w: {"image": c.to_uint8(c.decode(w))}, c.w),
+        "decode_float": _fn(lambda w: {"image": c.decode(w)}, c.w),
+        "decode_with_seed": _fn(lambda w, seed: {"image": c.to_uint8(c.decode(w, seed))}, c.w, c.seed),
+    }
+
+
+def _encoder_endpoints(c):
+    return {
+        "serving_default": _fn(lambda image: {"w": c.encode(c.from_uint8(image))}, c.image_uint8),
+        "encode_float": _fn(lambda image: {"w": c.encode(image)}, c.image_float),
+    }
+
+
+def _discriminator_endpoints(c):
+    return {"serving_default": _fn(lambda w: {"logit": c.discriminate(w)}, c.w)}
+
+
+def _alae_endpoints(c):
+    def reconstruct(image):
+        return {"image": c.to_uint8(c.decode(c.encode(c.from_uint8(image))))}
+
+    return {
+        # The autoencoder's own job is the default: images in, images out.
+        "serving_default": _fn(reconstruct, c.image_uint8),
+        "generate": _fn(lambda z: {"image": c.to_uint8(c.decode(c.map(z)))}, c.z),
+        "encode": _fn(lambda image: {"w": c.encode(c.from_uint8(image))}, c.image_uint8),
+        "decode": _fn(lambda w: {"image": c.to_uint8(c.decode(w))}, c.w),
+        "reconstruct": _fn(reconstruct, c.image_uint8),
+    }
+
+
+_ENDPOINTS = {
+    "mapping": (_mapping_endpoints, ("mapping",)),
+    "generator": (_generator_endpoints, ("generator",)),
+    "encoder": (_encoder_endpoints, ("encoder",)),
+    "discriminator": (_discriminator_endpoints, ("discriminator",)),
+    "alae": (_alae_endpoints, Nets._fields),
+}
+
+
+def endpoints(part, nets, pixel_range):
+    """`{signature name: tf.function}` for `part` (one of `PARTS`)."""
+    if part not in _ENDPOINTS:
+        raise ExportError(f"unknown part {part!r}; parts are {PARTS}")
+    make, _ = _ENDPOINTS[part]
+    return make(_Computations(nets, pixel_range))
+
+
+def build_archive(part, nets, pixel_range):
+    """A `keras.export.ExportArchive` holding `part`'s nets and every signature of it.
+
+    `serving_default` is always defined explicitly (ExportArchive would
+    otherwise copy whichever endpoint came first).
+    """
+    _, used = _ENDPOINTS.get(part, (None, ()))
+    archive = keras.export.ExportArchive()
+    for name in used:
+        archive.track(getattr(nets, name))
+    for name, fn in endpoints(part, nets, pixel_range).items():
+        archive.add_endpoint(name, fn)
+    return archive

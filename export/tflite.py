@@ -1,0 +1,73 @@
+r"""Convert an exported encoder to TFLite (builtins only) and check it in LiteRT.
+
+    python export/tflite.py --saved_model=OUT/encoder/N --quantize=none|float16|dynamic|int8 \
+        --output=encoder.tflite
+
+Writes FILE.tflite and FILE.json (size, max |w| error against the SavedModel, batch-1
+latency, 5-NN accuracy through the TFLite encoder and through the SavedModel).
+"""
+
+import pathlib
+import sys
+
+# `python export/tflite.py` puts export/ first on sys.path, where this file and onnx.py
+# would shadow the real packages of those names: drop it, and add the repo root so
+# that alae_tf imports without being installed.
+_HERE = pathlib.Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import json  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+
+from alae_tf import data  # noqa: E402
+from alae_tf.export import ExportError, tflite  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("saved_model", None, "An exported encoder (or alae) version folder, e.g. OUT/encoder/1.",
+                    required=True)
+flags.DEFINE_enum("quantize", "none", list(tflite.QUANTIZE_MODES),
+                  "none: float32; float16: float16 weights; dynamic: int8 weights, float activations; "
+                  "int8: int8 weights and activations, calibrated on --representative_data.")
+flags.DEFINE_string("output", None, "The .tflite file; the report goes beside it as .json.", required=True)
+flags.DEFINE_string("representative_data", None,
+                    "int8 calibration images (train split); default: the training data set. " + data.SPEC_HELP)
+flags.DEFINE_integer("representative_images", 500, "Calibration images used.", lower_bound=1)
+flags.DEFINE_string("eval_data", None, "Data set of the check and 5-NN (default: the training data set).")
+flags.DEFINE_string("data_dir", None, "Overrides the data sets' default location.")
+flags.DEFINE_integer("check_images", 1000, "Test images on which w is compared with the SavedModel.", lower_bound=1)
+flags.DEFINE_integer("knn_train_images", 60_000, "Train images the 5-NN is fitted on (0: no 5-NN).", lower_bound=0)
+flags.DEFINE_integer("knn_test_images", 10_000, "Test images the 5-NN is scored on (0: no 5-NN).", lower_bound=0)
+flags.DEFINE_integer("latency_runs", 200, "Batch-1 invocations timed on one thread.", lower_bound=1)
+flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
+
+for _name in ("representative_data", "eval_data"):
+    flags.register_validator(_name, lambda s: s is None or data.is_valid_spec(s),
+                             message="unknown data set form. " + data.SPEC_HELP)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    options = tflite.TFLiteOptions(
+        quantize=FLAGS.quantize,
+        representative_data=FLAGS.representative_data,
+        representative_images=FLAGS.representative_images,
+        eval_data=FLAGS.eval_data,
+        data_dir=FLAGS.data_dir,
+        check_images=FLAGS.check_images,
+        knn_train_images=FLAGS.knn_train_images,
+        knn_test_images=FLAGS.knn_test_images,
+        latency_runs=FLAGS.latency_runs,
+        overwrite=FLAGS.overwrite,
+    )
+    try:
+        report = tflite.export_tflite(FLAGS.saved_model, FLAGS.output, options)
+    except (ExportError, data.DatasetError) as e:
+        sys.exit(f"export/tflite.py: error: {e}")
+    print(json.dumps(report, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    app.run(main)
