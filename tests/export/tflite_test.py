@@ -1,4 +1,4 @@
-"""TFLite encoders (float, float16, dynamic, int8) converted with builtins only and run in LiteRT."""
+"""TFLite encoders (float, float16, dynamic, int8, int16x8) converted with builtins only and run in LiteRT."""
 
 import json
 
@@ -67,6 +67,9 @@ def test_every_mode_runs_in_litert_with_builtins_only(exported, lite, fmnist):
     sizes = {mode: report["size_bytes"] for mode, (_, report) in lite.items()}
     assert sizes["none"] > sizes["float16"] > sizes["dynamic"] and sizes["int8"] < sizes["float16"]
     assert {"QUANTIZE", "DEQUANTIZE"} <= set(lite["int8"][1]["ops"])  # int8 inside, float32 at the edges
+    # 16-bit activations, 8-bit weights: quantized inside, float at the edges, builtins only.
+    assert 0 < lite["int16x8"][1]["max_abs_error_w"] <= 0.1 * max(1.0, scale)
+    assert {"QUANTIZE", "DEQUANTIZE"} <= set(lite["int16x8"][1]["ops"])
 
 
 def test_uint8_images_divided_by_255_on_device_match_the_serving_signature(exported, lite):
@@ -95,7 +98,7 @@ def test_int8_knn5_accuracy_is_within_one_point_of_the_saved_model(exported, lit
 
 def test_unknown_quantize_mode_is_refused(exported, tmp_path):
     with pytest.raises(ExportError, match=r"unknown quantize mode 'int4'; modes are \('none', 'float16', 'dynamic', "
-                                          r"'int8'\)"):
+                                          r"'int8', 'int16x8'\)"):
         tflite.export_tflite(exported.dir("encoder"), tmp_path / "e.tflite", tflite.TFLiteOptions(quantize="int4"))
     assert not list(tmp_path.iterdir())
 
