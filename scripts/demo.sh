@@ -2,7 +2,8 @@
 # Sets up (scripts/setup.sh), then the main job on the embedded default: trains the MLP
 # ALAE on Fashion-MNIST for 300k images (about 6-8 minutes on 2 CPU cores), writes
 # sample and reconstruction grids, evaluates (5-NN accuracy, reconstruction MSE) and
-# exports (SavedModels for TF Serving, a quantized TFLite encoder). Rerunning resumes; WORKDIR (default runs/mnist_mlp) can be given as $1.
+# exports (SavedModels for TF Serving, a quantized TFLite encoder). Rerunning resumes;
+# WORKDIR (default runs/mnist_mlp) can be given as $1, the length as TRAIN_IMAGES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
