@@ -82,8 +82,10 @@ class CheckpointManager:
 
     def check_architecture(self, path):
         meta = json.loads((path / "meta.json").read_text())
-        saved = meta["config"]
         want = json.loads(self.config.to_json())
+        # Fields added after a checkpoint was written hold their defaults there.
+        defaults = json.loads(type(self.config)(name=self.config.name).to_json())
+        saved = {**defaults, **meta["config"]}
         differ = [k for k in self.config.architecture() if saved.get(k) != want.get(k)]
         if differ:
             details = ", ".join(f"{k}: {saved.get(k)} in the checkpoint vs {want.get(k)} now" for k in differ)

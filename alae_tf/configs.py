@@ -10,11 +10,17 @@ import dataclasses
 import json
 
 from alae_tf import networks
+from alae_tf.growing import GrowthSchedule
 from alae_tf.optimizers import EqualizedAdam
 from alae_tf.model import ALAE
 
+MODELS = ("mlp", "style")
 # Fields that define the architecture: a checkpoint only fits nets that agree on all of them.
-ARCHITECTURE_FIELDS = ("model", "latent_size", "mapping_layers", "image_shape", "hidden_units", "discriminator_layers")
+ARCHITECTURE_FIELDS = (
+    "model", "latent_size", "mapping_layers", "image_shape", "hidden_units", "discriminator_layers",
+    "layer_count", "start_channels", "max_channels",
+)
+_TUPLE_FIELDS = ("image_shape", "hidden_units", "pixel_range", "batch_sizes", "learning_rates")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +29,8 @@ class ALAEConfig:
 
     Attributes:
         name: preset name.
-        model: "mlp" (the paper's MNIST MLP).
+        model: "mlp" (the paper's MNIST MLP) or "style" (StyleALAE,
+            progressively grown from 4 px to `image_shape[0]` px).
         latent_size: size of z and w.
         mapping_layers: depth of F.
         image_shape: `(height, width, channels)`.
@@ -39,6 +46,17 @@ class ALAEConfig:
         dataset: default `--dataset` spec.
         pixel_range: range real and generated images live in.
         flip: random horizontal flips of real images.
+        layer_count, start_channels, max_channels: StyleALAE nets (levels,
+            channels of the highest-resolution block, channel cap);
+            `image_shape[0]` must be `4 * 2**(layer_count - 1)`.
+        images_per_level: StyleALAE images per level (see `GrowthSchedule`).
+        batch_sizes, learning_rates: per level (the last entry holds for
+            higher levels); empty means `batch_size` / `learning_rate` at
+            every level.
+        style_mixing_prob: style mixing probability in steps I and II.
+        truncation_psi, truncation_cutoff: truncation of sample grids.
+        reset_optimizers_at_level_change: zero both optimizers' state when
+            a level starts (the official code does).
     """
 
     name: str
@@ -60,6 +78,16 @@ class ALAEConfig:
     dataset: str = "fashion_mnist"
     pixel_range: tuple = (0.0, 1.0)
     flip: bool = False
+    layer_count: int = 0
+    start_channels: int = 0
+    max_channels: int = 0
+    images_per_level: int = 0
+    batch_sizes: tuple = ()
+    learning_rates: tuple = ()
+    style_mixing_prob: float = 0.0
+    truncation_psi: float | None = None
+    truncation_cutoff: int | None = None
+    reset_optimizers_at_level_change: bool = True
 
     def replace(self, **changes):
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -70,12 +98,43 @@ class ALAEConfig:
     @classmethod
     def from_json(cls, text):
         fields = json.loads(text)
-        for key in ("image_shape", "hidden_units", "pixel_range"):
-            fields[key] = tuple(fields[key])
+        for key in _TUPLE_FIELDS:
+            if key in fields:
+                fields[key] = tuple(fields[key])
         return cls(**fields)
 
     def architecture(self):
         return {k: getattr(self, k) for k in ARCHITECTURE_FIELDS}
+
+    def growth_schedule(self):
+        """The run's `GrowthSchedule`; the MLP model is one level that never ends."""
+        if self.model != "style":
+            return GrowthSchedule(max(1, self.train_images), 0, (self.batch_size,), (self.learning_rate,))
+        return GrowthSchedule(
+            self.images_per_level, self.layer_count - 1,
+            self.batch_sizes or (self.batch_size,), self.learning_rates or (self.learning_rate,),
+        )
+
+
+def _style(name, resolution, latent_size, start_channels, max_channels, mapping_layers, images_per_level,
+           train_images, learning_rates, batch_sizes, dataset, channels=3, pixel_range=(-1.0, 1.0), flip=True, **more):
+    """A StyleALAE preset: `layer_count` follows from the resolution (4 px at level 0)."""
+    layer_count = resolution.bit_length() - 2
+    if 4 * 2 ** (layer_count - 1) != resolution:
+        raise ValueError(f"{name}: resolution {resolution} is not 4 * 2**k")
+    return ALAEConfig(
+        name=name, model="style", latent_size=latent_size, mapping_layers=mapping_layers,
+        image_shape=(resolution, resolution, channels), hidden_units=(), layer_count=layer_count,
+        start_channels=start_channels, max_channels=max_channels, images_per_level=images_per_level,
+        train_images=train_images, learning_rates=tuple(learning_rates), batch_sizes=tuple(batch_sizes),
+        batch_size=batch_sizes[0], learning_rate=learning_rates[0], dataset=dataset, pixel_range=pixel_range,
+        flip=flip, style_mixing_prob=0.9, truncation_psi=0.7, truncation_cutoff=8, **more,
+    )
+
+
+# The paper's config table (../shared/ALAE_REFERENCE.md), batch sizes for one GPU.
+_PAPER_LRS = (0.0015,) * 6 + (0.002, 0.003, 0.003)
+_PAPER_BATCHES = (128, 128, 128, 64, 32, 16)
 
 
 PRESETS = {
@@ -87,20 +146,46 @@ PRESETS = {
         name="mnist_mlp_tiny", latent_size=8, mapping_layers=2, hidden_units=(32, 32), batch_size=16,
         train_images=512,
     ),
+    "ffhq": _style("ffhq", 1024, 512, 16, 512, 8, 960_000, 18_000_000, _PAPER_LRS, _PAPER_BATCHES,
+                   "folder:data/ffhq"),
+    "celeba-hq256": _style("celeba-hq256", 256, 512, 64, 512, 8, 870_000, 8_100_000,
+                           (0.0015,) * 7 + (0.003, 0.003), _PAPER_BATCHES, "folder:data/celeba-hq256"),
+    "celeba": _style("celeba", 128, 256, 64, 256, 8, 1_100_000, 14_600_000, _PAPER_LRS, _PAPER_BATCHES,
+                     "folder:data/celeba128"),
+    "bedroom": _style("bedroom", 256, 512, 32, 512, 8, 1_520_000, 84_900_000, _PAPER_LRS, _PAPER_BATCHES,
+                      "folder:data/lsun-bedroom"),
+    # The paper's conv MNIST model; Fashion-MNIST here (the Debian files), upscaled 28 -> 32 px.
+    "mnist": _style("mnist", 32, 32, 64, 256, 4, 600_000, 3_600_000, (0.0015,), (128, 128, 128, 64),
+                    "fashion_mnist", channels=1, flip=False),
+    # CPU smoke run: grows 4 -> 32 px on the 146 faces of ../shared/data/faces128 in minutes.
+    # The EMA half-life is shortened to fit the run's length (the paper's 10k images would
+    # leave the EMA nets near their initial weights after 16k images).
+    "faces_tiny": _style("faces_tiny", 32, 32, 16, 32, 3, 3_000, 16_000, (0.002,), (32,),
+                         "folder:../shared/data/faces128", ema_halflife_images=1_000.0),
 }
 
 
 def build_model(config, seed=0):
-    """An uncompiled `ALAE` for `config` (variables built, EMA copies made)."""
-    if config.model != "mlp":
-        raise ValueError(f"unknown model {config.model!r}; this build knows 'mlp'")
+    """An uncompiled `ALAE` for `config` (variables of every level built, EMA copies made)."""
+    if config.model not in MODELS:
+        raise ValueError(f"unknown model {config.model!r}; this build knows {MODELS}")
     mapping = networks.MappingNetwork(config.latent_size, num_layers=config.mapping_layers, name="mapping")
-    generator = networks.MLPGenerator(
-        config.latent_size, image_shape=config.image_shape, hidden_units=config.hidden_units, name="generator"
-    )
-    encoder = networks.MLPEncoder(
-        config.latent_size, image_shape=config.image_shape, hidden_units=config.hidden_units, name="encoder"
-    )
+    if config.model == "style":
+        resolution, width, channels = config.image_shape
+        if resolution != width or resolution != 4 * 2 ** (config.layer_count - 1):
+            raise ValueError(f"{config.name}: image_shape {config.image_shape} does not fit layer_count "
+                             f"{config.layer_count} (4 * 2**(layer_count - 1) px square)")
+        style_args = dict(latent_size=config.latent_size, layer_count=config.layer_count,
+                          start_channels=config.start_channels, max_channels=config.max_channels, channels=channels)
+        generator = networks.StyleGenerator(**style_args, name="generator")
+        encoder = networks.StyleEncoder(**style_args, name="encoder")
+    else:
+        generator = networks.MLPGenerator(
+            config.latent_size, image_shape=config.image_shape, hidden_units=config.hidden_units, name="generator"
+        )
+        encoder = networks.MLPEncoder(
+            config.latent_size, image_shape=config.image_shape, hidden_units=config.hidden_units, name="encoder"
+        )
     discriminator = networks.LatentDiscriminator(
         config.latent_size, num_layers=config.discriminator_layers, name="discriminator"
     )
@@ -111,6 +196,9 @@ def build_model(config, seed=0):
         dlatent_avg_beta=config.dlatent_avg_beta,
         autoencoder_variables=config.autoencoder_variables,
         seed=seed,
+        style_mixing_prob=config.style_mixing_prob,
+        truncation_psi=config.truncation_psi,
+        truncation_cutoff=config.truncation_cutoff,
         name="alae",
     )
 

@@ -5,13 +5,13 @@ import pathlib
 
 from alae_tf import atomic, configs, metrics
 from alae_tf.checkpoint import CheckpointError, CheckpointManager
-from alae_tf.training import build_compiled_model, load_training_images
+from alae_tf.training import build_compiled_model, load_training_images, position_model
 
 DEFAULT_METRICS = ("knn5", "recon_mse")
 
 
 def load_workdir(workdir):
-    """`(config, model, meta)` for the newest checkpoint in `workdir`.
+    """`(config, model, meta)` for the newest checkpoint in `workdir` (style nets at their trained level).
 
     Raises:
         CheckpointError: no config or no checkpoint in `workdir`.
@@ -25,6 +25,7 @@ def load_workdir(workdir):
     meta = CheckpointManager(workdir, model, config).restore()
     if meta is None:
         raise CheckpointError(f"{workdir} has no checkpoint: train into it first")
+    position_model(model, config)
     return config, model, meta
 
 

@@ -24,7 +24,8 @@ class TrainingMonitor(keras.callbacks.Callback):
         total_steps: the run's last step (for the progress bar).
         pixel_range: range of model images.
         fixed_z: `[n, latent]` latents for the sample grid.
-        fixed_images: `[m, H, W, C]` real images (pixel range) for reconstructions.
+        fixed_images: `[m, H, W, C]` real images (pixel range, full resolution:
+            pooled to the model's current level) for reconstructions.
         log_every_steps: logging period.
         verbose: 0 silent, 1 progress bar.
     """
@@ -66,9 +67,12 @@ class TrainingMonitor(keras.callbacks.Callback):
     def write_grids(self):
         """Sample and reconstruction grids of the EMA nets at the current image count."""
         images = int(self.model.images_seen.numpy())
-        samples = image_utils.to_uint8(self.model.generate(self.fixed_z), self.pixel_range)
-        recon = image_utils.to_uint8(self.model.reconstruct(self.fixed_images), self.pixel_range)
-        real = image_utils.to_uint8(self.fixed_images, self.pixel_range)
+        # Truncated as the preset says (samples only), with fixed noise so grids are comparable.
+        generated = self.model.generate(self.fixed_z, truncation_psi=self.model.truncation_psi, noise_seed=(0, 0))
+        samples = image_utils.to_uint8(generated, self.pixel_range)
+        fixed_images = self.model.at_current_resolution(self.fixed_images)
+        recon = image_utils.to_uint8(self.model.reconstruct(fixed_images, noise_seed=(0, 1)), self.pixel_range)
+        real = image_utils.to_uint8(fixed_images, self.pixel_range)
         grids = {
             "samples": image_utils.grid(samples),
             "reconstructions": image_utils.grid(image_utils.interleave(real, recon), columns=16),

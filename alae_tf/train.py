@@ -22,11 +22,15 @@ flags.DEFINE_string("data_dir", None, "Overrides the dataset's default location.
 # Overrides of single preset fields; None keeps the preset's value.
 flags.DEFINE_integer("latent_size", None, "Size of z and w.", lower_bound=1)
 flags.DEFINE_integer("mapping_layers", None, "Depth of F.", lower_bound=1)
-flags.DEFINE_integer("batch_size", None, "Batch size.", lower_bound=1)
-flags.DEFINE_float("learning_rate", None, "Adam learning rate of both optimizers.", lower_bound=0.0)
+flags.DEFINE_integer("batch_size", None, "Batch size (style presets: at every level).", lower_bound=1)
+flags.DEFINE_float("learning_rate", None, "Adam learning rate of both optimizers (style presets: at every level).",
+                   lower_bound=0.0)
+flags.DEFINE_integer("images_per_level", None, "Style presets: images trained per resolution level.", lower_bound=1)
 flags.DEFINE_float("r1_gamma", None, "R1 weight.", lower_bound=0.0)
 flags.DEFINE_enum("autoencoder_variables", None, ["official", "paper"],
                   "Step III moves E, F and G (official code) or E and G (paper).")
+flags.DEFINE_bool("reset_optimizers_at_level_change", None,
+                  "Style presets: zero both optimizers' state when a level starts (default on, as the official code).")
 flags.DEFINE_enum("precision", "float32", list(training.PRECISIONS), "Compute precision; weights stay float32.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step (slower on CPU; try it on GPU).")
 flags.DEFINE_integer("checkpoint_every_images", 60_000, "Checkpoint and grid period, in images.", lower_bound=1)
@@ -39,11 +43,18 @@ flags.register_validator("dataset", lambda s: s is None or data.is_valid_spec(s)
 
 
 def config_from_flags():
-    return configs.PRESETS[FLAGS.preset].replace(
+    preset = configs.PRESETS[FLAGS.preset]
+    # A single --batch_size / --learning_rate replaces a style preset's per-level lists.
+    per_level = preset.model == "style"
+    return preset.replace(
         latent_size=FLAGS.latent_size,
         mapping_layers=FLAGS.mapping_layers,
         batch_size=FLAGS.batch_size,
         learning_rate=FLAGS.learning_rate,
+        batch_sizes=(FLAGS.batch_size,) if per_level and FLAGS.batch_size is not None else None,
+        learning_rates=(FLAGS.learning_rate,) if per_level and FLAGS.learning_rate is not None else None,
+        images_per_level=FLAGS.images_per_level,
+        reset_optimizers_at_level_change=FLAGS.reset_optimizers_at_level_change,
         r1_gamma=FLAGS.r1_gamma,
         autoencoder_variables=FLAGS.autoencoder_variables,
         dataset=FLAGS.dataset,

@@ -1,7 +1,6 @@
 """The training loop behind `python -m alae_tf.train`: data, model, fit, checkpoints."""
 
 import dataclasses
-import math
 import pathlib
 
 import keras
@@ -24,7 +23,8 @@ class TrainOptions:
         train_images: the run's total length in images (a later call with a
             larger total continues).
         seed: seeds the initial weights, z and the data order.
-        checkpoint_every_images: checkpoint (and grid) period.
+        checkpoint_every_images: checkpoint (and grid) period; progressive
+            runs also checkpoint at the end of every level.
         log_every_steps: TensorBoard / progress period.
         precision: "float32" or "mixed_bfloat16" (weights stay float32).
         jit_compile: XLA-compile the train step.
@@ -81,6 +81,33 @@ def train(config, options):
         keras.mixed_precision.set_global_policy("float32")
 
 
+class FadeInCallback(keras.callbacks.Callback):
+    """Assigns `model.blend` before every batch from the schedule and `model.images_seen`.
+
+    A function of the image count only, so a resumed run (even mid-fade-in)
+    assigns exactly what an uninterrupted one would.
+    """
+
+    def __init__(self, schedule):
+        super().__init__()
+        self.schedule = schedule
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.blend.assign(self.schedule.blend_at(int(self.model.images_seen.numpy())))
+
+
+def position_model(model, config):
+    """Put a restored style model at the level of the last batch it trained (its blend is checkpointed)."""
+    if model.is_style:
+        images_seen = int(model.images_seen.numpy())
+        model.set_level(config.growth_schedule().level_at(max(0, images_seen - 1)))
+
+
+def set_learning_rate(model, learning_rate):
+    for optimizer in (model.ed_optimizer, model.fg_optimizer):
+        optimizer.learning_rate = learning_rate
+
+
 def _train(config, options):
     workdir = pathlib.Path(options.workdir)
     train_set = load_training_images(config, "train", options.data_dir)
@@ -89,29 +116,43 @@ def _train(config, options):
     meta = manager.restore()
     if meta is not None:
         logging.info("resumed from %s at %d images", manager.latest(), meta["images_seen"])
+    position_model(model, config)
     atomic.write_text(workdir / "config.json", config.to_json())
 
-    batch = config.batch_size
-    steps_left = max(0, math.ceil((options.train_images - int(model.images_seen.numpy())) / batch))
-    total_steps = int(model.step.numpy()) + steps_left
+    schedule = config.growth_schedule()
+    segments = schedule.segments(int(model.images_seen.numpy()), options.train_images)
+    total_steps = int(model.step.numpy()) + sum(steps for _, steps in segments)
     fixed_z = tf.random.stateless_normal((64, config.latent_size), seed=(options.seed, 2**31 - 1))
     fixed_images = data.to_pixel_range(train_set.images[:32], config.pixel_range)
     monitor = TrainingMonitor(workdir, total_steps, config.pixel_range, fixed_z, fixed_images,
                               options.log_every_steps, options.verbose)
-    chunk_steps = max(1, options.checkpoint_every_images // batch)
-    train_images = tf.constant(train_set.images)  # one copy into TF, shared by every chunk's stream
-    while steps_left > 0:
-        steps = min(chunk_steps, steps_left)
-        # A fresh stream per chunk, positioned by images_seen: fit() restarts
-        # iterators, and this keeps the data order identical across resumes.
-        stream = data.training_batches(
-            train_images, batch_size=batch, seed=options.seed,
-            start_image=int(model.images_seen.numpy()), pixel_range=config.pixel_range, flip=config.flip,
-        )
-        model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[monitor])
-        steps_left -= steps
-        manager.save()
-        monitor.write_grids()
+    callbacks = [FadeInCallback(schedule), monitor] if model.is_style else [monitor]
+    train_images = tf.constant(train_set.images)  # one copy into TF at full resolution, shared by every stream
+    for level, level_steps in segments:
+        # One fit() never crosses a level: the level is fixed per trace.
+        images_seen = int(model.images_seen.numpy())
+        if model.is_style:
+            model.set_level(level, reset_optimizers=config.reset_optimizers_at_level_change
+                            and schedule.is_level_start(images_seen))
+        set_learning_rate(model, schedule.learning_rate(level))
+        batch = schedule.batch_size(level)
+        chunk_steps = max(1, options.checkpoint_every_images // batch)
+        while level_steps > 0:
+            steps = min(chunk_steps, level_steps)
+            # A fresh stream per chunk, positioned by images_seen: fit() restarts
+            # iterators, and this keeps the data order identical across resumes.
+            stream = data.training_batches(
+                train_images, batch_size=batch, seed=options.seed,
+                start_image=int(model.images_seen.numpy()), pixel_range=config.pixel_range, flip=config.flip,
+            )
+            if model.is_style:
+                stream = stream.map(model.at_current_resolution, num_parallel_calls=tf.data.AUTOTUNE)
+            model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=callbacks)
+            level_steps -= steps
+            manager.save()
+            monitor.write_grids()  # also at the end of every level: a chunk never crosses one
+    if segments:
+        logging.info("trained %d level segment(s) with %d train-step trace(s)", len(segments), model.train_step_traces)
     if meta is not None and int(model.step.numpy()) == meta["step"]:
         logging.info("nothing to do: %s already holds %d images", workdir, meta["images_seen"])
     return model

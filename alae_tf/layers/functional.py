@@ -71,3 +71,34 @@ def instance_norm(x, epsilon):
 def lerp(start, end, weight):
     """`start + weight * (end - start)` (torch.lerp): `weight` 1 gives `end`."""
     return start + (end - start) * weight
+
+
+def downsample_avg_to(x, resolution):
+    """Halve `[B, H, W, C]` by 2x2 average pooling until it is `resolution` px high.
+
+    Repeated 2x2 pooling (not one big pool, not a resize op) keeps every level
+    equal to the 2x2 average of the level above, as the official per-level
+    datasets are, and stays differentiable twice. `H` must be `resolution`
+    times a power of two.
+    """
+    height = x.shape[1]
+    if height is None or height % resolution or (height // resolution) & (height // resolution - 1):
+        raise ValueError(f"cannot pool images of height {height} to {resolution} px by halving")
+    while height > resolution:
+        x = downsample_avg_2x(x)
+        height //= 2
+    return x
+
+
+def fade_in_real_images(x, blend):
+    """Real images during a fade-in: `x * blend + up(avgpool(x)) * (1 - blend)`.
+
+    What the encoder sees of a real batch while a new level fades in: the
+    new resolution mixed with the previous one (2x2 average pool, then
+    nearest 2x repeat, both fine under R1's second-order gradient).
+    `blend`: a Python float (1.0 returns `x` itself) or a scalar tensor.
+    """
+    if isinstance(blend, float) and blend == 1.0:
+        return x
+    lower = upsample_nearest_2x(downsample_avg_2x(x))
+    return x * blend + lower * (1.0 - blend)

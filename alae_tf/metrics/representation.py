@@ -1,4 +1,4 @@
-"""Representation quality: k-nearest-neighbour accuracy on E(x)."""
+"""Representation quality: k-nearest-neighbour and linear SVM accuracy on E(x)."""
 
 import numpy as np
 import tensorflow as tf
@@ -47,3 +47,49 @@ def knn5(ctx):
 def knn1(ctx):
     """1-NN accuracy, the paper's MNIST protocol."""
     return {"knn1_accuracy": knn_accuracy(ctx, 1)}
+
+
+def linear_svm_predict(train_codes, train_labels, test_codes, steps=1000, l2=1e-4, learning_rate=0.01):
+    """Labels of `test_codes` by one-vs-rest linear SVMs fitted on `train_codes`.
+
+    Features are standardized with the train codes' mean and std (so the fit does not depend
+    on the scale of w). Each class gets a score `x @ W[:, c] + b[c]`, fitted to +1 for its
+    members and -1 for the rest with the squared hinge loss (as LinearSVC's default) plus
+    `l2 * |W|^2`, by `steps` full-batch Adam steps from zero: the problem is convex, so the
+    bounded number of steps and the zero start make it deterministic and fast. The
+    predicted label is the highest score.
+
+    Shapes: `[N, d]`, `[N]`, `[M, d]` -> `[M]` int64.
+    """
+    train = np.asarray(train_codes, np.float64)
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)  # a constant feature carries nothing; leave it at zero
+    x = tf.constant((train - mean) / std, tf.float32)
+    x_test = tf.constant((np.asarray(test_codes, np.float64) - mean) / std, tf.float32)
+    num_classes = int(np.max(train_labels)) + 1
+    targets = 2.0 * tf.one_hot(tf.constant(train_labels, tf.int64), num_classes) - 1.0  # +1 member, -1 rest
+    weights = tf.Variable(tf.zeros([x.shape[1], num_classes]))
+    bias = tf.Variable(tf.zeros([num_classes]))
+    optimizer = tf.keras.optimizers.Adam(learning_rate)
+
+    @tf.function
+    def fit():
+        for _ in tf.range(steps):
+            with tf.GradientTape() as tape:
+                margins = targets * (tf.matmul(x, weights) + bias)
+                loss = (tf.reduce_mean(tf.reduce_sum(tf.square(tf.nn.relu(1.0 - margins)), axis=1))
+                        + l2 * tf.reduce_sum(tf.square(weights)))
+            optimizer.apply_gradients(zip(tape.gradient(loss, [weights, bias]), [weights, bias]))
+
+    fit()
+    return tf.argmax(tf.matmul(x_test, weights) + bias, axis=1).numpy()
+
+
+@register("svm")
+def svm(ctx):
+    """Linear SVM accuracy: fitted on E(train), scored on E(test)."""
+    if ctx.train_labels is None or ctx.test_labels is None:
+        raise ValueError("SVM accuracy needs labels; this dataset has none")
+    predicted = linear_svm_predict(ctx.train_codes, ctx.train_labels, ctx.test_codes, steps=ctx.svm_steps,
+                                   l2=ctx.svm_l2)
+    return {"svm_accuracy": float(np.mean(predicted == ctx.test_labels)), "svm_steps": ctx.svm_steps}

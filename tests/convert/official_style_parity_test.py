@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from alae_tf import losses
 from alae_tf.convert import export_official, import_official, style_parameter_map
-from alae_tf.layers import downsample_avg_2x, upsample_nearest_2x
+from alae_tf.layers import fade_in_real_images
 from alae_tf.networks import LatentDiscriminator, MappingNetwork, StyleEncoder, StyleGenerator
 from alae_tf.optimizers import EqualizedAdam
 from tests.conftest import FIXTURES
@@ -175,13 +175,6 @@ def test_style_mixing(loaded):
     assert_close(nchw(x), d["mix/x_gen"], "mix/x_gen")
 
 
-def fade_in_real(x, blend):
-    """The official train loop's real input: `x * blend + up(avgpool(x)) * (1 - blend)`."""
-    if blend == 1.0:
-        return x
-    return x * blend + upsample_nearest_2x(downsample_avg_2x(x)) * (1.0 - blend)
-
-
 def discriminator_terms(fx, x_in, fake, lod, blend):
     """d_real, d_fake and the R1 input gradient (nested tape, as in step I)."""
     with tf.GradientTape() as tape:
@@ -197,7 +190,7 @@ def discriminator_terms(fx, x_in, fake, lod, blend):
 def test_losses_and_r1(loaded, name, lod, blend):
     fx = loaded(name)
     d, key = fx.data, f"loss/{case_key(lod, blend)}"
-    x_in = fade_in_real(tf.constant(nhwc(d[f"x_real/{lod}"])), blend)
+    x_in = fade_in_real_images(tf.constant(nhwc(d[f"x_real/{lod}"])), blend)
     if f"{key}/x_in" in d:
         assert_close(nchw(x_in), d[f"{key}/x_in"], f"{key}/x_in")
     noise = fx.noise(lod, blend)
@@ -239,7 +232,7 @@ def one_iteration(fx, x, z, noise, lod, blend, lr):
         pairs = [(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None]
         optimizer.apply_gradients(pairs)
 
-    x_in = fade_in_real(tf.constant(x), blend)
+    x_in = fade_in_real_images(tf.constant(x), blend)
     fake = tf.stop_gradient(fx.fake(z, lod, blend, noise))
     with tf.GradientTape() as tape:
         d_real, d_fake, r1_grad = discriminator_terms(fx, x_in, fake, lod, blend)

@@ -1,9 +1,17 @@
-"""Nearest 2x upsampling, 2x2 average pooling, instance norm, lerp."""
+"""Nearest 2x upsampling, 2x2 average pooling, instance norm, lerp, fade-in of real images."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from alae_tf.layers import downsample_avg_2x, instance_norm, lerp, upsample_nearest_2x
+from alae_tf.layers import (
+    downsample_avg_2x,
+    downsample_avg_to,
+    fade_in_real_images,
+    instance_norm,
+    lerp,
+    upsample_nearest_2x,
+)
 
 
 def test_upsample_repeats_every_pixel_into_a_2x2_block():
@@ -34,3 +42,20 @@ def test_instance_norm_normalises_each_sample_and_channel():
 def test_lerp_endpoints():
     a, b = np.float32(2.0), np.float32(6.0)
     assert lerp(a, b, 0.0) == a and lerp(a, b, 1.0) == b and lerp(a, b, 0.25) == 3.0
+
+
+def test_downsample_to_a_resolution_averages_blocks_and_refuses_non_halvings():
+    x = np.random.default_rng(0).uniform(size=(2, 16, 16, 3)).astype(np.float32)
+    want = x.reshape(2, 4, 4, 4, 4, 3).mean(axis=(2, 4))
+    np.testing.assert_allclose(downsample_avg_to(x, 4), want, rtol=1e-6)
+    assert downsample_avg_to(x, 16) is x
+    with pytest.raises(ValueError, match="halving"):
+        downsample_avg_to(x, 6)
+
+
+def test_fade_in_of_real_images_goes_from_the_lower_resolution_to_the_image():
+    x = tf.constant(np.random.default_rng(1).uniform(size=(2, 8, 8, 1)).astype(np.float32))
+    lower = upsample_nearest_2x(downsample_avg_2x(x))
+    assert fade_in_real_images(x, 1.0) is x
+    np.testing.assert_allclose(fade_in_real_images(x, tf.constant(0.0)), lower, rtol=1e-6)
+    np.testing.assert_allclose(fade_in_real_images(x, 0.25), 0.25 * x + 0.75 * lower, rtol=1e-6)

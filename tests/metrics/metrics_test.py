@@ -5,6 +5,7 @@ import pytest
 
 from alae_tf import metrics
 from alae_tf.metrics.representation import knn_predict
+from tests.metrics.stand_in import StandIn
 
 
 def test_knn_on_separable_clusters_is_perfect():
@@ -28,20 +29,9 @@ def test_knn_majority_and_tie_break_by_distance():
     assert knn_predict(train, labels, np.array([[0.6]]), 2)[0] == 0
 
 
-class IdentityModel:
-    """A stand-in ALAE whose G(E(x)) returns x + offset."""
-
-    def __init__(self, offset):
-        self.offset = offset
-
-    def nets(self, use_ema=True):
-        def encoder(x, training=False):
-            return x
-
-        def generator(w, training=False):
-            return w + self.offset
-
-        return None, generator, encoder, None
+def IdentityModel(offset):
+    """G(E(x)) = x + offset."""
+    return StandIn(generator=lambda w, training=False: w + offset)
 
 
 @pytest.mark.parametrize("offset, pixel_range, expected", [

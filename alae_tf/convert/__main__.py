@@ -1,0 +1,38 @@
+r"""Convert an official ALAE checkpoint into a workdir.
+
+    python -m alae_tf.convert --official_checkpoint=FILE.pth --flagfile=flags/ffhq.cfg --workdir=W
+
+The preset (and any architecture overrides) come from the same flags as
+`alae_tf.train`, so the flagfile a run trains with also converts; the
+workdir then holds the official trained and EMA nets at the preset's final
+level: `evaluate` scores it, the exporters read it, and `train` with a
+larger `--train_images` fine-tunes it. Needs PyTorch to read the .pth.
+"""
+
+import sys
+
+from absl import app, flags
+
+from alae_tf import train as train_binary  # defines the preset and architecture flags, shared with train
+from alae_tf.convert.official import ConversionError
+from alae_tf.convert.workdir import convert_to_workdir, load_torch_checkpoint
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("official_checkpoint", None, "Official .pth checkpoint (podgorskiy/ALAE).", required=True)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    config = train_binary.config_from_flags()
+    try:
+        state_dicts = load_torch_checkpoint(FLAGS.official_checkpoint)
+        path = convert_to_workdir(state_dicts, config, FLAGS.workdir, seed=FLAGS.seed)
+    except (ConversionError, OSError) as e:
+        sys.exit(f"alae_tf.convert: error: {e}")
+    print(f"wrote {path} ({config.name}, {config.image_shape[0]} px)")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,156 @@
+"""An official ALAE checkpoint (torch .pth) -> a workdir that `train` resumes and `evaluate` / export read.
+
+The official training script saves a dict whose `"models"` entry holds one
+state dict per net, under the names of its model dict: `discriminator` (E),
+`generator` (G), `mapping_fl` (F), `mapping_tl` (D), their EMA copies
+`<name>_s`, and `dlatent_avg` (a buffer `buff`, one row per style layer).
+The name/layout mapping is plain numpy (`style_parameter_map`,
+`mlp_parameter_map`); torch is needed only to read the .pth file.
+"""
+
+import pathlib
+import re
+
+import numpy as np
+
+from alae_tf import atomic, training
+from alae_tf.checkpoint import CheckpointManager
+from alae_tf.convert.official import ConversionError, import_official, mlp_parameter_map, style_parameter_map
+
+# Checkpoint model-dict name -> the prefix our parameter maps use, per model kind.
+# F and D are `mapping_fl` / `mapping_tl` in the training script for both kinds;
+# the style nets' own classes are registered as MappingF / MappingD, hence the prefixes.
+NET_PREFIXES = {
+    "style": {"discriminator": "encoder", "generator": "decoder", "mapping_fl": "mapping_f", "mapping_tl": "mapping_d"},
+    "mlp": {"discriminator": "encoder", "generator": "decoder", "mapping_fl": "mapping_fl", "mapping_tl": "mapping_tl"},
+}
+# Other spellings of the same nets found in configs and fixtures.
+NET_ALIASES = {"encoder": "discriminator", "decoder": "generator", "mapping_f": "mapping_fl", "mapping_d": "mapping_tl"}
+EMA_SUFFIX = "_s"
+# State-dict entries that are fixed buffers or unused layers, not parameters:
+# the blur kernels, and the MLP nets' BatchNorm statistics that forward() never uses.
+UNUSED_ENTRIES = (
+    re.compile(r"(^|\.)blur\.weight$"),
+    re.compile(r"(^|\.)bn_\d+\.(running_mean|running_var|num_batches_tracked)$"),
+)
+
+
+def load_torch_checkpoint(path):
+    """The official `.pth` as `{net name: {parameter name: float32 array}}` (plus `dlatent_avg` when present).
+
+    torch is an optional dependency, imported here only; the file is read
+    with `weights_only=True` (no arbitrary unpickling).
+    """
+    try:
+        import torch
+    except ImportError as e:
+        raise ConversionError(
+            "reading an official .pth checkpoint needs PyTorch: pip install torch (CPU wheels are enough)"
+        ) from e
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    models = data.get("models", data) if isinstance(data, dict) else None
+    if not isinstance(models, dict):
+        raise ConversionError(f"{path}: expected a dict of state dicts (official checkpoint['models'])")
+    return {
+        net: {name: tensor.detach().float().numpy() for name, tensor in state.items()}
+        for net, state in models.items()
+        if isinstance(state, dict)
+    }
+
+
+def _canonical(state_dicts):
+    """Rename aliases (`encoder`, `mapping_f`, ...) to the training script's names."""
+    out = {}
+    for name, state in state_dicts.items():
+        base, ema = (name[: -len(EMA_SUFFIX)], EMA_SUFFIX) if name.endswith(EMA_SUFFIX) else (name, "")
+        out[NET_ALIASES.get(base, base) + ema] = state
+    return out
+
+
+def official_tensors(state_dicts, model_kind, ema=False):
+    """`{prefix/parameter: array}` for one set of nets (trained, or the `_s` EMA copies).
+
+    Raises:
+        ConversionError: a net is missing.
+    """
+    prefixes = NET_PREFIXES[model_kind]
+    suffix = EMA_SUFFIX if ema else ""
+    tensors = {}
+    for net, prefix in prefixes.items():
+        state = state_dicts.get(net + suffix)
+        if state is None:
+            raise ConversionError(f"the checkpoint has no {net + suffix!r} state dict (it has {sorted(state_dicts)})")
+        for name, value in state.items():
+            if not any(pattern.search(name) for pattern in UNUSED_ENTRIES):
+                tensors[f"{prefix}/{name}"] = np.asarray(value)
+    return tensors
+
+
+def parameter_map(model, nets):
+    build = style_parameter_map if model.is_style else mlp_parameter_map
+    return build(*nets)
+
+
+def import_state_dicts(model, state_dicts):
+    """Assign an official checkpoint's nets to `model`'s trained and EMA nets (and `dlatent_avg`).
+
+    Args:
+        model: an `ALAE` whose nets have the checkpoint's architecture.
+        state_dicts: `{net name: {parameter name: array}}` as the official
+            checkpoint's `"models"` holds them. Without the `_s` EMA copies the
+            EMA nets start as copies of the trained ones.
+
+    Raises:
+        ConversionError: a net or parameter is missing, a shape does not fit,
+            or a parameter has no place in these nets.
+    """
+    state_dicts = _canonical(state_dicts)
+    kind = "style" if model.is_style else "mlp"
+    import_official(parameter_map(model, model.training_nets), official_tensors(state_dicts, kind))
+    has_ema = any(net + EMA_SUFFIX in state_dicts for net in NET_PREFIXES[kind])
+    if has_ema:
+        import_official(parameter_map(model, model.ema_nets), official_tensors(state_dicts, kind, ema=True))
+    else:
+        for net, ema in zip(model.training_nets, model.ema_nets):
+            for source, target in zip(net.weights, ema.weights):
+                target.assign(source)
+    dlatent_avg = state_dicts.get("dlatent_avg", {}).get("buff")
+    if dlatent_avg is not None:
+        # One identical row per style layer (w is broadcast): any row is the mean of w.
+        rows = np.reshape(dlatent_avg, (-1, model.dlatent_size))
+        model.dlatent_avg.assign(rows[0])
+    return has_ema
+
+
+def convert_to_workdir(state_dicts, config, workdir, seed=0):
+    """Write a workdir holding the official nets at `config`'s final level.
+
+    The checkpoint is stamped as a finished run of `config` (its
+    `train_images`, at the last level with blend 1), so `evaluate` and the
+    exporters read the final-resolution nets and `train` with a larger
+    `--train_images` fine-tunes from there (optimizer state starts at zero:
+    the official optimizer state is not imported).
+
+    Returns:
+        the checkpoint folder written.
+
+    Raises:
+        ConversionError: see `import_state_dicts`; or `workdir` already holds checkpoints.
+    """
+    workdir = pathlib.Path(workdir)
+    model = training.build_compiled_model(config, seed=seed)
+    manager = CheckpointManager(workdir, model, config)
+    if manager.latest() is not None:
+        raise ConversionError(f"{workdir} already holds checkpoints; convert into a new --workdir")
+    import_state_dicts(model, state_dicts)
+    schedule = config.growth_schedule()
+    segments = schedule.segments(0, config.train_images)
+    steps, images = 0, 0
+    for level, level_steps in segments:
+        steps += level_steps
+        images += level_steps * schedule.batch_size(level)
+    model.step.assign(steps)
+    model.images_seen.assign(images)
+    model.blend.assign(1.0)
+    atomic.write_text(workdir / "config.json", config.to_json())
+    return manager.save()

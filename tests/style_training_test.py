@@ -1,0 +1,155 @@
+"""StyleALAE training with progressive growing: traces per level, exact resume mid-fade-in, grids, mixing."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from alae_tf import configs, training
+from tests.conftest import SHARED
+
+FACES = SHARED / "data" / "faces128"
+
+# 8 px = 2 levels (4, 8 px) of 32 images at batch 8: level 1 starts at 32 and fades in over 32-48.
+TINY_STYLE = configs.PRESETS["faces_tiny"].replace(
+    name="faces_test", image_shape=(8, 8, 3), layer_count=2, start_channels=4, max_channels=8, latent_size=8,
+    mapping_layers=2, images_per_level=32, batch_sizes=(8,), learning_rates=(0.002,), ema_halflife_images=100.0,
+    dataset=f"folder:{FACES}",
+)
+END = 56  # 7 steps: level 1 past its fade-in
+MID_FADE_IN = 40  # level 1, blend 0.5 for the next batch
+
+needs_faces = pytest.mark.skipif(not FACES.is_dir(), reason=f"no faces at {FACES}")
+
+
+def run(workdir, images):
+    options = training.TrainOptions(workdir=str(workdir), train_images=images, seed=5, checkpoint_every_images=16,
+                                    log_every_steps=1, verbose=0)
+    return training.train(TINY_STYLE, options)
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("straight")
+    return workdir, run(workdir, END)
+
+
+def logged_scalars(workdir):
+    values = {}
+    for path in (workdir / "logs").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "scalars":
+                    values.setdefault(value.tag, []).append(float(tf.make_ndarray(value.tensor)))
+    return values
+
+
+@needs_faces
+def test_one_trace_per_level_finite_losses_and_grids_per_level(straight):
+    workdir, model = straight
+    assert (model.level, int(model.images_seen.numpy())) == (1, END)
+    assert model.train_step_traces == 2  # levels 0 and 1: not one per step (7 steps) or per chunk (4)
+    # Both optimizers were reset when level 1 started at image 32: E/D steps twice per batch (I, III).
+    assert int(model.ed_optimizer.iterations.numpy()) == 2 * (END - 32) // 8
+    scalars = logged_scalars(workdir)
+    for name in ("loss_d", "r1", "loss_g", "loss_ae"):
+        assert len(scalars[name]) == END // 8 and np.all(np.isfinite(scalars[name])), name
+    # A grid at the end of every level, its tiles at that level's resolution.
+    widths = []
+    for end in (32, END):
+        for name in ("samples", "reconstructions"):
+            with Image.open(workdir / "grids" / f"{name}_{end:09d}.png") as grid:
+                widths.append(grid.size[0])
+    assert widths[0] < widths[2] and widths[1] < widths[3]
+
+
+@needs_faces
+def test_resume_in_the_middle_of_a_fade_in_is_exact(straight, tmp_path):
+    _, uninterrupted = straight
+    first = run(tmp_path, MID_FADE_IN)
+    assert first.level == 1 and 0.0 < TINY_STYLE.growth_schedule().blend_at(MID_FADE_IN) < 1.0
+    resumed = run(tmp_path, END)  # restores mid-fade-in and goes on
+    assert int(resumed.step.numpy()) == int(uninterrupted.step.numpy())
+    for a, b in zip(uninterrupted.weights, resumed.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    for name in ("ed_optimizer", "fg_optimizer"):
+        for a, b in zip(getattr(uninterrupted, name).variables, getattr(resumed, name).variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
+def tiny_style_model(**changes):
+    model = configs.build_model(TINY_STYLE.replace(**changes), seed=1)
+    model.compile(*configs.make_optimizers(0.002))
+    return model
+
+
+def test_set_level_drops_the_train_function_only_on_a_change_and_resets_optimizers():
+    model = tiny_style_model()
+    model.set_level(1)
+    model.make_train_function()
+    function = model.train_function
+    assert function is not None
+    model.set_level(1)
+    assert model.train_function is function
+    for optimizer in (model.ed_optimizer, model.fg_optimizer):  # as if it had trained
+        for variable in optimizer.variables:
+            if variable is not optimizer.learning_rate:
+                variable.assign(tf.ones(variable.shape, variable.dtype))
+    model.set_level(0)
+    assert model.train_function is None
+    assert model.ed_optimizer.variables[0].numpy() == 1  # no reset unless asked
+    model.set_level(0, reset_optimizers=True)
+    for optimizer in (model.ed_optimizer, model.fg_optimizer):
+        for variable in optimizer.variables:
+            if variable is optimizer.learning_rate:
+                assert variable.numpy() == pytest.approx(0.002)
+            else:
+                assert not np.any(variable.numpy()), variable.path
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_style_mixing_switches_to_a_second_w_at_a_cutoff_in_the_active_layers(level):
+    model = tiny_style_model(style_mixing_prob=1.0)
+    model.set_level(level)
+    z = tf.random.normal((3, TINY_STYLE.latent_size))
+    w = model.mapping(z).numpy()
+    cutoffs = set()
+    for step in range(12):
+        model.step.assign(step)
+        styles, w_out = (t.numpy() for t in model._fake_styles(z, mix_purpose=1))
+        again = model._fake_styles(z, mix_purpose=1)[0].numpy()
+        np.testing.assert_array_equal(styles, again)  # keyed by (seed, step)
+        np.testing.assert_allclose(w_out, w, rtol=1e-6)
+        from_w = np.all(np.isclose(styles, w[:, None], rtol=1e-6), axis=(0, 2))
+        cutoff = int(np.argmin(from_w)) if not from_w.all() else len(from_w)
+        assert from_w[:cutoff].all() and not from_w[cutoff:].any()  # one switch point, then all w2
+        cutoffs.add(cutoff)
+    assert cutoffs <= set(range(1, 2 * (level + 1) + 1)) and len(cutoffs) > 1
+    plain = tiny_style_model(style_mixing_prob=0.0)
+    styles, _ = plain._fake_styles(z, mix_purpose=1)
+    np.testing.assert_array_equal(styles.numpy(), np.repeat(plain.mapping(z).numpy()[:, None], 4, axis=1))
+
+
+def test_truncation_moves_only_the_first_style_layers_and_only_in_generate():
+    model = tiny_style_model()
+    model.dlatent_avg.assign(tf.ones((TINY_STYLE.latent_size,)))
+    z = tf.random.normal((2, TINY_STYLE.latent_size))
+    seed = (3, 4)
+    plain = model.generate(z, noise_seed=seed).numpy()
+    untruncated = model.generate(z, truncation_psi=1.0, truncation_cutoff=2, noise_seed=seed).numpy()
+    np.testing.assert_allclose(untruncated, plain, rtol=1e-5, atol=1e-6)
+    w = model.ema_mapping(z)
+    styles = np.repeat(w.numpy()[:, None], 4, axis=1)
+    styles[:, :2] = 1.0 + 0.5 * (styles[:, :2] - 1.0)
+    want = model.run_generator(model.ema_generator, tf.constant(styles), noise_seed=seed).numpy()
+    got = model.generate(z, truncation_psi=0.5, truncation_cutoff=2, noise_seed=seed).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(got, plain)
+
+
+def test_style_model_config_round_trip():
+    model = tiny_style_model(style_mixing_prob=0.9, truncation_psi=0.7, truncation_cutoff=4)
+    model.set_level(1)
+    clone = type(model).from_config(model.get_config())
+    assert clone.get_config() == model.get_config() and clone.level == 1 and clone.is_style
+    assert [v.shape for v in clone.weights] == [v.shape for v in model.weights]
