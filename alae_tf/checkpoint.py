@@ -49,7 +49,9 @@ class CheckpointManager:
         self.config = config
         self.keep = int(keep)
         self._checkpoint = tf.train.Checkpoint(
-            model=_by_path(model.weights),
+            # blend is derived state (the schedule at images_seen, set before every step),
+            # so it is not stored: checkpoints stay the same for MLP and style runs.
+            model=_by_path([v for v in model.weights if v is not model.blend]),
             ed_optimizer=_by_path(model.ed_optimizer.variables),
             fg_optimizer=_by_path(model.fg_optimizer.variables),
         )

@@ -97,10 +97,16 @@ class FadeInCallback(keras.callbacks.Callback):
 
 
 def position_model(model, config):
-    """Put a restored style model at the level of the last batch it trained (its blend is checkpointed)."""
+    """Put a restored style model at the level and blend of the last batch it trained.
+
+    Both are derived from `images_seen` (blend is not checkpointed).
+    """
     if model.is_style:
+        schedule = config.growth_schedule()
         images_seen = int(model.images_seen.numpy())
-        model.set_level(config.growth_schedule().level_at(max(0, images_seen - 1)))
+        level = schedule.level_at(max(0, images_seen - 1))
+        model.set_level(level)
+        model.blend.assign(schedule.blend_at(max(0, images_seen - schedule.batch_size(level))))
 
 
 def set_learning_rate(model, learning_rate):
