@@ -1,13 +1,9 @@
 """2-D convolution with the equalized learning rate of ProGAN / StyleGAN / ALAE."""
 
-import math
-
 import keras
 from keras import ops
 
-from alae_tf.optimizers import set_equalized_lr_scale
-
-SQRT2 = math.sqrt(2.0)
+from alae_tf.layers.equalized_dense import SQRT2, add_equalized_bias, add_equalized_kernel
 
 
 @keras.saving.register_keras_serializable(package="alae_tf")
@@ -54,17 +50,10 @@ class EqualizedConv2D(keras.layers.Layer):
         if in_channels is None:
             raise ValueError(f"{self.name}: the channel dimension of the input must be known, got {input_shape}")
         self.in_channels = int(in_channels)
-        self.fan_in = self.in_channels * self.kernel_size * self.kernel_size
-        self.coef = self.gain / math.sqrt(self.fan_in) * self.lrmul
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(self.kernel_size, self.kernel_size, self.in_channels, self.filters),
-            initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lrmul),
-        )
-        set_equalized_lr_scale(self.kernel, self.coef)
+        add_equalized_kernel(self, (self.kernel_size, self.kernel_size, self.in_channels, self.filters),
+                             fan_in=self.in_channels * self.kernel_size * self.kernel_size)
         if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
-            set_equalized_lr_scale(self.bias, self.lrmul)
+            add_equalized_bias(self, self.filters)
 
     def call(self, x):
         kernel = self.kernel * ops.cast(self.coef, self.kernel.dtype)

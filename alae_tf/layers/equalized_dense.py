@@ -10,6 +10,26 @@ from alae_tf.optimizers import set_equalized_lr_scale
 SQRT2 = math.sqrt(2.0)
 
 
+def add_equalized_kernel(layer, shape, fan_in):
+    """Give `layer` (with `gain`, `lrmul`) an equalized-lr `kernel` of `shape`.
+
+    Stored ~ N(0, 1/lrmul); `layer.coef = gain / sqrt(fan_in) * lrmul` is the
+    run-time multiplier, also recorded for `EqualizedAdam`.
+    """
+    layer.fan_in = int(fan_in)
+    layer.coef = layer.gain / math.sqrt(layer.fan_in) * layer.lrmul
+    layer.kernel = layer.add_weight(
+        name="kernel", shape=shape, initializer=keras.initializers.RandomNormal(stddev=1.0 / layer.lrmul)
+    )
+    set_equalized_lr_scale(layer.kernel, layer.coef)
+
+
+def add_equalized_bias(layer, units):
+    """Give `layer` a zero-initialised `bias` of `units`, run-time multiplier `lrmul`."""
+    layer.bias = layer.add_weight(name="bias", shape=(units,), initializer="zeros")
+    set_equalized_lr_scale(layer.bias, layer.lrmul)
+
+
 @keras.saving.register_keras_serializable(package="alae_tf")
 class EqualizedDense(keras.layers.Layer):
     """Dense layer whose weights are rescaled at run time (equalized lr).
@@ -45,18 +65,9 @@ class EqualizedDense(keras.layers.Layer):
         self.negative_slope = None if negative_slope is None else float(negative_slope)
 
     def build(self, input_shape):
-        fan_in = int(input_shape[-1])
-        self.fan_in = fan_in
-        self.coef = self.gain / math.sqrt(fan_in) * self.lrmul
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(fan_in, self.units),
-            initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lrmul),
-        )
-        set_equalized_lr_scale(self.kernel, self.coef)
+        add_equalized_kernel(self, (int(input_shape[-1]), self.units), fan_in=input_shape[-1])
         if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
-            set_equalized_lr_scale(self.bias, self.lrmul)
+            add_equalized_bias(self, self.units)
 
     def call(self, x):
         y = ops.matmul(x, self.kernel * ops.cast(self.coef, self.kernel.dtype))

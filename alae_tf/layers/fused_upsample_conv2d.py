@@ -1,13 +1,9 @@
 """Fused 2x upsampling + 3x3 convolution (a stride-2 transposed convolution)."""
 
-import math
-
 import keras
 from keras import ops
 
-from alae_tf.optimizers import set_equalized_lr_scale
-
-SQRT2 = math.sqrt(2.0)
+from alae_tf.layers.equalized_dense import SQRT2, add_equalized_kernel
 
 
 def box_sum_3x3_to_4x4(kernel):
@@ -59,14 +55,7 @@ class FusedUpsampleConv2D(keras.layers.Layer):
         if in_channels is None:
             raise ValueError(f"{self.name}: the channel dimension of the input must be known, got {input_shape}")
         self.in_channels = int(in_channels)
-        self.fan_in = self.in_channels * 9
-        self.coef = self.gain / math.sqrt(self.fan_in) * self.lrmul
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(3, 3, self.in_channels, self.filters),
-            initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lrmul),
-        )
-        set_equalized_lr_scale(self.kernel, self.coef)
+        add_equalized_kernel(self, (3, 3, self.in_channels, self.filters), fan_in=self.in_channels * 9)
 
     def call(self, x):
         kernel = box_sum_3x3_to_4x4(self.kernel * ops.cast(self.coef, self.kernel.dtype))
