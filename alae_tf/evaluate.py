@@ -27,7 +27,8 @@ def main(argv):
     try:
         report = evaluation.evaluate(FLAGS.workdir, FLAGS.metrics, FLAGS.split, FLAGS.data_dir, FLAGS.use_ema,
                                      FLAGS.batch_size)
-    except (data.DatasetError, CheckpointError) as e:
+    except (data.DatasetError, CheckpointError, ValueError) as e:
+        # ValueError: a metric that cannot run on this model or data (e.g. no labels, no feature network).
         sys.exit(f"alae_tf.evaluate: error: {e}")
     print(json.dumps(report, indent=2, sort_keys=True))
 

@@ -164,3 +164,11 @@ def read_scalars(logdir):
                 if value.metadata.plugin_data.plugin_name == "scalars":
                     scalars.setdefault(value.tag, []).append(float(tf.make_ndarray(value.tensor)))
     return {k: np.array(v) for k, v in scalars.items()}
+
+
+@needs_fmnist
+def test_evaluate_metric_that_cannot_run_is_a_clear_error(tmp_path):
+    run_training(tmp_path, 32)
+    result = run_binary("alae_tf.evaluate", f"--workdir={tmp_path}", "--metrics=fd")
+    assert result.returncode != 0 and "alae_tf.evaluate: error:" in result.stderr
+    assert "feature network" in result.stderr and "Traceback" not in result.stderr
