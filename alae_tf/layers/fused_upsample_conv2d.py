@@ -19,8 +19,41 @@ def box_sum_3x3_to_4x4(kernel):
     return k[1:, 1:] + k[:-1, 1:] + k[1:, :-1] + k[:-1, :-1]
 
 
+class Fused3x3Conv(keras.layers.Layer):
+    """Shared part of the fused up/down-sampling convolutions: a 3x3 equalized-lr
+    kernel `(3, 3, in, filters)` with fan-in `in * 9`, used as a 4x4 one.
+
+    Args:
+        filters: output channels.
+        gain: He-style gain.
+        lrmul: learning-rate multiplier.
+    """
+
+    def __init__(self, filters, gain=SQRT2, lrmul=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.gain = float(gain)
+        self.lrmul = float(lrmul)
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        if in_channels is None:
+            raise ValueError(f"{self.name}: the channel dimension of the input must be known, got {input_shape}")
+        self.in_channels = int(in_channels)
+        add_equalized_kernel(self, (3, 3, self.in_channels, self.filters), fan_in=self.in_channels * 9)
+
+    def scaled_4x4_kernel(self):
+        """The run-time 4x4 kernel `(4, 4, in, filters)`: `box_sum_3x3_to_4x4(kernel * coef)`."""
+        return box_sum_3x3_to_4x4(self.kernel * ops.cast(self.coef, self.kernel.dtype))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, gain=self.gain, lrmul=self.lrmul)
+        return config
+
+
 @keras.saving.register_keras_serializable(package="alae_tf")
-class FusedUpsampleConv2D(keras.layers.Layer):
+class FusedUpsampleConv2D(Fused3x3Conv):
     """Equalized-lr 2x upsampling convolution used by the generator from 128 px up.
 
     The trainable kernel is a 3x3 `(3, 3, in, out)` one; the forward pass
@@ -44,30 +77,11 @@ class FusedUpsampleConv2D(keras.layers.Layer):
     Shapes: `[B, H, W, in]` -> `[B, 2H, 2W, filters]`, NHWC. No bias.
     """
 
-    def __init__(self, filters, gain=SQRT2, lrmul=1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.gain = float(gain)
-        self.lrmul = float(lrmul)
-
-    def build(self, input_shape):
-        in_channels = input_shape[-1]
-        if in_channels is None:
-            raise ValueError(f"{self.name}: the channel dimension of the input must be known, got {input_shape}")
-        self.in_channels = int(in_channels)
-        add_equalized_kernel(self, (3, 3, self.in_channels, self.filters), fan_in=self.in_channels * 9)
-
     def call(self, x):
-        kernel = box_sum_3x3_to_4x4(self.kernel * ops.cast(self.coef, self.kernel.dtype))
         # conv_transpose wants (kh, kw, out, in).
-        kernel = ops.transpose(kernel, (0, 1, 3, 2))
+        kernel = ops.transpose(self.scaled_4x4_kernel(), (0, 1, 3, 2))
         return ops.conv_transpose(x, kernel, strides=2, padding="same")
 
     def compute_output_shape(self, input_shape):
         b, h, w = input_shape[0], input_shape[1], input_shape[2]
         return (b, None if h is None else 2 * h, None if w is None else 2 * w, self.filters)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, gain=self.gain, lrmul=self.lrmul)
-        return config

@@ -3,20 +3,14 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow_serving.apis import predict_pb2
 
 from alae_tf.export import serving, signatures
 from tests.export.conftest import EXPECTED_SIGNATURES, assert_matches, reference
 
 
 def request_for(model_name, inputs, signature_name="serving_default"):
-    """A PredictRequest built the way a gRPC client builds one."""
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = model_name
-    request.model_spec.signature_name = signature_name
-    for key, value in inputs.items():
-        request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
-    return request
+    """A PredictRequest as a gRPC client builds one (`serving.predict_request` does exactly that)."""
+    return serving.predict_request(model_name, signature_name, inputs)
 
 
 def serving_default_inputs(config, part, batch=3):
