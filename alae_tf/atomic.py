@@ -53,6 +53,8 @@ def directory(final, overwrite=False):
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
+        # mkdtemp creates 0700; give the folder the mode a plain mkdir would have.
+        os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
         old = None
         if final.exists():

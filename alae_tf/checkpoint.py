@@ -29,6 +29,16 @@ def _by_path(variables):
     return table
 
 
+def _loss_scaled(model):
+    """`{"ed": optimizer, "fg": optimizer}` for the optimizers wrapped in a LossScaleOptimizer."""
+    pairs = (("ed", model.ed_optimizer), ("fg", model.fg_optimizer))
+    return {name: opt for name, opt in pairs if hasattr(opt, "inner_optimizer")}
+
+
+def _adam(optimizer):
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint cannot be used here (other architecture, unreadable)."""
 
@@ -52,8 +62,10 @@ class CheckpointManager:
             # blend is derived state (the schedule at images_seen, set before every step),
             # so it is not stored: checkpoints stay the same for MLP and style runs.
             model=_by_path([v for v in model.weights if v is not model.blend]),
-            ed_optimizer=_by_path(model.ed_optimizer.variables),
-            fg_optimizer=_by_path(model.fg_optimizer.variables),
+            # Adam's state only: the same checkpoint serves every precision. A
+            # float16 run's loss scales (two numbers) go to meta.json.
+            ed_optimizer=_by_path(_adam(model.ed_optimizer).variables),
+            fg_optimizer=_by_path(_adam(model.fg_optimizer).variables),
         )
 
     def all(self):
@@ -76,6 +88,10 @@ class CheckpointManager:
                 "step": step,
                 "images_seen": int(self.model.images_seen.numpy()),
                 "config": json.loads(self.config.to_json()),
+                "loss_scales": {
+                    name: {"scale": float(opt.dynamic_scale.numpy()), "counter": int(opt.step_counter.numpy())}
+                    for name, opt in _loss_scaled(self.model).items()
+                },
             }
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
         for old in self.all()[: -self.keep]:
@@ -108,4 +124,10 @@ class CheckpointManager:
             self._checkpoint.read(str(path / "ckpt")).assert_consumed()
         except (ValueError, AssertionError, tf.errors.OpError) as e:
             raise CheckpointError(f"cannot restore {path}: {e}. Use a new --workdir.") from e
+        # A run that switches to float16 here starts from the initial scales.
+        for name, opt in _loss_scaled(self.model).items():
+            saved = meta.get("loss_scales", {}).get(name)
+            if saved is not None:
+                opt.dynamic_scale.assign(saved["scale"])
+                opt.step_counter.assign(saved["counter"])
         return meta

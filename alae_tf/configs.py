@@ -139,12 +139,14 @@ _PAPER_BATCHES = (128, 128, 128, 64, 32, 16)
 
 PRESETS = {
     # The paper's MNIST experiment (official branch mnist_ref, experiment_mnist_fc2.yaml):
-    # 400 epochs of 60k images at batch 128.
-    "mnist_mlp": ALAEConfig(name="mnist_mlp"),
+    # 400 epochs of 60k images at batch 128. Step III moves E and G, as the paper's text
+    # says: on Fashion-MNIST after 300k images its 5-NN accuracy was 0.808 / 0.811 / 0.795
+    # over seeds 0-2, the official code's variant (E, F and G) 0.792 / 0.803 / 0.790.
+    "mnist_mlp": ALAEConfig(name="mnist_mlp", autoencoder_variables="paper"),
     # Same shape of net, a few thousand parameters: for tests.
     "mnist_mlp_tiny": ALAEConfig(
         name="mnist_mlp_tiny", latent_size=8, mapping_layers=2, hidden_units=(32, 32), batch_size=16,
-        train_images=512,
+        train_images=512, autoencoder_variables="paper",
     ),
     "ffhq": _style("ffhq", 1024, 512, 16, 512, 8, 960_000, 18_000_000, _PAPER_LRS, _PAPER_BATCHES,
                    "folder:data/ffhq"),
@@ -160,7 +162,8 @@ PRESETS = {
     # CPU smoke run: grows 4 -> 32 px on the 146 faces of ../shared/data/faces128 in minutes.
     # The EMA half-life is shortened to fit the run's length (the paper's 10k images would
     # leave the EMA nets near their initial weights after 16k images).
-    "faces_tiny": _style("faces_tiny", 32, 32, 16, 32, 3, 3_000, 16_000, (0.002,), (32,),
+    # 48k images: at 16k the EMA reconstructions were still worse than the mean face.
+    "faces_tiny": _style("faces_tiny", 32, 32, 16, 32, 3, 3_000, 48_000, (0.002,), (32,),
                          "folder:../shared/data/faces128", ema_halflife_images=1_000.0),
 }
 

@@ -119,9 +119,10 @@ class ClassifierFeatures:
 
     Args:
         model: a Keras model from `build_classifier` (its name is the features' name).
+        source: where the model came from (a file path), for reports; None if built in memory.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, source=None):
         import keras
 
         try:
@@ -130,6 +131,7 @@ class ClassifierFeatures:
             raise FeatureError(f"model {model.name!r} has no {FEATURE_LAYER!r} layer; train a feature "
                                f"classifier with `python -m alae_tf.features`") from e
         self.name = model.name
+        self.source = None if source is None else str(source)
         self.input_shape = tuple(model.input_shape[1:])
         self._features = keras.Model(model.inputs, layer.output)
 
@@ -159,7 +161,7 @@ def load_feature_extractor(path):
     except Exception as e:  # Keras raises many types (zipfile, OSError, ValueError) for bad files.
         raise FeatureError(f"cannot read feature network {path} ({type(e).__name__}: {e}); retrain it with "
                            f"`python -m alae_tf.features`") from e
-    return ClassifierFeatures(model)
+    return ClassifierFeatures(model, source=path)
 
 
 class InceptionFeatures:
@@ -181,6 +183,7 @@ class InceptionFeatures:
         import keras
 
         path = pathlib.Path(weights_path)
+        self.source = str(path)
         if not path.is_file():
             raise FeatureError(f"Inception-v3 weights file {path} not found; pass the notop .h5 file "
                                f"(inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5)")

@@ -9,11 +9,7 @@ squares.
 
 import tensorflow as tf
 
-
-def at_least_float32(x):
-    """Half-precision values are widened to float32; float32/float64 pass unchanged."""
-    x = tf.convert_to_tensor(x)
-    return tf.cast(x, tf.float32) if x.dtype in (tf.bfloat16, tf.float16) else x
+from alae_tf.layers.functional import at_least_float32  # noqa: F401  (part of this module's API)
 
 
 def r1_penalty(real_grads, gamma):

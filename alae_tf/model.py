@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from alae_tf import losses
+from alae_tf import distribute, losses
 from alae_tf.layers import downsample_avg_to, fade_in_real_images
 from alae_tf.networks.style_generator import StyleGenerator, check_level
 
@@ -23,15 +23,37 @@ def _as_images(data):
     return data
 
 
+def loss_scale(optimizer):
+    """The dynamic loss scale of a `LossScaleOptimizer` (mixed_float16), else None."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return tf.convert_to_tensor(optimizer.dynamic_scale.value)
+    return None
+
+
 def _apply_gradients(optimizer, gradients, variables):
-    """`optimizer.apply` on the variables that got a gradient.
+    """`optimizer.apply` on the variables that got a gradient; returns "the step was taken".
 
     Style nets hold every level's layers, but a level uses only some of them
     (and D gets none in step III): those are skipped silently instead of
     with Keras' per-trace warning.
+
+    Under loss scaling the step is skipped (and the scale halved) when any
+    gradient is not finite on ANY replica: keras' LossScaleOptimizer looks at
+    the first replica's local gradients only, so a non-finite value elsewhere
+    would be all-reduced into the weights. Every replica then poisons its own
+    gradients, so all of them skip together. Returns a scalar bool (True
+    without loss scaling, where nothing is ever skipped).
     """
     pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
-    optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
+    gradients, variables = [g for g, _ in pairs], [v for _, v in pairs]
+    if loss_scale(optimizer) is None:
+        optimizer.apply(gradients, variables)
+        return tf.constant(True)
+    local_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
+    skip = distribute.any_replica(tf.logical_not(local_finite))
+    poison = tf.where(skip, tf.constant(float("nan")), tf.constant(0.0))
+    optimizer.apply([g + tf.cast(poison, g.dtype) for g in gradients], variables)
+    return tf.logical_not(skip)
 
 
 @keras.saving.register_keras_serializable(package="alae_tf")
@@ -192,8 +214,12 @@ class ALAE(keras.Model):
             self.reset_optimizer_state()
 
     def reset_optimizer_state(self):
-        """Zero every optimizer variable (Adam moments, iterations) but the learning rate."""
+        """Zero every optimizer variable (Adam moments, iterations) but the learning rate.
+
+        A loss scale is kept: it tracks the float16 range, not the level.
+        """
         for optimizer in (self.ed_optimizer, self.fg_optimizer):
+            optimizer = getattr(optimizer, "inner_optimizer", optimizer)
             for variable in optimizer.variables:
                 if variable is not optimizer.learning_rate:
                     variable.assign(tf.zeros(variable.shape, variable.dtype))
@@ -202,7 +228,16 @@ class ALAE(keras.Model):
         """G (the trained or EMA one) on w `[B, latent]` or, for style nets, styles `[B, 2L, latent]`."""
         if not self.is_style:
             return generator(styles, training=training)
-        return generator(styles, level=self.level, blend=self.blend, noise_seed=noise_seed, training=training)
+        noise = None
+        if noise_seed is not None and distribute.num_replicas() > 1:
+            # This replica's rows of the global batch's noise (map 0 is shared by the batch).
+            local_batch = tf.shape(styles)[0]
+            offset, global_batch = distribute.batch_layout(local_batch)
+            maps = generator.draw_noise(self.level, global_batch, seed=noise_seed)
+            noise = [m if k == 0 else m[offset:offset + local_batch] for k, m in enumerate(maps)]
+            noise_seed = None
+        return generator(styles, level=self.level, blend=self.blend, noise=noise, noise_seed=noise_seed,
+                         training=training)
 
     def run_encoder(self, encoder, images, training=False):
         """E (the trained or EMA one) on images at the current resolution -> w `[B, latent]`."""
@@ -231,7 +266,12 @@ class ALAE(keras.Model):
         if mix_purpose is None or self.style_mixing_prob <= 0.0:
             return styles, w
         key = self._step_key(mix_purpose)
-        z_mix = tf.random.stateless_normal(tf.shape(z), seed=tf.random.experimental.stateless_fold_in(key, 0))
+        z_mix = distribute.replica_rows(
+            lambda rows: tf.random.stateless_normal(
+                tf.stack([rows, self.latent_size]), seed=tf.random.experimental.stateless_fold_in(key, 0)
+            ),
+            tf.shape(z)[0],
+        )
         w_mix = self.mapping(tf.cast(z_mix, z.dtype), training=True)
         mix = tf.random.stateless_uniform((), seed=tf.random.experimental.stateless_fold_in(key, 1))
         cutoff = tf.random.stateless_uniform(
@@ -251,12 +291,22 @@ class ALAE(keras.Model):
         return self.mapping.trainable_variables + self.generator.trainable_variables
 
     # --------------------------------------------------------------- compile
-    def compile(self, ed_optimizer, fg_optimizer, jit_compile=False, **kwargs):
+    def compile(self, ed_optimizer, fg_optimizer, jit_compile=False, loss_scaling=None, **kwargs):
         """Attach the E/D and F/G optimizers (Adam, beta1 0, beta2 0.99 in ALAE).
 
         Both are built here, on their variables: an unbuilt optimizer restored
-        from a checkpoint silently drops its slots.
+        from a checkpoint silently drops its slots. With `loss_scaling` (default:
+        when the nets compute in float16) each is wrapped in its own
+        `keras.optimizers.LossScaleOptimizer`; keras' `compile` would wrap only
+        `self.optimizer`, which this model does not use.
         """
+        if loss_scaling is None:
+            loss_scaling = self.mapping.dtype_policy.compute_dtype == "float16"
+        if loss_scaling:
+            ed_optimizer, fg_optimizer = (
+                opt if isinstance(opt, keras.optimizers.LossScaleOptimizer) else keras.optimizers.LossScaleOptimizer(opt)
+                for opt in (ed_optimizer, fg_optimizer)
+            )
         super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
         self.ed_optimizer = ed_optimizer
         self.fg_optimizer = fg_optimizer
@@ -269,46 +319,85 @@ class ALAE(keras.Model):
 
     # ----------------------------------------------------------------- steps
     def _track_dlatent(self, w):
-        batch_mean = tf.reduce_mean(tf.cast(w, tf.float32), axis=0)
-        self.dlatent_avg.assign(batch_mean + self.dlatent_avg_beta * (self.dlatent_avg - batch_mean))
+        # The global batch's mean (all replicas keep the same running mean).
+        batch_mean = distribute.global_mean(tf.reduce_mean(w, axis=0), tf.shape(w)[0])
+        distribute.assign_local(self.dlatent_avg, batch_mean + self.dlatent_avg_beta * (self.dlatent_avg - batch_mean))
+
+    def _gradients(self, tape, loss, groups, batch_size):
+        """Gradients of `loss` for each `(optimizer, variables)` group, in one backward pass.
+
+        Scaled by `local / global` batch under a strategy (the optimizers sum
+        over replicas) and, under loss scaling, by each optimizer's own scale:
+        the pass runs at the smallest scale and the other groups' gradients
+        are rescaled in float32 (exact, float32 does not overflow there).
+        """
+        scales = [loss_scale(optimizer) for optimizer, _ in groups]
+        present = [scale for scale in scales if scale is not None]
+        base = tf.reduce_min(tf.stack(present)) if present else None
+        upstream = None
+        for factor in (distribute.gradient_weight(batch_size), base):
+            if factor is not None:
+                upstream = factor if upstream is None else upstream * factor
+        variables = [v for _, group in groups for v in group]
+        grads = tape.gradient(loss, variables, output_gradients=None if upstream is None else tf.cast(upstream, loss.dtype))
+        result, start = [], 0
+        for (_, group), scale in zip(groups, scales):
+            part = grads[start:start + len(group)]
+            start += len(group)
+            if scale is not None and len(present) > 1:
+                ratio = scale / base
+                part = [None if g is None else g * tf.cast(ratio, g.dtype) for g in part]
+            result.append(part)
+        return result
 
     def discriminator_step(self, x, z):
-        """Step I: update E and D. Returns `(loss_d, r1)` (loss_d includes r1).
+        """Step I: update E and D.
 
-        For style nets `x` is fade-in blended first; R1 is taken on that
-        blended input, as the official loop does.
+        Returns `{"loss_d" (with R1), "r1", "taken"}`: the replica's batch
+        means, and whether the update was applied (False only when loss
+        scaling skipped it). For style nets `x` is fade-in blended first; R1 is
+        taken on that blended input, as the official loop does.
         """
+        batch_size = tf.shape(x)[0]
         styles, _ = self._fake_styles(z, _MIX_D)
         x_fake = self.run_generator(self.generator, styles, noise_seed=self._step_key(_NOISE_D), training=True)
         x_fake = tf.stop_gradient(tf.cast(x_fake, x.dtype))
         if self.is_style and self.level > 0:
             x = fade_in_real_images(x, tf.cast(self.blend, x.dtype))
         variables = self.ed_variables
+        # Under float16 loss scaling R1's input gradient is scaled too, by the
+        # square root of the scale: unscaled it underflows in float16, and at
+        # the full scale the second-order pass overflows.
+        r1_scale = loss_scale(self.ed_optimizer)
+        r1_scale = None if r1_scale is None else tf.sqrt(r1_scale)
         with tf.GradientTape() as tape:
             with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
                 r1_tape.watch(x)
                 d_real = self.discriminator(self.run_encoder(self.encoder, x, training=True), training=True)
-                real_sum = tf.reduce_sum(losses.at_least_float32(d_real))
-            real_grads = r1_tape.gradient(real_sum, x)
+                real_sum = tf.reduce_sum(d_real)
+            real_grads = r1_tape.gradient(real_sum, x, output_gradients=r1_scale)
+            if r1_scale is not None:
+                real_grads = real_grads / r1_scale
             d_fake = self.discriminator(self.run_encoder(self.encoder, x_fake, training=True), training=True)
             r1 = losses.r1_penalty(real_grads, self.r1_gamma)
             loss = losses.discriminator_logistic(d_real, d_fake) + r1
-        _apply_gradients(self.ed_optimizer, tape.gradient(loss, variables), variables)
-        return loss, r1
+        (grads,) = self._gradients(tape, loss, [(self.ed_optimizer, variables)], batch_size)
+        taken = _apply_gradients(self.ed_optimizer, grads, variables)
+        return {"loss_d": loss, "r1": r1, "taken": taken}
 
     def generator_step(self, z):
-        """Step II: update F and G through the frozen E and D. Returns loss_g."""
+        """Step II: update F and G through the frozen E and D. Returns `{"loss_g", "taken"}`."""
         variables = self.fg_variables
         with tf.GradientTape() as tape:
             styles, _ = self._fake_styles(z, _MIX_G)
             x_fake = self.run_generator(self.generator, styles, noise_seed=self._step_key(_NOISE_G), training=True)
             d_fake = self.discriminator(self.run_encoder(self.encoder, x_fake, training=True), training=True)
             loss = losses.generator_nonsaturating(d_fake)
-        _apply_gradients(self.fg_optimizer, tape.gradient(loss, variables), variables)
-        return loss
+        (grads,) = self._gradients(tape, loss, [(self.fg_optimizer, variables)], tf.shape(z)[0])
+        return {"loss_g": loss, "taken": _apply_gradients(self.fg_optimizer, grads, variables)}
 
     def autoencoder_step(self, z):
-        """Step III: latent autoencoding `E(G(F(z))) ~ F(z)`. Returns loss_ae."""
+        """Step III: latent autoencoding `E(G(F(z))) ~ F(z)`. Returns `{"loss_ae", "taken"}`."""
         ed_variables = self.encoder.trainable_variables
         fg_variables = list(self.generator.trainable_variables)
         if self.autoencoder_variables == "official":
@@ -318,40 +407,67 @@ class ALAE(keras.Model):
             x_fake = self.run_generator(self.generator, styles, noise_seed=self._step_key(_NOISE_AE), training=True)
             w_reconstructed = self.run_encoder(self.encoder, x_fake, training=True)
             loss = losses.latent_reconstruction(w_reconstructed, w)
-        grads = tape.gradient(loss, ed_variables + fg_variables)
-        _apply_gradients(self.ed_optimizer, grads[: len(ed_variables)], ed_variables)
-        _apply_gradients(self.fg_optimizer, grads[len(ed_variables):], fg_variables)
-        return loss
+        ed_grads, fg_grads = self._gradients(
+            tape, loss, [(self.ed_optimizer, ed_variables), (self.fg_optimizer, fg_variables)], tf.shape(z)[0]
+        )
+        ed_taken = _apply_gradients(self.ed_optimizer, ed_grads, ed_variables)
+        fg_taken = _apply_gradients(self.fg_optimizer, fg_grads, fg_variables)
+        return {"loss_ae": loss, "taken": tf.logical_and(ed_taken, fg_taken)}
 
     def update_ema(self, batch_size):
-        """Move the EMA nets towards the trained ones: `ema += (1 - beta) * (net - ema)`."""
+        """Move the EMA nets towards the trained ones: `ema += (1 - beta) * (net - ema)`.
+
+        `batch_size` is the global batch (the images the nets just learned from).
+        """
         beta = tf.pow(0.5, tf.cast(batch_size, tf.float32) / self.ema_halflife_images)
         for net, ema in zip(self.training_nets, self.ema_nets):
             for source, target in zip(net.weights, ema.weights):
-                target.assign(target + (1.0 - beta) * (source - target))
+                # `ema -= (1 - beta) * (ema - net)` as one fused in-place kernel (two
+                # passes over the weights instead of four). On the variable's own
+                # handle, so under a tf.distribute strategy each replica moves its
+                # copy of the EMA by the same (all-reduced) amount.
+                tf.raw_ops.ResourceApplyGradientDescent(
+                    var=target.value.handle, alpha=tf.cast(1.0 - beta, target.dtype), delta=target.value - source.value,
+                    use_locking=False,
+                )
 
     def alternating_update(self, x, z_d, z_g, z_ae):
-        """One full ALAE iteration with given z for steps I, II and III.
+        """One full ALAE iteration with given z for steps I, II and III (this replica's rows).
 
-        Returns a dict of float32 scalars: `loss_d` (with R1), `r1`, `loss_g`,
-        `loss_ae`.
+        Returns float32 scalars, global-batch means: `loss_d` (with R1), `r1`,
+        `loss_g`, `loss_ae`; and bools `ed_taken` / `fg_taken` / `ae_taken`:
+        whether each step's update was applied (loss scaling skips steps with
+        non-finite gradients; their losses are then not meaningful).
         """
-        x = tf.convert_to_tensor(x, tf.float32)
-        loss_d, r1 = self.discriminator_step(x, z_d)
-        loss_g = self.generator_step(z_g)
-        loss_ae = self.autoencoder_step(z_ae)
+        x = tf.cast(x, self.encoder.variable_dtype)  # float32 (float64 for parity checks), never half
         batch_size = tf.shape(x)[0]
-        self.update_ema(batch_size)
-        self.step.assign_add(1)
-        self.images_seen.assign_add(tf.cast(batch_size, tf.int64))
-        return {"loss_d": loss_d, "r1": r1, "loss_g": loss_g, "loss_ae": loss_ae}
+        step_1 = self.discriminator_step(x, z_d)
+        step_2 = self.generator_step(z_g)
+        step_3 = self.autoencoder_step(z_ae)
+        _, global_batch = distribute.batch_layout(batch_size)
+        self.update_ema(global_batch)
+        distribute.assign_local(self.step, self.step + 1)
+        distribute.assign_local(self.images_seen, self.images_seen + tf.cast(global_batch, tf.int64))
+        means = {
+            name: distribute.global_mean(value, batch_size)
+            for name, value in (("loss_d", step_1["loss_d"]), ("r1", step_1["r1"]), ("loss_g", step_2["loss_g"]),
+                                ("loss_ae", step_3["loss_ae"]))
+        }
+        return {**means, "ed_taken": step_1["taken"], "fg_taken": step_2["taken"], "ae_taken": step_3["taken"]}
 
     def draw_latents(self, batch_size, count=3):
-        """`count` z batches `[B, latent]` keyed by (seed, step): the same step gives the same z."""
+        """`count` z batches `[B, latent]` keyed by (seed, step): the same step gives the same z.
+
+        Under a strategy `batch_size` is the replica's: each replica gets its
+        rows of the global batch's z (see `alae_tf.distribute`).
+        """
         base = tf.cast(self.step, tf.int64) * count
         return [
-            tf.random.stateless_normal(
-                (batch_size, self.latent_size), seed=tf.stack([tf.constant(self.seed, tf.int64), base + k])
+            distribute.replica_rows(
+                lambda rows, k=k: tf.random.stateless_normal(
+                    tf.stack([rows, self.latent_size]), seed=tf.stack([tf.constant(self.seed, tf.int64), base + k])
+                ),
+                batch_size,
             )
             for k in range(count)
         ]
@@ -362,8 +478,10 @@ class ALAE(keras.Model):
         x = _as_images(data)
         z_d, z_g, z_ae = self.draw_latents(tf.shape(x)[0])
         results = self.alternating_update(x, z_d, z_g, z_ae)
-        for name, value in results.items():
-            self.loss_trackers[name].update_state(value)
+        # A step skipped by loss scaling is kept out of the running means.
+        taken = {"loss_d": "ed_taken", "r1": "ed_taken", "loss_g": "fg_taken", "loss_ae": "ae_taken"}
+        for name, tracker in self.loss_trackers.items():
+            tracker.update_state(results[name], sample_weight=tf.cast(results[taken[name]], tf.float32))
         return {name: tracker.result() for name, tracker in self.loss_trackers.items()}
 
     # -------------------------------------------------------------- inference

@@ -8,7 +8,7 @@ import sys
 
 from absl import app, flags
 
-from alae_tf import configs, data, training
+from alae_tf import configs, data, distribute, training
 from alae_tf.checkpoint import CheckpointError
 
 FLAGS = flags.FLAGS
@@ -31,13 +31,23 @@ flags.DEFINE_enum("autoencoder_variables", None, ["official", "paper"],
                   "Step III moves E, F and G (official code) or E and G (paper).")
 flags.DEFINE_bool("reset_optimizers_at_level_change", None,
                   "Style presets: zero both optimizers' state when a level starts (default on, as the official code).")
-flags.DEFINE_enum("precision", "float32", list(training.PRECISIONS), "Compute precision; weights stay float32.")
-flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step (slower on CPU; try it on GPU).")
+flags.DEFINE_enum("precision", "float32", list(training.PRECISIONS),
+                  "Compute precision: mixed_bfloat16 on CPUs with AVX512-BF16 and TPUs, mixed_float16 (loss scaled) "
+                  "on GPUs. Weights, checkpoints and exports stay float32.")
+flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step (slower on CPU; try it on GPU). "
+                  "Not with --strategy=mirrored|multi_worker.")
+flags.DEFINE_enum("strategy", "default", list(distribute.STRATEGIES),
+                  "tf.distribute strategy: default (one device), mirrored (all local GPUs), multi_worker "
+                  "(TF_CONFIG cluster), tpu. --batch_size is the global batch.")
+flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu ('' for a TPU VM).")
 flags.DEFINE_integer("checkpoint_every_images", 60_000, "Checkpoint and grid period, in images.", lower_bound=1)
 flags.DEFINE_integer("log_every_steps", 50, "TensorBoard and progress period, in steps.", lower_bound=1)
 flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep.", lower_bound=1)
 flags.DEFINE_integer("verbose", 1, "0: quiet, 1: progress bar.")
 
+flags.register_multi_flags_validator(
+    ["jit_compile", "strategy"], lambda f: not (f["jit_compile"] and f["strategy"] in ("mirrored", "multi_worker")),
+    message="--jit_compile does not work with --strategy=mirrored|multi_worker (XLA fails under MirroredStrategy)")
 flags.register_validator("dataset", lambda s: s is None or data.is_valid_spec(s),
                          message="unknown --dataset form. " + data.SPEC_HELP)
 
@@ -73,6 +83,8 @@ def main(argv):
         log_every_steps=FLAGS.log_every_steps,
         precision=FLAGS.precision,
         jit_compile=FLAGS.jit_compile,
+        strategy=FLAGS.strategy,
+        tpu=FLAGS.tpu,
         data_dir=FLAGS.data_dir,
         keep_checkpoints=FLAGS.keep_checkpoints,
         verbose=FLAGS.verbose,

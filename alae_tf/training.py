@@ -1,5 +1,6 @@
 """The training loop behind `python -m alae_tf.train`: data, model, fit, checkpoints."""
 
+import contextlib
 import dataclasses
 import pathlib
 
@@ -7,11 +8,11 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from alae_tf import atomic, configs, data
+from alae_tf import atomic, configs, data, distribute
 from alae_tf.checkpoint import CheckpointManager
 from alae_tf.monitor import TrainingMonitor
 
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,8 +27,14 @@ class TrainOptions:
         checkpoint_every_images: checkpoint (and grid) period; progressive
             runs also checkpoint at the end of every level.
         log_every_steps: TensorBoard / progress period.
-        precision: "float32" or "mixed_bfloat16" (weights stay float32).
-        jit_compile: XLA-compile the train step.
+        precision: "float32", "mixed_bfloat16" (the fastest on CPUs with
+            AVX512-BF16, and on TPUs) or "mixed_float16" (GPUs; dynamic loss
+            scaling per optimizer). Weights, checkpoints and exports stay float32.
+        jit_compile: XLA-compile the train step (not with mirrored or
+            multi_worker: XLA fails under MirroredStrategy).
+        strategy: one of `alae_tf.distribute.STRATEGIES`; batch sizes are
+            global (split over the replicas).
+        tpu: the TPU's name or address for `strategy="tpu"`.
         data_dir: overrides the dataset's default location.
         keep_checkpoints: how many checkpoints to keep.
         verbose: 0 silent, 1 progress bar.
@@ -40,6 +47,8 @@ class TrainOptions:
     log_every_steps: int = 50
     precision: str = "float32"
     jit_compile: bool = False
+    strategy: str = "default"
+    tpu: str | None = None
     data_dir: str | None = None
     keep_checkpoints: int = 3
     verbose: int = 1
@@ -56,12 +65,18 @@ def load_training_images(config, split="train", data_dir=None):
     return image_set
 
 
-def build_compiled_model(config, seed=0, jit_compile=False):
-    """A compiled `ALAE` whose initial weights depend only on `seed`."""
+def build_compiled_model(config, seed=0, jit_compile=False, strategy=None):
+    """A compiled `ALAE` whose initial weights depend only on `seed`.
+
+    Built and compiled inside `strategy.scope()` when a strategy is given:
+    its variables are then mirrored and `fit` runs the step per replica.
+    Under the global mixed_float16 policy the optimizers get loss scaling.
+    """
     keras.utils.set_random_seed(seed)
-    model = configs.build_model(config, seed=seed)
-    model.compile(*configs.make_optimizers(config.learning_rate, config.adam_beta_2, config.adam_epsilon),
-                  jit_compile=jit_compile)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = configs.build_model(config, seed=seed)
+        model.compile(*configs.make_optimizers(config.learning_rate, config.adam_beta_2, config.adam_epsilon),
+                      jit_compile=jit_compile)
     return model
 
 
@@ -74,6 +89,11 @@ def train(config, options):
     """
     if options.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {options.precision!r}")
+    if options.strategy not in distribute.STRATEGIES:
+        raise ValueError(f"strategy must be one of {distribute.STRATEGIES}, got {options.strategy!r}")
+    if options.jit_compile and options.strategy in ("mirrored", "multi_worker"):
+        raise ValueError(f"jit_compile does not work under the {options.strategy} strategy (XLA fails under "
+                         "MirroredStrategy); train without it")
     keras.mixed_precision.set_global_policy(options.precision)
     try:
         return _train(config, options)
@@ -114,23 +134,33 @@ def set_learning_rate(model, learning_rate):
         optimizer.learning_rate = learning_rate
 
 
+# The stream comes from one in-memory tensor, not files: multi-worker runs shard it by element.
+_SHARD_BY_DATA = tf.data.Options()
+_SHARD_BY_DATA.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+
+
 def _train(config, options):
     workdir = pathlib.Path(options.workdir)
     train_set = load_training_images(config, "train", options.data_dir)
-    model = build_compiled_model(config, options.seed, options.jit_compile)
+    strategy = distribute.make_strategy(options.strategy, options.tpu) if options.strategy != "default" else None
+    model = build_compiled_model(config, options.seed, options.jit_compile, strategy)
     manager = CheckpointManager(workdir, model, config, keep=options.keep_checkpoints)
     meta = manager.restore()
+    chief = distribute.is_chief(strategy)
     if meta is not None:
         logging.info("resumed from %s at %d images", manager.latest(), meta["images_seen"])
     position_model(model, config)
-    atomic.write_text(workdir / "config.json", config.to_json())
+    if chief:
+        atomic.write_text(workdir / "config.json", config.to_json())
 
     schedule = config.growth_schedule()
     segments = schedule.segments(int(model.images_seen.numpy()), options.train_images)
     total_steps = int(model.step.numpy()) + sum(steps for _, steps in segments)
     fixed_z = tf.random.stateless_normal((64, config.latent_size), seed=(options.seed, 2**31 - 1))
     fixed_images = data.to_pixel_range(train_set.images[:32], config.pixel_range)
-    monitor = TrainingMonitor(workdir, total_steps, config.pixel_range, fixed_z, fixed_images,
+    # Non-chief workers of a cluster log into their own folder, never over the chief's files.
+    monitor_dir = workdir if chief else workdir / f".worker-{strategy.cluster_resolver.task_id}"
+    monitor = TrainingMonitor(monitor_dir, total_steps, config.pixel_range, fixed_z, fixed_images,
                               options.log_every_steps, options.verbose)
     callbacks = [FadeInCallback(schedule), monitor] if model.is_style else [monitor]
     train_images = tf.constant(train_set.images)  # one copy into TF at full resolution, shared by every stream
@@ -153,9 +183,12 @@ def _train(config, options):
             )
             if model.is_style:
                 stream = stream.map(model.at_current_resolution, num_parallel_calls=tf.data.AUTOTUNE)
+            if strategy is not None:
+                stream = stream.with_options(_SHARD_BY_DATA)
             model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=callbacks)
             level_steps -= steps
-            manager.save()
+            if chief:
+                manager.save()
             monitor.write_grids()  # also at the end of every level: a chunk never crosses one
     if segments:
         logging.info("trained %d level segment(s) with %d train-step trace(s)", len(segments), model.train_step_traces)

@@ -4,6 +4,8 @@ r"""Export a trained ALAE for TF Serving, one SavedModel per part, always float3
 
 Writes OUT/{mapping,generator,encoder,discriminator,alae}/N from the EMA weights of W's
 newest checkpoint, and OUT/models.config for tensorflow_model_server (see BUILD.md).
+A StyleALAE is exported at the level (and fade-in blend) it trained last: its images
+are at that level's resolution, printed at the end.
 """
 
 import pathlib
@@ -43,6 +45,9 @@ def main(argv):
     for part, path in result.saved_models.items():
         print(f"{part}: {path}")
     print(f"models.config: {result.models_config}")
+    height, width, channels = result.image_shape
+    level = "" if result.level is None else f" (StyleALAE level {result.level})"
+    print(f"images: {height}x{width}x{channels}{level}")
 
 
 if __name__ == "__main__":

@@ -35,3 +35,11 @@ def test_directory_is_all_or_nothing(tmp_path):
     with atomic.directory(final, overwrite=True) as tmp:
         (tmp / "new").write_text("y")
     assert os.listdir(final) == ["new"] and sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_directory_gets_the_mode_of_a_plain_mkdir(tmp_path):
+    with atomic.directory(tmp_path / "out") as tmp:
+        (tmp / "f").write_text("x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o777 & ~mask

@@ -1,4 +1,4 @@
-"""Shared test fixtures: paths to ../shared and quiet TF logging."""
+"""Shared test fixtures: paths to ../shared, quiet TF logging, two logical CPU devices."""
 
 import os
 import pathlib
@@ -6,6 +6,16 @@ import pathlib
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Two logical CPU devices for the tf.distribute tests (MirroredStrategy over
+# both). Only possible before TF starts its runtime, hence here at import.
+try:
+    tf.config.set_logical_device_configuration(
+        tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+except RuntimeError:  # runtime already started (e.g. conftest imported late): the tests needing two skip
+    pass
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

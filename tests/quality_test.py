@@ -1,26 +1,56 @@
-"""The foundation issue's quality protocol (slow: about 6 minutes of training on 2 cores).
+"""The foundation issue's quality protocol (slow: two 300k-image trainings, about 15 minutes on 2 cores).
 
 Train the paper's MLP ALAE on Fashion-MNIST for 300k images, evaluate the EMA nets:
-5-NN accuracy on E(x) and reconstruction MSE below predicting the mean image.
+5-NN accuracy on E(x) and reconstruction MSE below predicting the mean image. The same
+trained model then checks the int8 TFLite encoder (export issue) and a mixed_bfloat16
+run of the same protocol (speed issue).
 """
 
 import pytest
 
 from alae_tf import configs, evaluation, training
+from alae_tf.export import saved_model, tflite
 from tests.training_test import needs_fmnist
 
 MEAN_IMAGE_MSE = 0.0866  # predicting the mean training image, measured on the test split
-# The issue's target is 0.80. Measured after 300k images on 2 cores (float32, EMA nets):
-# seeds 0, 1, 2 gave 0.792, 0.803, 0.790 (recon MSE 0.048, 0.052, 0.051). The bound sits
-# just under that seed spread so that a real regression fails and seed noise does not.
+# The issue's target is 0.80. Measured after 300k images on 2 cores (float32, EMA nets,
+# step III "paper", the default): seeds 0, 1, 2 gave 0.801, 0.811, 0.795 (recon MSE
+# 0.050, 0.047, 0.055); the "official" variant 0.792, 0.803, 0.790. The bound sits under
+# that seed spread so that a real regression fails and seed noise does not.
 KNN5_FLOOR = 0.78
 
+pytestmark = [pytest.mark.slow, needs_fmnist]
 
-@pytest.mark.slow
-@needs_fmnist
-def test_mlp_alae_300k_images(tmp_path):
-    training.train(configs.PRESETS["mnist_mlp"], training.TrainOptions(workdir=str(tmp_path), train_images=300_000,
-                                                                        verbose=0))
-    report = evaluation.evaluate(tmp_path, ["knn5", "recon_mse"])
+
+def train_and_evaluate(workdir, precision="float32"):
+    options = training.TrainOptions(workdir=str(workdir), train_images=300_000, precision=precision, verbose=0)
+    training.train(configs.PRESETS["mnist_mlp"], options)
+    return evaluation.evaluate(workdir, ["knn5", "recon_mse"], report=False)
+
+
+@pytest.fixture(scope="module")
+def float32_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("float32")
+    return workdir, train_and_evaluate(workdir)
+
+
+def test_mlp_alae_300k_images(float32_run):
+    _, report = float32_run
     assert report["knn5_accuracy"] >= KNN5_FLOOR, report
     assert report["recon_mse"] < MEAN_IMAGE_MSE, report
+
+
+def test_int8_tflite_encoder_keeps_5nn_accuracy_within_one_point(float32_run, tmp_path):
+    workdir, _ = float32_run
+    exported = saved_model.export_workdir(workdir, tmp_path / "export")
+    report = tflite.export_tflite(exported.saved_models["encoder"], tmp_path / "encoder.tflite",
+                                  tflite.TFLiteOptions(quantize="int8"))
+    assert report["knn_test_images"] == 10_000 and report["knn_train_images"] == 60_000
+    assert abs(report["knn5_accuracy_tflite"] - report["knn5_accuracy_saved_model"]) <= 0.01, report
+
+
+def test_mixed_bfloat16_run_lands_near_float32(float32_run, tmp_path):
+    _, want = float32_run
+    got = train_and_evaluate(tmp_path, precision="mixed_bfloat16")
+    assert abs(got["knn5_accuracy"] - want["knn5_accuracy"]) <= 0.01, (got, want)
+    assert abs(got["recon_mse"] - want["recon_mse"]) <= 0.1 * want["recon_mse"], (got, want)

@@ -2,6 +2,8 @@
 
 - `signatures`: float32 copies of the EMA nets and the serving signatures of
   each part (`mapping`, `generator`, `encoder`, `discriminator`, `alae`).
+- `style`: a StyleALAE's G and E fixed at the level (and blend) it trained last,
+  with the interface `signatures` expects (w in, explicit noise maps).
 - `saved_model`: one SavedModel per part in TF Serving layout
   (`OUT/<part>/<version>`), written atomically, plus `OUT/models.config`.
 - `serving`: `models.config`, warm-up records, and a `PredictRequest`

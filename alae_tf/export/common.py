@@ -45,6 +45,16 @@ def config_of(metadata):
     return configs.ALAEConfig.from_json(json.dumps(metadata["config"]))
 
 
+def image_shape_of(metadata):
+    """`(H, W, C)` of the images at the exported signatures.
+
+    For a StyleALAE that is the resolution of the level it was exported at,
+    which may be below the config's final `image_shape`. Exports written
+    before the metadata recorded it are at the config's shape.
+    """
+    return tuple(metadata.get("image_shape") or config_of(metadata).image_shape)
+
+
 def check_new_file(path, overwrite):
     """Raise `ExportError` if `path` exists and may not be replaced, or has no file name."""
     path = pathlib.Path(path)

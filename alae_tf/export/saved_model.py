@@ -5,7 +5,8 @@ are renamed only once all parts are complete, so a failure anywhere leaves no pa
 of the export behind (and, with `overwrite`, the old version untouched). Each
 version folder holds the SavedModel (signatures in `alae_tf.export.signatures`),
 `assets.extra/tf_serving_warmup_requests` and `assets.extra/alae_export.json` (the
-training config and where the weights came from, read by the TFLite and ONNX tools).
+training config, where the weights came from, and the image shape at the signatures
+with the level and blend a StyleALAE was exported at; read by the TFLite and ONNX tools).
 """
 
 import contextlib
@@ -31,11 +32,16 @@ class ExportResult:
         version: the version number every part was written under.
         saved_models: `{part: OUT/part/version}`.
         models_config: path of `OUT/models.config`.
+        image_shape: `(H, W, C)` of the images at the signatures (a StyleALAE's
+            trained level's resolution).
+        level: the StyleALAE level exported; None for the MLP.
     """
 
     version: int
     saved_models: dict
     models_config: pathlib.Path
+    image_shape: tuple = ()
+    level: int | None = None
 
 
 def next_version(output_dir, parts=signatures.PARTS):
@@ -91,7 +97,8 @@ def export_saved_models(model, config, output_dir, version=None, overwrite=False
     """Export `model`'s EMA nets, in float32, as one SavedModel per part.
 
     Args:
-        model: a trained `ALAE` (any precision policy).
+        model: a trained `ALAE` (any precision policy); style nets are exported
+            at its current `level` and `blend`.
         config: its `ALAEConfig` (pixel range, data set; stored with the export).
         output_dir: the model server's base folder `OUT`.
         version: version folder name; default: one more than the newest
@@ -119,6 +126,7 @@ def export_saved_models(model, config, output_dir, version=None, overwrite=False
     if existing and not overwrite:
         raise ExportError(f"{', '.join(existing)} already exist(s): pass --overwrite to replace, or another --version")
     nets = signatures.float32_nets(model)
+    image_shape = tuple(int(d) for d in nets.encoder.image_shape)
     metadata = {
         "version": version,
         "config": json.loads(config.to_json()),
@@ -126,6 +134,12 @@ def export_saved_models(model, config, output_dir, version=None, overwrite=False
         "precision": "float32",
         "noise_seed": signatures.NOISE_SEED,
         "alae_tf_version": alae_tf.__version__,
+        # What the signatures really take and make: for a StyleALAE the level it trained
+        # last (not the preset's final resolution) and the blend of its last batch.
+        "image_shape": list(image_shape),
+        "resolution": image_shape[0],
+        "level": model.level,
+        "blend": float(model.blend.numpy()) if model.is_style else None,
     }
     created = _folders_to_create(output_dir, parts)
     try:
@@ -137,7 +151,7 @@ def export_saved_models(model, config, output_dir, version=None, overwrite=False
     except BaseException:
         _remove_if_empty(created)
         raise
-    return ExportResult(version, finals, output_dir / MODELS_CONFIG)
+    return ExportResult(version, finals, output_dir / MODELS_CONFIG, image_shape, model.level)
 
 
 def export_workdir(workdir, output_dir, version=None, overwrite=False, server_base_path=None):

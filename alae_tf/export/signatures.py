@@ -19,18 +19,25 @@ Signatures (all with a dynamic batch N; images are NHWC):
 uint8 <-> float uses the training pixel range exactly like `alae_tf.data.to_pixel_range`
 and `from_pixel_range` (rounded, clipped).
 
+StyleALAE. Its G and E are exported at the level the model trained last (`ALAE.level`)
+and the blend of its last batch, through `alae_tf.export.style`'s wrappers: H x W above
+is then that level's resolution (a run trained to level 1 has 8 px signatures), and the
+generator's w is broadcast to every style slot.
+
 Generator noise. A generator that takes per-pixel noise declares `export_noise_shapes`
 (per-image shapes, one per noise input) and accepts `noise=[...]` (one `[N, *shape]`
-tensor each) in `call(w, noise=...)`. For the StyleALAE that is a thin export wrapper
-around its generator (w broadcast to the styles, the final level fixed); the
-generator's own `noise_shapes(level, batch)` method means something else. The export
-draws the noise with stateless random ops keyed by (seed, noise input index), per
-image: `serving_default` and `decode` use the fixed `NOISE_SEED`, so the same w always
-gives the same image wherever it sits in a batch, and equal `decode_with_seed` with
-seed `NOISE_SEED`; `decode_with_seed` uses each image's own seed. The nets never draw
-random numbers themselves (random ops have no TFLite or ONNX builtins): noise only
-enters as an input. The MLP generator takes no noise, so its `decode_with_seed`
-ignores `seed` and equals `serving_default`.
+tensor each) in `call(w, noise=...)`. For the StyleALAE that is
+`style.StyleGeneratorAtLevel`; the generator's own `noise_shapes(level, batch)` method
+means something else. The noise is standard normal, keyed by (seed, noise input index),
+per image: `serving_default` and `decode` use the fixed `NOISE_SEED`, so the same w
+always gives the same image wherever it sits in a batch, and equal `decode_with_seed`
+with seed `NOISE_SEED`; `decode_with_seed` uses each image's own seed. The nets never
+draw random numbers themselves (random ops have no TFLite or ONNX builtins): noise only
+enters as an input. The fixed-seed noise is drawn once at export and stored as a
+constant, so `serving_default` and `decode_float` have no random ops at all and convert
+to TFLite and ONNX; only `decode_with_seed` draws (stateless ops, TF only). The MLP
+generator takes no noise, so its `decode_with_seed` ignores `seed` and equals
+`serving_default`.
 """
 
 import contextlib
@@ -40,6 +47,7 @@ import keras
 import tensorflow as tf
 
 from alae_tf import data
+from alae_tf.export import style
 from alae_tf.export.common import ExportError
 
 PARTS = ("mapping", "generator", "encoder", "discriminator", "alae")
@@ -86,8 +94,17 @@ def float32_copy(net):
 
 
 def float32_nets(model):
-    """Float32 copies of `model`'s EMA nets (the ones sampling and evaluation use)."""
-    return Nets(*(float32_copy(net) for net in model.ema_nets))
+    """Float32 copies of `model`'s EMA nets (the ones sampling and evaluation use).
+
+    For style nets, G and E are wrapped at the model's current level and blend
+    (`style.StyleGeneratorAtLevel`, `style.StyleEncoderAtLevel`).
+    """
+    mapping, generator, encoder, discriminator = (float32_copy(net) for net in model.ema_nets)
+    if model.is_style:
+        blend = float(model.blend.numpy())
+        generator = style.StyleGeneratorAtLevel(generator, model.level, blend)
+        encoder = style.StyleEncoderAtLevel(encoder, model.level, blend)
+    return Nets(mapping, generator, encoder, discriminator)
 
 
 # ------------------------------------------------------------------------ noise
@@ -108,9 +125,12 @@ def noise_inputs(generator, batch, seeds=None):
     for index, shape in enumerate(generator.export_noise_shapes):
         shape = [int(d) for d in shape]
         if seeds is None:
-            # One draw shared by the whole batch: cheaper than a draw per image, and equal to it.
-            one = tf.random.stateless_normal([1, *shape], seed=[NOISE_SEED, index])
-            noise.append(tf.broadcast_to(one, tf.concat([[batch], shape], axis=0)))
+            # One draw shared by the whole batch: cheaper than a draw per image, and equal to
+            # it. Drawn eagerly (init_scope lifts it out of a signature being traced), so the
+            # graph holds a constant, not a random op that TFLite and tf2onnx cannot convert.
+            with tf.init_scope():
+                one = tf.random.stateless_normal([1, *shape], seed=[NOISE_SEED, index]).numpy()
+            noise.append(tf.broadcast_to(tf.constant(one), tf.concat([[batch], shape], axis=0)))
         else:
             noise.append(tf.map_fn(
                 lambda s, shape=shape, index=index: tf.random.stateless_normal(

@@ -1,9 +1,29 @@
 """2-D convolution with the equalized learning rate of ProGAN / StyleGAN / ALAE."""
 
+import math
+
 import keras
 from keras import ops
 
 from alae_tf.layers.equalized_dense import SQRT2, add_equalized_bias, add_equalized_kernel
+
+
+def apply_equalized(linear_op, x, kernel, coef):
+    """`linear_op(x, kernel * coef)` for a stride-1 conv, the scale applied where it is cheaper.
+
+    The run-time scale can multiply the kernel or, equally, the output. The
+    kernel is `fan_in x out` (fan_in = 3 * 3 * channels), the output
+    `rows x out` with `rows` the static output positions (batch x pixels):
+    with fewer rows than fan-in (a batch of 32 4x4 maps of 512 channels)
+    scaling the output touches fewer elements, forward and backward. Unknown
+    shapes (an export's dynamic batch) scale the kernel: equal up to float
+    rounding.
+    """
+    coef = ops.cast(coef, kernel.dtype)
+    rows = math.prod(x.shape[:-1]) if None not in x.shape[:-1] else None
+    if rows is not None and rows < math.prod(kernel.shape[:-1]):
+        return linear_op(x, kernel) * coef
+    return linear_op(x, kernel * coef)
 
 
 @keras.saving.register_keras_serializable(package="alae_tf")
@@ -56,8 +76,7 @@ class EqualizedConv2D(keras.layers.Layer):
             add_equalized_bias(self, self.filters)
 
     def call(self, x):
-        kernel = self.kernel * ops.cast(self.coef, self.kernel.dtype)
-        y = ops.conv(x, kernel, strides=1, padding=self.padding)
+        y = apply_equalized(lambda x, k: ops.conv(x, k, strides=1, padding=self.padding), x, self.kernel, self.coef)
         if self.use_bias:
             y = y + self.bias * ops.cast(self.lrmul, self.bias.dtype)
         if self.negative_slope is not None:

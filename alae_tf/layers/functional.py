@@ -13,6 +13,16 @@ gradient of a gradient through the encoder):
 from keras import ops
 
 
+def at_least_float32(x):
+    """Half-precision values widened to float32; float32/float64 pass unchanged.
+
+    Used where mixed-precision values leave the fast path: net outputs, loss
+    terms, statistics. Wider types pass so float64 parity checks stay float64.
+    """
+    x = ops.convert_to_tensor(x)
+    return ops.cast(x, "float32") if x.dtype in ("bfloat16", "float16") else x
+
+
 def upsample_nearest_2x(x):
     """Nearest-neighbour 2x upsampling: `[B, H, W, C]` -> `[B, 2H, 2W, C]`.
 

@@ -85,25 +85,25 @@ def _kid(ctx, which, prefix):
             f"{key}_subsets": ctx.kid_subsets, f"{key}_subset_size": min(len(fake), len(real), ctx.kid_subset_size)}
 
 
-@register("fd")
+@register("fd", needs=("features",))
 def fd(ctx):
     """FD between `num_samples` samples G(F(z)) and the evaluation images: `fd_<features>`."""
     return _fd(ctx, "generated", "fd")
 
 
-@register("kid")
+@register("kid", needs=("features",))
 def kid(ctx):
     """KID between samples G(F(z)) and the evaluation images: `kid_<features>` (and its std)."""
     return _kid(ctx, "generated", "kid")
 
 
-@register("fd_recon")
+@register("fd_recon", needs=("features",))
 def fd_recon(ctx):
     """FD between reconstructions G(E(x)) and the evaluation images x: `fd_recon_<features>`."""
     return _fd(ctx, "reconstructed", "fd_recon")
 
 
-@register("kid_recon")
+@register("kid_recon", needs=("features",))
 def kid_recon(ctx):
     """KID between reconstructions G(E(x)) and the evaluation images x: `kid_recon_<features>`."""
     return _kid(ctx, "reconstructed", "kid_recon")

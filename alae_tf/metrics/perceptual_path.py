@@ -69,13 +69,13 @@ def perceptual_path_length(ctx, sampling):
     return {key: filtered_mean(distances), f"{key}_samples": ctx.ppl_samples, f"{key}_epsilon": ctx.ppl_epsilon}
 
 
-@register("ppl_full")
+@register("ppl_full", needs=("features",))
 def ppl_full(ctx):
     """PPL in w along whole paths, t ~ U(0, 1): `ppl_full_<features>`."""
     return perceptual_path_length(ctx, "full")
 
 
-@register("ppl_end")
+@register("ppl_end", needs=("features",))
 def ppl_end(ctx):
     """PPL in w at the paths' ends, t in {0, 1}: `ppl_end_<features>`."""
     return perceptual_path_length(ctx, "end")

@@ -6,19 +6,30 @@ import functools
 import numpy as np
 
 METRICS = {}
+# What each metric needs beyond a model and images, from `REQUIREMENTS`: a caller checks
+# these before any (slow) encoding, so a run that cannot finish fails at once.
+NEEDS = {}
+REQUIREMENTS = ("features", "labels")
 
 # What `EvalContext.image_features` can embed: the evaluation split, samples G(F(z)), and
 # reconstructions G(E(x)) of the evaluation split.
 IMAGE_SETS = ("real", "generated", "reconstructed")
 
 
-def register(name):
-    """Decorator: `@register("knn5")` makes a function `fn(ctx) -> dict[str, float]` a metric."""
+def register(name, needs=()):
+    """Decorator: `@register("knn5", needs=("labels",))` makes `fn(ctx) -> dict[str, float]` a metric.
+
+    `needs`: what of `REQUIREMENTS` the metric cannot run without (a feature network, labels).
+    """
+    unknown = set(needs) - set(REQUIREMENTS)
+    if unknown:
+        raise ValueError(f"metric {name!r}: unknown needs {sorted(unknown)}; known: {REQUIREMENTS}")
 
     def wrap(fn):
         if name in METRICS:
             raise ValueError(f"metric {name!r} registered twice")
         METRICS[name] = fn
+        NEEDS[name] = frozenset(needs)
         return fn
 
     return wrap

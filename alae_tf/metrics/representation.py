@@ -37,13 +37,13 @@ def knn_accuracy(ctx, k):
     return float(np.mean(predicted == ctx.test_labels))
 
 
-@register("knn5")
+@register("knn5", needs=("labels",))
 def knn5(ctx):
     """5-NN accuracy of E(test) against E(train) (EMA nets)."""
     return {"knn5_accuracy": knn_accuracy(ctx, 5)}
 
 
-@register("knn1")
+@register("knn1", needs=("labels",))
 def knn1(ctx):
     """1-NN accuracy, the paper's MNIST protocol."""
     return {"knn1_accuracy": knn_accuracy(ctx, 1)}
@@ -85,7 +85,7 @@ def linear_svm_predict(train_codes, train_labels, test_codes, steps=1000, l2=1e-
     return tf.argmax(tf.matmul(x_test, weights) + bias, axis=1).numpy()
 
 
-@register("svm")
+@register("svm", needs=("labels",))
 def svm(ctx):
     """Linear SVM accuracy: fitted on E(train), scored on E(test)."""
     if ctx.train_labels is None or ctx.test_labels is None:

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from alae_tf.layers import EqualizedDense
+from alae_tf.layers.functional import at_least_float32
 from alae_tf.networks.common import apply_stack, build_stack, check_last_dim
 
 
@@ -43,7 +44,7 @@ class LatentDiscriminator(keras.Model):
 
     def call(self, w):
         check_last_dim(w, self.latent_size, "LatentDiscriminator input w")
-        return ops.squeeze(apply_stack(self.dense_layers, w), axis=-1)
+        return at_least_float32(ops.squeeze(apply_stack(self.dense_layers, w), axis=-1))
 
     def get_config(self):
         return {

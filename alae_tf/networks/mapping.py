@@ -3,6 +3,7 @@
 import keras
 
 from alae_tf.layers import EqualizedDense, PixelNorm
+from alae_tf.layers.functional import at_least_float32
 from alae_tf.networks.common import apply_stack, build_stack, check_last_dim
 
 
@@ -51,7 +52,7 @@ class MappingNetwork(keras.Model):
 
     def call(self, z):
         check_last_dim(z, self.latent_size, "MappingNetwork input z")
-        return apply_stack(self.dense_layers, self.pixel_norm(z))
+        return at_least_float32(apply_stack(self.dense_layers, self.pixel_norm(z)))
 
     def get_config(self):
         return {

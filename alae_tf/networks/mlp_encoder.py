@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from alae_tf.layers import EqualizedDense
+from alae_tf.layers.functional import at_least_float32
 from alae_tf.networks.common import apply_stack, build_stack, check_image
 
 
@@ -50,7 +51,7 @@ class MLPEncoder(keras.Model):
 
     def call(self, images):
         check_image(images, self.image_shape, "MLPEncoder input")
-        return apply_stack(self.dense_layers, ops.reshape(images, (-1, math.prod(self.image_shape))))
+        return at_least_float32(apply_stack(self.dense_layers, ops.reshape(images, (-1, math.prod(self.image_shape)))))
 
     def get_config(self):
         return {

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from alae_tf.layers import EqualizedDense
+from alae_tf.layers.functional import at_least_float32
 from alae_tf.networks.common import apply_stack, build_stack, check_last_dim
 
 
@@ -46,7 +47,7 @@ class MLPGenerator(keras.Model):
 
     def call(self, w):
         check_last_dim(w, self.latent_size, "MLPGenerator input w")
-        return ops.reshape(apply_stack(self.dense_layers, w), (-1,) + self.image_shape)
+        return at_least_float32(ops.reshape(apply_stack(self.dense_layers, w), (-1,) + self.image_shape))
 
     def get_config(self):
         return {

@@ -15,6 +15,7 @@ from alae_tf.layers import (
     lerp,
 )
 from alae_tf.networks.style_generator import as_weight, check_level, fade_in_weight
+from alae_tf.layers.functional import at_least_float32
 
 
 class StyleEncoderBlock(keras.layers.Layer):
@@ -196,6 +197,7 @@ class StyleEncoder(keras.Model):
             x, s1, s2 = self.blocks[i](x)
             block_styles[i] = (s1, s2)
             w = s1 + s2 if w is None else w + (s1 + s2)
+        w = at_least_float32(w)
         return (w, block_styles) if return_block_styles else w
 
     def get_config(self):

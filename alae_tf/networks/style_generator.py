@@ -18,6 +18,7 @@ from alae_tf.layers import (
     lerp,
     upsample_nearest_2x,
 )
+from alae_tf.layers.functional import at_least_float32
 
 
 def check_level(level, layer_count, what):
@@ -291,7 +292,7 @@ class StyleGenerator(keras.Model):
         images = self.to_rgb[level](x)
         if fade is not None:
             images = lerp(upsample_nearest_2x(previous_rgb), images, as_weight(fade, images.dtype))
-        return images
+        return at_least_float32(images)
 
     def get_config(self):
         return {

@@ -16,7 +16,8 @@ from tests.export.conftest import leftovers
 # tiny model's int8-vs-float difference moved by up to 2 points from one calibration
 # size to another (sampling noise); on 10k it stays within half a point.
 KNN_TRAIN, KNN_TEST = 10_000, 10_000
-OPTIONS = dict(knn_train_images=KNN_TRAIN, knn_test_images=KNN_TEST, check_images=1000, latency_runs=50)
+OPTIONS = dict(knn_train_images=KNN_TRAIN, knn_test_images=KNN_TEST, check_images=1000, latency_runs=50,
+               representative_images=2000)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,151 @@
+"""tf.distribute for ALAE training: strategies by name, and the replica arithmetic of the step.
+
+Keras' own distribution API does not cover the TF backend, so ALAE scales with
+`tf.distribute`: build and compile inside `strategy.scope()` and `fit` runs
+`train_step` once per replica on that replica's rows of the global batch. The
+step then needs a few things Keras does not do for a custom `train_step`:
+
+- every loss is a mean over the replica's rows, and the optimizers SUM
+  gradients over replicas, so gradients are weighted by `local / global` batch;
+- z, style-mixing z and generator noise must differ per replica, yet a run
+  should not depend on how many replicas share a batch: each replica draws the
+  global batch's random numbers (a few KB) and keeps its own rows, so N
+  replicas compute exactly what one device computes on the whole batch;
+- state every replica keeps a copy of (step counters, the running mean of w,
+  EMA weights) is updated on each copy with the same all-reduced values.
+
+With one replica (the default strategy, a single GPU) every helper here is a
+no-op decided at trace time, so single-device graphs carry no collectives.
+"""
+
+import functools
+
+import keras
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+
+
+@functools.cache
+def make_strategy(name, tpu=None):
+    """The `tf.distribute.Strategy` called `name` (one of `STRATEGIES`).
+
+    - `default`: no distribution (one device: the GPU if there is one).
+    - `mirrored`: every local GPU (or CPU device) of this machine.
+    - `multi_worker`: every device of the cluster in `TF_CONFIG`; run the
+      same command on each worker.
+    - `tpu`: the TPU named by `tpu` (address or name; "" for a local TPU VM).
+
+    One per process (cached): TF's collectives do not support two mirrored
+    strategies over the same devices in one process (they abort with shape
+    mismatches).
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}")
+
+
+def is_chief(strategy):
+    """True unless this process is a non-chief worker of a multi-worker cluster.
+
+    Only the chief writes checkpoints, grids and logs into the shared workdir;
+    the other workers compute the same steps and keep their outputs apart.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if strategy is None or resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "chief" or (not has_chief and task_type == "worker" and task_id == 0)
+
+
+def num_replicas():
+    """Replicas in sync in the current context (a Python int; 1 outside any strategy)."""
+    context = tf.distribute.get_replica_context()
+    if context is None:  # cross-replica context: the strategy's count
+        return tf.distribute.get_strategy().num_replicas_in_sync
+    return context.num_replicas_in_sync
+
+
+def all_reduce_sum(value):
+    """`value` summed over replicas (unchanged with one replica)."""
+    if num_replicas() == 1:
+        return value
+    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def any_replica(flag):
+    """True on every replica if `flag` (a scalar bool) is true on any replica."""
+    if num_replicas() == 1:
+        return flag
+    return all_reduce_sum(tf.cast(flag, tf.int32)) > 0
+
+
+def batch_layout(local_batch):
+    """`(offset, global_batch)`: where this replica's rows sit in the global batch.
+
+    Rows are laid out by replica id, as `experimental_distribute_dataset`
+    splits a batch; uneven splits are handled (each replica reports its size).
+    With one replica: `(0, local_batch)`.
+    """
+    replicas = num_replicas()
+    if replicas == 1:
+        return 0, local_batch
+    replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
+    sizes = all_reduce_sum(tf.one_hot(replica_id, replicas, dtype=tf.int32) * tf.cast(local_batch, tf.int32))
+    offset = tf.reduce_sum(sizes[:replica_id])
+    return offset, tf.reduce_sum(sizes)
+
+
+def replica_rows(draw, local_batch):
+    """This replica's rows of `draw(global_batch)` (a tensor whose first axis is the batch).
+
+    `draw` must be deterministic (stateless random ops keyed by the step), so
+    every replica draws the same global tensor and the rows partition it.
+    """
+    offset, global_batch = batch_layout(local_batch)
+    full = draw(global_batch)
+    if num_replicas() == 1:
+        return full
+    return full[offset:offset + local_batch]
+
+
+def global_mean(value, local_batch):
+    """The global-batch mean from each replica's local mean `value` (identity with one replica)."""
+    if num_replicas() == 1:
+        return value
+    _, global_batch = batch_layout(local_batch)
+    weight = tf.cast(local_batch, value.dtype)
+    return all_reduce_sum(value * weight) / tf.cast(global_batch, value.dtype)
+
+
+def gradient_weight(local_batch):
+    """`local / global` batch: turns a replica's mean loss into its share of the global mean.
+
+    None with one replica (nothing to scale).
+    """
+    if num_replicas() == 1:
+        return None
+    _, global_batch = batch_layout(local_batch)
+    return tf.cast(local_batch, tf.float32) / tf.cast(global_batch, tf.float32)
+
+
+def assign_local(variable, value):
+    """Assign `value` to this replica's copy of `variable` (every replica assigns the same value).
+
+    `assign` on a mirrored variable inside a replica asks for an aggregation
+    mode; these values are already replica-independent, so each copy is set
+    directly.
+    """
+    if isinstance(variable, keras.Variable):
+        variable = variable.value  # its tf.Variable (a MirroredVariable under a strategy)
+    tf.raw_ops.AssignVariableOp(resource=variable.handle, value=tf.cast(value, variable.dtype))

@@ -1,0 +1,1 @@
+"""On-demand benchmarks (never run in CI, never collected by pytest): see benchmarks/README.md."""
