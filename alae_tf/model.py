@@ -82,6 +82,13 @@ class ALAE(keras.Model):
     uninterrupted one would. Style mixing and the generator's per-pixel
     noise are keyed by (`seed`, step) too.
 
+    Scale and precision: built and compiled inside a `tf.distribute`
+    strategy's scope, each replica runs the step on its rows of the global
+    batch and draws its rows of the global z and noise, so the replica count
+    does not change the result (`alae_tf.distribute`). Under mixed_float16,
+    `compile` wraps each optimizer in its own LossScaleOptimizer and a step
+    with a non-finite gradient on any replica is skipped everywhere.
+
     Two kinds of nets, one interface (chosen by the generator's type):
 
     - MLP nets (the paper's MNIST model): G is called as `G(w)`, E as
