@@ -69,11 +69,13 @@ def is_chief(strategy):
 
 
 def num_replicas():
-    """Replicas in sync in the current context (a Python int; 1 outside any strategy)."""
+    """Replicas sharing the current batch (a Python int).
+
+    1 outside a replica function: code running in the cross-replica context
+    (sampling grids, evaluation inside a strategy's scope) sees the whole batch.
+    """
     context = tf.distribute.get_replica_context()
-    if context is None:  # cross-replica context: the strategy's count
-        return tf.distribute.get_strategy().num_replicas_in_sync
-    return context.num_replicas_in_sync
+    return 1 if context is None else context.num_replicas_in_sync
 
 
 def all_reduce_sum(value):

@@ -167,25 +167,22 @@ class EvalContext:
     def _encode_fn(self):
         import tensorflow as tf
 
-        return tf.function(lambda x: tf.cast(self.model.encode(x, use_ema=self.use_ema), tf.float32),
-                           reduce_retracing=True)
+        # The nets hand their outputs over in float32 whatever the training precision.
+        return tf.function(lambda x: self.model.encode(x, use_ema=self.use_ema), reduce_retracing=True)
 
     @functools.cached_property
     def _decode_fn(self):
         """G(w) as float32; style nets get the same noise for the same `noise_seed` `[2]`."""
         import tensorflow as tf
 
-        return tf.function(
-            lambda w, noise_seed=None: tf.cast(self.model.decode(w, use_ema=self.use_ema, noise_seed=noise_seed),
-                                               tf.float32),
-            reduce_retracing=True)
+        return tf.function(lambda w, noise_seed=None: self.model.decode(w, use_ema=self.use_ema, noise_seed=noise_seed),
+                           reduce_retracing=True)
 
     @functools.cached_property
     def _generate_fn(self):
         import tensorflow as tf
 
-        return tf.function(lambda z: tf.cast(self.model.generate(z, use_ema=self.use_ema), tf.float32),
-                           reduce_retracing=True)
+        return tf.function(lambda z: self.model.generate(z, use_ema=self.use_ema), reduce_retracing=True)
 
     @functools.cached_property
     def _reconstruct_fn(self):
