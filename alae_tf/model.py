@@ -31,7 +31,10 @@ def loss_scale(optimizer):
 
 
 def _apply_gradients(optimizer, gradients, variables):
-    """`optimizer.apply` on the variables that got a gradient; returns "the step was taken".
+    """`optimizer.apply` on the variables that got a gradient.
+
+    Returns `(taken, updated)`: "the step was taken" and the variables it
+    applied to (a Python list, fixed per trace).
 
     Style nets hold every level's layers, but a level uses only some of them
     (and D gets none in step III): those are skipped silently instead of
@@ -48,12 +51,12 @@ def _apply_gradients(optimizer, gradients, variables):
     gradients, variables = [g for g, _ in pairs], [v for _, v in pairs]
     if loss_scale(optimizer) is None:
         optimizer.apply(gradients, variables)
-        return tf.constant(True)
+        return tf.constant(True), variables
     local_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
     skip = distribute.any_replica(tf.logical_not(local_finite))
     poison = tf.where(skip, tf.constant(float("nan")), tf.constant(0.0))
     optimizer.apply([g + tf.cast(poison, g.dtype) for g in gradients], variables)
-    return tf.logical_not(skip)
+    return tf.logical_not(skip), variables
 
 
 @keras.saving.register_keras_serializable(package="alae_tf")
@@ -360,10 +363,12 @@ class ALAE(keras.Model):
     def discriminator_step(self, x, z):
         """Step I: update E and D.
 
-        Returns `{"loss_d" (with R1), "r1", "taken"}`: the replica's batch
-        means, and whether the update was applied (False only when loss
-        scaling skipped it). For style nets `x` is fade-in blended first; R1 is
-        taken on that blended input, as the official loop does.
+        Returns `{"loss_d" (with R1), "r1", "taken", "updated"}`: the
+        replica's batch means, whether the update was applied (False only
+        when loss scaling skipped it), and the variables it applies to (a
+        Python list; the other steps return the same two keys). For style
+        nets `x` is fade-in blended first; R1 is taken on that blended input,
+        as the official loop does.
         """
         batch_size = tf.shape(x)[0]
         styles, _ = self._fake_styles(z, _MIX_D)
@@ -389,11 +394,11 @@ class ALAE(keras.Model):
             r1 = losses.r1_penalty(real_grads, self.r1_gamma)
             loss = losses.discriminator_logistic(d_real, d_fake) + r1
         (grads,) = self._gradients(tape, loss, [(self.ed_optimizer, variables)], batch_size)
-        taken = _apply_gradients(self.ed_optimizer, grads, variables)
-        return {"loss_d": loss, "r1": r1, "taken": taken}
+        taken, updated = _apply_gradients(self.ed_optimizer, grads, variables)
+        return {"loss_d": loss, "r1": r1, "taken": taken, "updated": updated}
 
     def generator_step(self, z):
-        """Step II: update F and G through the frozen E and D. Returns `{"loss_g", "taken"}`."""
+        """Step II: update F and G through the frozen E and D. Returns `{"loss_g", "taken", "updated"}`."""
         variables = self.fg_variables
         with tf.GradientTape() as tape:
             styles, _ = self._fake_styles(z, _MIX_G)
@@ -401,10 +406,11 @@ class ALAE(keras.Model):
             d_fake = self.discriminator(self.run_encoder(self.encoder, x_fake, training=True), training=True)
             loss = losses.generator_nonsaturating(d_fake)
         (grads,) = self._gradients(tape, loss, [(self.fg_optimizer, variables)], tf.shape(z)[0])
-        return {"loss_g": loss, "taken": _apply_gradients(self.fg_optimizer, grads, variables)}
+        taken, updated = _apply_gradients(self.fg_optimizer, grads, variables)
+        return {"loss_g": loss, "taken": taken, "updated": updated}
 
     def autoencoder_step(self, z):
-        """Step III: latent autoencoding `E(G(F(z))) ~ F(z)`. Returns `{"loss_ae", "taken"}`."""
+        """Step III: latent autoencoding `E(G(F(z))) ~ F(z)`. Returns `{"loss_ae", "taken", "updated"}`."""
         ed_variables = self.encoder.trainable_variables
         fg_variables = list(self.generator.trainable_variables)
         if self.autoencoder_variables == "official":
@@ -417,18 +423,29 @@ class ALAE(keras.Model):
         ed_grads, fg_grads = self._gradients(
             tape, loss, [(self.ed_optimizer, ed_variables), (self.fg_optimizer, fg_variables)], tf.shape(z)[0]
         )
-        ed_taken = _apply_gradients(self.ed_optimizer, ed_grads, ed_variables)
-        fg_taken = _apply_gradients(self.fg_optimizer, fg_grads, fg_variables)
-        return {"loss_ae": loss, "taken": tf.logical_and(ed_taken, fg_taken)}
+        ed_taken, ed_updated = _apply_gradients(self.ed_optimizer, ed_grads, ed_variables)
+        fg_taken, fg_updated = _apply_gradients(self.fg_optimizer, fg_grads, fg_variables)
+        return {"loss_ae": loss, "taken": tf.logical_and(ed_taken, fg_taken), "updated": ed_updated + fg_updated}
 
-    def update_ema(self, batch_size):
+    def update_ema(self, batch_size, variables=None):
         """Move the EMA nets towards the trained ones: `ema += (1 - beta) * (net - ema)`.
 
-        `batch_size` is the global batch (the images the nets just learned from).
+        `batch_size` is the global batch (the images the nets just learned
+        from). `variables`: the trained variables to follow (default: all
+        weights). The training step passes the ones its optimizers updated:
+        a style net holds every level's layers, and at 4 px the EMA of the
+        others was a large share of the step. The others are unchanged
+        since their EMA copies were made equal to them (the levels not yet
+        reached), or belong to layers no later level uses again (the to-RGB
+        and from-RGB of levels left behind), whose EMA stays where their
+        level ended.
         """
         beta = tf.pow(0.5, tf.cast(batch_size, tf.float32) / self.ema_halflife_images)
+        follow = None if variables is None else {id(v) for v in variables}
         for net, ema in zip(self.training_nets, self.ema_nets):
             for source, target in zip(net.weights, ema.weights):
+                if follow is not None and id(source) not in follow:
+                    continue
                 # `ema -= (1 - beta) * (ema - net)` as one fused in-place kernel (two
                 # passes over the weights instead of four). On the variable's own
                 # handle, so under a tf.distribute strategy each replica moves its
@@ -452,7 +469,7 @@ class ALAE(keras.Model):
         step_2 = self.generator_step(z_g)
         step_3 = self.autoencoder_step(z_ae)
         _, global_batch = distribute.batch_layout(batch_size)
-        self.update_ema(global_batch)
+        self.update_ema(global_batch, step_1["updated"] + step_2["updated"] + step_3["updated"])
         distribute.assign_local(self.step, self.step + 1)
         distribute.assign_local(self.images_seen, self.images_seen + tf.cast(global_batch, tf.int64))
         means = {

@@ -153,3 +153,32 @@ def test_style_model_config_round_trip():
     clone = type(model).from_config(model.get_config())
     assert clone.get_config() == model.get_config() and clone.level == 1 and clone.is_style
     assert [v.shape for v in clone.weights] == [v.shape for v in model.weights]
+
+
+def test_ema_follows_only_the_weights_the_step_trained():
+    # At level 0 the level-1 layers are not in the step at all. All EMA copies are moved away from
+    # the nets first, so following every weight would move those back too.
+    model = tiny_style_model(ema_halflife_images=8.0)  # one batch of 8 = one half-life: beta = 0.5
+    model.set_level(0)
+    for ema in model.ema_nets:
+        for variable in ema.weights:
+            variable.assign(variable + 1.0)
+    # Copies: `numpy()` of a CPU variable can alias the buffer the in-place updates write.
+    ema_before = [v.numpy().copy() for net in model.ema_nets for v in net.weights]
+    trained_before = [v.numpy().copy() for net in model.training_nets for v in net.weights]
+    x = tf.random.uniform((8, 4, 4, 3), -1.0, 1.0, seed=2)
+    z = tf.random.normal((8, TINY_STYLE.latent_size), seed=3)
+    model.alternating_update(x, z, z, z)
+    trained = [v.numpy() for net in model.training_nets for v in net.weights]
+    ema_after = [v.numpy() for net in model.ema_nets for v in net.weights]
+    names = [v.path for net in model.training_nets for v in net.weights]
+    followed = untouched = 0
+    for name, t0, t, e0, e1 in zip(names, trained_before, trained, ema_before, ema_after):
+        if np.array_equal(t0, t):  # no update this step
+            np.testing.assert_array_equal(e1, e0, err_msg=name)
+            untouched += 1
+        else:
+            np.testing.assert_allclose(e1, 0.5 * e0 + 0.5 * t, rtol=1e-5, atol=1e-6, err_msg=name)
+            followed += 1
+    assert followed > 0 and untouched > 0
+    assert any("to_rgb_1" in name for name, t0, t in zip(names, trained_before, trained) if np.array_equal(t0, t))

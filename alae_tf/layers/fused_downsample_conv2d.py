@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from alae_tf.layers import convolution
 from alae_tf.layers.fused_upsample_conv2d import Fused3x3Conv
 
 
@@ -14,8 +15,10 @@ class FusedDownsampleConv2D(Fused3x3Conv):
     by `coef = gain / sqrt(in * 9) * lrmul`, averages it over a 2x2 box into
     a 4x4 kernel (`box_sum_3x3_to_4x4 / 4`) and applies a stride-2
     convolution with padding 1, which equals a 3x3 convolution followed by
-    2x2 average pooling away from the borders. For even H and W, TF "same"
-    padding of a 4x4 stride-2 kernel is exactly 1 pixel on each side.
+    2x2 average pooling (`convolution.conv3x3_avgpool`; borders included:
+    for even H and W, TF "same" padding of a 4x4 stride-2 kernel is exactly
+    1 pixel on each side). `EqualizedConv2D(resample="down")` computes the
+    same; this class keeps the official fused blocks' identity.
     The official tensor is `(out, in, 3, 3)`.
 
     Args:
@@ -31,9 +34,7 @@ class FusedDownsampleConv2D(Fused3x3Conv):
             size = x.shape[axis]
             if size is not None and size % 2:
                 raise ValueError(f"{self.name}: height and width must be even, got input shape {tuple(x.shape)}")
-        kernel = self.scaled_4x4_kernel()
-        kernel = kernel * ops.cast(0.25, kernel.dtype)
-        return ops.conv(x, kernel, strides=2, padding="same")
+        return convolution.conv3x3_avgpool(x, self.scaled_kernel())
 
     def compute_output_shape(self, input_shape):
         b, h, w = input_shape[0], input_shape[1], input_shape[2]

@@ -3,20 +3,8 @@
 import keras
 from keras import ops
 
+from alae_tf.layers import convolution
 from alae_tf.layers.equalized_dense import SQRT2, add_equalized_kernel
-
-
-def box_sum_3x3_to_4x4(kernel):
-    """`(3, 3, a, b)` -> `(4, 4, a, b)`: the sum of the kernel placed at the
-    four offsets of a 2x2 box (zero-padded to 5x5, then 2x2 window sums).
-
-    A stride-2 transposed convolution with the resulting kernel equals
-    nearest 2x upsampling followed by a 3x3 convolution (borders included);
-    a stride-2 convolution with it / 4 equals a 3x3 convolution followed by
-    2x2 average pooling. This is the StyleGAN/ALAE "fused scale" trick.
-    """
-    k = ops.pad(kernel, ((1, 1), (1, 1), (0, 0), (0, 0)))
-    return k[1:, 1:] + k[:-1, 1:] + k[1:, :-1] + k[:-1, :-1]
 
 
 class Fused3x3Conv(keras.layers.Layer):
@@ -42,9 +30,9 @@ class Fused3x3Conv(keras.layers.Layer):
         self.in_channels = int(in_channels)
         add_equalized_kernel(self, (3, 3, self.in_channels, self.filters), fan_in=self.in_channels * 9)
 
-    def scaled_4x4_kernel(self):
-        """The run-time 4x4 kernel `(4, 4, in, filters)`: `box_sum_3x3_to_4x4(kernel * coef)`."""
-        return box_sum_3x3_to_4x4(self.kernel * ops.cast(self.coef, self.kernel.dtype))
+    def scaled_kernel(self):
+        """The run-time 3x3 kernel `kernel * coef`."""
+        return self.kernel * ops.cast(self.coef, self.kernel.dtype)
 
     def get_config(self):
         config = super().get_config()
@@ -59,7 +47,7 @@ class FusedUpsampleConv2D(Fused3x3Conv):
     The trainable kernel is a 3x3 `(3, 3, in, out)` one; the forward pass
     scales it by `coef = gain / sqrt(in * 9) * lrmul` (fan-in counted on the
     stored 3x3 kernel and the input channels, as the official code does for
-    its transposed conv), turns it into 4x4 with `box_sum_3x3_to_4x4`, and
+    its transposed conv), turns it into 4x4 with `convolution.box_sum_3x3_to_4x4`, and
     applies a transposed convolution with stride 2 and padding 1 (TF "same"
     padding for a 4x4 kernel). The official tensor is `(in, out, 3, 3)`.
 
@@ -78,9 +66,9 @@ class FusedUpsampleConv2D(Fused3x3Conv):
     """
 
     def call(self, x):
-        # conv_transpose wants (kh, kw, out, in).
-        kernel = ops.transpose(self.scaled_4x4_kernel(), (0, 1, 3, 2))
-        return ops.conv_transpose(x, kernel, strides=2, padding="same")
+        # The official transposed conv uses the box-summed kernel as it is,
+        # which is nearest 2x + a 3x3 conv with the rotated kernel.
+        return convolution.upsample_conv3x3(x, self.scaled_kernel(), rotate=False)
 
     def compute_output_shape(self, input_shape):
         b, h, w = input_shape[0], input_shape[1], input_shape[2]

@@ -30,7 +30,9 @@ class StyleEncoderBlock(keras.layers.Layer):
         in_channels: input channels (also the first conv's output).
         filters: output channels.
         latent_size: size of the style read-outs.
-        fused: use `FusedDownsampleConv2D` for the second conv + pooling.
+        fused: use `FusedDownsampleConv2D` (the official fused blocks from
+            128 px up) for the second conv + pooling; both compute one
+            stride-2 4x4 conv with the same result.
         negative_slope: leaky ReLU slope.
         epsilon: instance-norm epsilon (1e-5, torch's default).
 
@@ -50,7 +52,7 @@ class StyleEncoderBlock(keras.layers.Layer):
         if self.fused:
             self.conv_2 = FusedDownsampleConv2D(self.filters, name="conv_2")
         else:
-            self.conv_2 = EqualizedConv2D(self.filters, 3, use_bias=False, name="conv_2")
+            self.conv_2 = EqualizedConv2D(self.filters, 3, use_bias=False, resample="down", name="conv_2")
         self.statistics = StyleStatistics(name="statistics")
         self.style_1 = EqualizedDense(self.latent_size, name="style_1")
         self.style_2 = EqualizedDense(self.latent_size, name="style_2")
@@ -70,7 +72,7 @@ class StyleEncoderBlock(keras.layers.Layer):
         x = ops.leaky_relu(self.conv_1(x) + self.bias_1, negative_slope=self.negative_slope)
         s1 = self.style_1(self.statistics(x))
         x = self.blur(instance_norm(x, self.epsilon))
-        x = self.conv_2(x) if self.fused else downsample_avg_2x(self.conv_2(x))
+        x = self.conv_2(x)
         x = ops.leaky_relu(x + self.bias_2, negative_slope=self.negative_slope)
         s2 = self.style_2(self.statistics(x))
         return instance_norm(x, self.epsilon), s1, s2

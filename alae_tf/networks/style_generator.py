@@ -69,7 +69,9 @@ class StyleGeneratorBlock(keras.layers.Layer):
     Args:
         filters: output channels.
         upsample: False for block 0 (which starts from the learned constant).
-        fused: use `FusedUpsampleConv2D` instead of nearest 2x + 3x3 conv.
+        fused: use `FusedUpsampleConv2D` (the official 4x4 transposed conv
+            from 128 px up) instead of nearest 2x + 3x3 conv (which runs as
+            an equivalent transposed conv too, `EqualizedConv2D(resample="up")`).
         negative_slope: leaky ReLU slope.
         epsilon: instance-norm epsilon (1e-8).
 
@@ -89,7 +91,7 @@ class StyleGeneratorBlock(keras.layers.Layer):
             if self.fused:
                 self.conv_1 = FusedUpsampleConv2D(self.filters, name="conv_1")
             else:
-                self.conv_1 = EqualizedConv2D(self.filters, 3, use_bias=False, name="conv_1")
+                self.conv_1 = EqualizedConv2D(self.filters, 3, use_bias=False, resample="up", name="conv_1")
             self.blur = Blur(name="blur")
         self.noise_1 = NoiseInjection(name="noise_1")
         self.style_1 = StyleModulation(self.epsilon, name="style_1")
@@ -119,8 +121,7 @@ class StyleGeneratorBlock(keras.layers.Layer):
 
     def call(self, x, style_1, style_2, noise_1=None, noise_2=None):
         if self.upsample:
-            x = self.conv_1(x) if self.fused else self.conv_1(upsample_nearest_2x(x))
-            x = self.blur(x)
+            x = self.blur(self.conv_1(x))
         x = self._epilogue(x, self.noise_1, noise_1, self.bias_1, self.style_1, style_1)
         x = self.conv_2(x)
         return self._epilogue(x, self.noise_2, noise_2, self.bias_2, self.style_2, style_2)
