@@ -17,8 +17,9 @@ is synchronised by reading a loss back to the host. Per case:
 Inputs are random images in the preset's pixel range at the level's resolution
 (`--input=random`), or the preset's real data through `data.training_batches` as
 training feeds it (`--input=dataset`). Style presets run at `--levels` with blend 1
-(no fade-in). The PyTorch column is the official code's speed quoted in the issue; the
-target is twice that.
+(no fade-in). The PyTorch column is the official code's speed on this machine when
+`official_throughput.py` has measured it here (`--pytorch_results`), else the figures
+quoted in the issue (from another machine); the target is twice that.
 """
 
 import pathlib
@@ -29,7 +30,9 @@ _HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
+import functools  # noqa: E402
 import gc  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 
 import keras  # noqa: E402
@@ -41,10 +44,13 @@ from benchmarks import common  # noqa: E402
 
 NAME = "train_throughput"
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-# Official PyTorch code, images/s (issue 5): MLP at batch 128; StyleALAE with the
-# celeba-hq256 widths at batch 32, by level (4, 8, 16 px).
+# Official PyTorch code, images/s, as quoted in the issue (measured on an AMD EPYC
+# machine): MLP at batch 128; StyleALAE with the celeba-hq256 widths at batch 32, by
+# level (4, 8, 16 px). `--pytorch_results` replaces them with official_throughput.py's
+# measurement on this machine.
 PYTORCH_IMAGES_PER_S = {("mnist_mlp", None): 1175.0, ("celeba-hq256", 0): 59.0, ("celeba-hq256", 1): 13.4,
                         ("celeba-hq256", 2): 3.0}
+OFFICIAL_RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "official_throughput.json"
 TARGET_SPEEDUP = 2.0
 
 FLAGS = flags.FLAGS
@@ -53,6 +59,10 @@ flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"],
                   f"Keras global policies, set before the model is built: {', '.join(PRECISIONS)}.")
 flags.DEFINE_list("levels", ["0", "1", "2", "3"], "Style presets: levels to run (4 * 2**level px); "
                   "levels the preset does not have are left out.")
+flags.DEFINE_string("pytorch_results", "auto",
+                    "Where the PyTorch column comes from: a JSON file written by official_throughput.py; "
+                    "'auto' (that script's default output, if it was measured on a CPU of this model); or "
+                    "'quoted' (the issue's figures, from another machine).")
 flags.DEFINE_integer("mlp_batch_size", 128, "Batch size of MLP presets.", lower_bound=1)
 flags.DEFINE_integer("style_batch_size", 32, "Batch size of style presets, at every level.", lower_bound=1)
 flags.DEFINE_integer("warmup_steps", 2, "Untimed steps after the first one.", lower_bound=0)
@@ -146,7 +156,7 @@ def _time_level(model, config, preset, level, precision, batch_size, build_s):
     times = common.time_calls(step, FLAGS.steps, warmup=FLAGS.warmup_steps, max_seconds=FLAGS.max_seconds,
                               min_runs=FLAGS.min_steps)
     stats = common.summarize(times)
-    reference = PYTORCH_IMAGES_PER_S.get((preset, level))
+    reference = pytorch_reference()[1].get((preset, level))
     images_per_s = batch_size / stats["median_s"]
     row.update({
         "status": "ok",
@@ -213,15 +223,38 @@ def run_preset(preset, precision):
     return rows
 
 
+@functools.cache
+def pytorch_reference():
+    """`(source, {(preset, level): images/s})` for the PyTorch column (see `--pytorch_results`)."""
+    choice = FLAGS.pytorch_results
+    if choice == "quoted":
+        return "quoted in the issue (AMD EPYC)", PYTORCH_IMAGES_PER_S
+    path = OFFICIAL_RESULTS if choice == "auto" else pathlib.Path(choice)
+    if not path.is_file():
+        if choice == "auto":
+            return "quoted in the issue (AMD EPYC)", PYTORCH_IMAGES_PER_S
+        raise app.UsageError(f"--pytorch_results: no file {path}")
+    payload = json.loads(path.read_text())
+    measured_on = payload.get("machine", {}).get("cpu_model")
+    if choice == "auto" and measured_on != common.machine_info()["cpu_model"]:
+        return "quoted in the issue (AMD EPYC)", PYTORCH_IMAGES_PER_S
+    images_per_s = {}
+    for row in payload.get("results", []):
+        if row.get("status") == "ok":
+            images_per_s[(row["preset"], row["level"])] = float(row["images_per_s"])
+    return f"measured by official_throughput.py on {measured_on} ({path.name}, {payload.get('created')})", images_per_s
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     rows = [row for preset in FLAGS.presets for precision in FLAGS.precisions for row in run_preset(preset, precision)]
     settings = common.flag_values(["presets", "precisions", "levels", "mlp_batch_size", "style_batch_size",
                                    "warmup_steps", "steps", "max_seconds", "min_steps", "input", "jit_compile",
-                                   "breakdown", "profile_dir", "seed"])
-    settings["pytorch_images_per_s"] = {f"{p}" + ("" if lv is None else f"@{lv}"): v
-                                        for (p, lv), v in PYTORCH_IMAGES_PER_S.items()}
+                                   "breakdown", "profile_dir", "seed", "pytorch_results"])
+    source, reference = pytorch_reference()
+    settings["pytorch_source"] = source
+    settings["pytorch_images_per_s"] = {f"{p}" + ("" if lv is None else f"@{lv}"): v for (p, lv), v in reference.items()}
     settings["target_speedup"] = TARGET_SPEEDUP
     common.write_results(NAME, settings, rows, COLUMNS, FLAGS.output)
     if FLAGS.breakdown:

@@ -1,6 +1,6 @@
-"""The StyleALAE convolutions as functions, with filter gradients that run fast in bfloat16.
+"""The StyleALAE convolutions as functions, with matmul paths that run fast on CPUs.
 
-Two things here make the StyleALAE step faster without changing its math:
+Three things here make the StyleALAE step faster without changing its math:
 
 1. **Resampling convolutions as one stride-2 4x4 convolution.** A 3x3
    convolution followed by 2x2 average pooling equals a stride-2 convolution
@@ -14,10 +14,10 @@ Two things here make the StyleALAE step faster without changing its math:
    backward. The 3x3 kernel stays the variable (checkpoints and official
    weights are unchanged).
 
-2. **Filter gradients as matrix multiplies in bfloat16 on CPUs.** oneDNN runs
-   bfloat16 forward and input-gradient convolutions at about twice the
-   float32 speed on AVX512-BF16 CPUs, but its filter gradient no faster than
-   float32 (stride-2 ones slower still). `matmul_filter_gradient` computes
+2. **Filter gradients as matrix multiplies.** oneDNN runs bfloat16 forward
+   and input-gradient convolutions at about twice the float32 speed on AMD
+   AVX512-BF16 CPUs, but its filter gradient no faster than float32
+   (stride-2 ones slower still). `matmul_filter_gradient` computes
    `dk[i, j] = sum over pixels of x_shifted(i, j)^T dy` as one matmul per tap
    (stride 2: per tap of the space-to-depth input, so no strided slices):
    1.3-3.5x faster there (`benchmarks/README.md`). `conv2d` and
@@ -25,10 +25,18 @@ Two things here make the StyleALAE step faster without changing its math:
    other for the input gradient, so R1's gradient of a gradient stays on the
    fast path at every order.
 
-`filter_gradient="auto"` (the layers' choice) takes the matmul path for
-bfloat16 when no GPU or TPU is visible; GPUs and TPUs (cuDNN, XLA) keep the
-native ops, as do float32 and float64, where the native filter gradient is
-as fast. "native" and "matmul" force a path (tests compare the two).
+3. **Small float32 maps as per-tap matmuls** (`tap_conv2d`): the whole
+   stride-1 convolution, forward included, skipping the zero padding that
+   the native kernels multiply (a third of the work of a 3x3 conv at 4x4).
+
+`filter_gradient="auto"` (the layers' choice while training) keeps the native ops when a GPU
+or TPU is visible (cuDNN, XLA). On CPUs it takes the matmul filter gradient
+for bfloat16, and for float32 stride-2 convolutions whose small side (the
+output of a convolution, the input of a transposed one) is at most 4x4;
+float32 stride-1 convolutions on maps up to 8x8 run as `tap_conv2d`
+(`FLOAT32_MATMUL_MAX_PIXELS`; on larger maps the native float32 ops are as
+fast or faster). float64 stays native. "native" and "matmul" force the
+filter-gradient path (tests compare the two).
 """
 
 import functools
@@ -38,17 +46,41 @@ import tensorflow as tf
 FILTER_GRADIENTS = ("auto", "native", "matmul")
 
 
+def filter_gradient_for(training):
+    """The layers' `filter_gradient`: "auto" while training, else "native".
+
+    Inference and export graphs (SavedModel, TFLite, ONNX) keep plain
+    convolutions, which their runtimes fuse and quantize as such; the matmul
+    paths only pay where gradients are taken.
+    """
+    return "auto" if training else "native"
+
+
 @functools.cache
 def _accelerator_visible():
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
-def _matmul_path(filter_gradient, dtype):
+# float32 on CPUs takes the matmul filter gradient of stride-2 convolutions up to
+# this many pixels on the small side (4x4), and runs stride-1 convolutions as
+# `tap_conv2d` up to 8x8 (measured on Intel and AMD AVX-512 CPUs, 512 channels).
+FLOAT32_MATMUL_MAX_PIXELS = {1: 64, 2: 16}
+
+
+def _matmul_path(filter_gradient, dtype, small_side, strides=2):
+    """Whether to use the matmul filter gradient; `small_side` is the (H, W) of the smaller map."""
     if filter_gradient not in FILTER_GRADIENTS:
         raise ValueError(f"filter_gradient must be one of {FILTER_GRADIENTS}, got {filter_gradient!r}")
-    if filter_gradient == "auto":
-        return tf.as_dtype(dtype) == tf.bfloat16 and not _accelerator_visible()
-    return filter_gradient == "matmul"
+    if filter_gradient != "auto":
+        return filter_gradient == "matmul"
+    if _accelerator_visible():
+        return False
+    dtype = tf.as_dtype(dtype)
+    if dtype == tf.bfloat16:
+        return True
+    height, width = small_side
+    return (dtype == tf.float32 and None not in (height, width)
+            and height * width <= FLOAT32_MATMUL_MAX_PIXELS[strides])
 
 
 def _check_geometry(kernel_shape, strides, spatial):
@@ -86,20 +118,12 @@ def matmul_filter_gradient(x, dy, kernel_shape, strides):
         # only the pixels where that is inside the image contribute, so both
         # sides are cut to them instead of multiplying zero padding (a third
         # of the work for 3x3 on 4x4 maps).
-        pad = size // 2
-
-        def valid(offset, extent):
-            return max(0, -offset), min(extent, extent - offset)
-
         taps = []
-        for i in range(size):
-            h0, h1 = valid(i - pad, out_h)
-            for j in range(size):
-                w0, w1 = valid(j - pad, out_w)
-                window = tf.slice(x, (0, h0 + i - pad, w0 + j - pad, 0), (-1, h1 - h0, w1 - w0, -1))
-                grads = tf.slice(dy, (0, h0, w0, 0), (-1, h1 - h0, w1 - w0, -1))
-                taps.append(tf.matmul(tf.reshape(window, (-1, channels_in)), tf.reshape(grads, (-1, channels_out)),
-                                      transpose_a=True))
+        for i, j, (window_start, out_start, extent) in _valid_taps(size, out_h, out_w):
+            window = tf.slice(x, (0, *window_start, 0), (-1, *extent, -1))
+            grads = tf.slice(dy, (0, *out_start, 0), (-1, *extent, -1))
+            taps.append(tf.matmul(tf.reshape(window, (-1, channels_in)), tf.reshape(grads, (-1, channels_out)),
+                                  transpose_a=True))
         return tf.reshape(tf.stack(taps), kernel_shape)
     # Stride 2, 4x4, padding 1: tap (2a + di, 2b + dj) reads phase (di, dj) of
     # the padded input at offset (a, b). Space-to-depth puts the four phases
@@ -117,6 +141,51 @@ def matmul_filter_gradient(x, dy, kernel_shape, strides):
     return tf.reshape(tf.transpose(grad, (0, 2, 1, 3, 4, 5)), kernel_shape)
 
 
+def _valid_taps(size, height, width):
+    """Per tap (i, j) of an odd `size` "same" stride-1 kernel on a height x width map:
+    `(i, j, (input start, output start, extent))`, the rectangle of output pixels whose
+    input pixel under that tap is inside the image (starts and extent as (row, column))."""
+    pad = size // 2
+
+    def valid(offset, extent):
+        return max(0, -offset), min(extent, extent - offset)
+
+    for i in range(size):
+        h0, h1 = valid(i - pad, height)
+        for j in range(size):
+            w0, w1 = valid(j - pad, width)
+            yield i, j, ((h0 + i - pad, w0 + j - pad), (h0, w0), (h1 - h0, w1 - w0))
+
+
+def tap_conv2d(x, kernel):
+    """Stride-1 "same" convolution as one matmul per kernel tap on the pixels it reaches.
+
+    `[B, H, W, in] x [k, k, in, out] -> [B, H, W, out]`, k odd. Each tap
+    multiplies only the input pixels it pairs with an output pixel inside
+    the image, so none of the zero padding is multiplied (a third of a 3x3
+    convolution's work on 4x4 maps, which the native kernel does not skip).
+    Plain slices, matmuls and pads: autodiff gives the input and filter
+    gradients (and R1's second order) as per-tap matmuls too. Against the
+    native float32 ops on 512 channels: forward 1.45x, backward 1.35x faster
+    on 4x4 maps, 1.1x on 8x8, slower on 16x16; no gain in bfloat16.
+    """
+    size, _, channels_in, channels_out = kernel.shape
+    _check_geometry(kernel.shape, 1, x.shape[1:3])
+    height, width = x.shape[1], x.shape[2]
+    if height is None or width is None:
+        raise ValueError(f"tap_conv2d needs a static height and width, got {tuple(x.shape)}")
+    # Unstacked once: the gradient is one stack, not a strided-slice gradient per tap.
+    tap_kernels = tf.unstack(tf.reshape(kernel, (size * size, channels_in, channels_out)))
+    outputs = []
+    for i, j, (window_start, out_start, extent) in _valid_taps(size, height, width):
+        window = tf.slice(x, (0, *window_start, 0), (-1, *extent, -1))
+        y = tf.matmul(tf.reshape(window, (-1, channels_in)), tap_kernels[i * size + j])
+        y = tf.reshape(y, (-1, *extent, channels_out))
+        outputs.append(tf.pad(y, ((0, 0), (out_start[0], height - out_start[0] - extent[0]),
+                                  (out_start[1], width - out_start[1] - extent[1]), (0, 0))))
+    return tf.add_n(outputs)
+
+
 def _conv2d_transpose_op(x, kernel, output_shape, strides):
     return tf.raw_ops.Conv2DBackpropInput(
         input_sizes=output_shape, filter=kernel, out_backprop=x, strides=(1, strides, strides, 1), padding="SAME"
@@ -130,9 +199,13 @@ def conv2d(x, kernel, strides=1, filter_gradient="auto"):
     docstring) the gradient is `conv2d_transpose` for the input and
     `matmul_filter_gradient` for the kernel, both differentiable again.
     """
-    if not _matmul_path(filter_gradient, x.dtype):
+    small_side = [None if size is None else size // strides for size in x.shape[1:3]]
+    if not _matmul_path(filter_gradient, x.dtype, small_side, strides):
         return tf.nn.conv2d(x, kernel, strides, "SAME")
     _check_geometry(kernel.shape, strides, x.shape[1:3])
+    if filter_gradient == "auto" and strides == 1 and tf.as_dtype(x.dtype) == tf.float32:
+        return tap_conv2d(x, kernel)  # small float32 maps: forward and input gradient gain too
+    kernel = tf.convert_to_tensor(kernel)  # a variable read here, outside: custom_gradient refuses variables
 
     @tf.custom_gradient
     def forward(x, kernel):
@@ -151,8 +224,9 @@ def conv2d_transpose(x, kernel, output_shape, strides=2, filter_gradient="auto")
     `kernel` is `conv2d`'s `[k, k, in, out]`. Its gradient is `conv2d` for
     the input and `matmul_filter_gradient(dz, x)` for the kernel on the matmul path.
     """
-    if not _matmul_path(filter_gradient, x.dtype):
+    if not _matmul_path(filter_gradient, x.dtype, x.shape[1:3]):
         return _conv2d_transpose_op(x, kernel, output_shape, strides)
+    kernel = tf.convert_to_tensor(kernel)
 
     @tf.custom_gradient
     def forward(x, kernel):

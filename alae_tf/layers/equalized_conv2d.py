@@ -1,5 +1,6 @@
 """2-D convolution with the equalized learning rate of ProGAN / StyleGAN / ALAE."""
 
+import functools
 import math
 
 import keras
@@ -58,8 +59,9 @@ class EqualizedConv2D(keras.layers.Layer):
             convolution with the same result and 2.25x fewer multiply-adds
             (`alae_tf.layers.convolution`); 3x3 "same" kernels only.
 
-    The convolutions go through `alae_tf.layers.convolution`, whose filter
-    gradient runs as matmuls in bfloat16 on CPUs.
+    The convolutions go through `alae_tf.layers.convolution`: while
+    training (`training=True`, which Keras passes down from the nets) on a
+    CPU, on its matmul paths; otherwise as plain convolutions.
 
     Shapes: `[B, H, W, in]` -> `[B, H', W', filters]`, NHWC, with H' = H
     ("same"), H - kernel_size + 1 ("valid"), 2H ("up") or H / 2 ("down").
@@ -93,23 +95,24 @@ class EqualizedConv2D(keras.layers.Layer):
         if self.use_bias:
             add_equalized_bias(self, self.filters)
 
-    def call(self, x):
+    def call(self, x, training=None):
         if self.resample == "down" and any(size is not None and size % 2 for size in x.shape[1:3]):
             raise ValueError(f"{self.name}: height and width must be even, got input shape {tuple(x.shape)}")
-        y = apply_equalized(self._linear, x, self.kernel, self.coef, {None: 1.0, "up": 4.0, "down": 0.25}[self.resample])
+        linear = functools.partial(self._linear, filter_gradient=convolution.filter_gradient_for(training))
+        y = apply_equalized(linear, x, self.kernel, self.coef, {None: 1.0, "up": 4.0, "down": 0.25}[self.resample])
         if self.use_bias:
             y = y + self.bias * ops.cast(self.lrmul, self.bias.dtype)
         if self.negative_slope is not None:
             y = ops.leaky_relu(y, negative_slope=self.negative_slope)
         return y
 
-    def _linear(self, x, kernel):
+    def _linear(self, x, kernel, filter_gradient):
         if self.resample == "up":
-            return convolution.upsample_conv3x3(x, kernel)
+            return convolution.upsample_conv3x3(x, kernel, filter_gradient=filter_gradient)
         if self.resample == "down":
-            return convolution.conv3x3_avgpool(x, kernel)
+            return convolution.conv3x3_avgpool(x, kernel, filter_gradient)
         if self.padding == "same":
-            return convolution.conv2d(x, kernel)
+            return convolution.conv2d(x, kernel, filter_gradient=filter_gradient)
         return ops.conv(x, kernel, strides=1, padding="valid")
 
     def compute_output_shape(self, input_shape):

@@ -29,12 +29,12 @@ class FusedDownsampleConv2D(Fused3x3Conv):
     Shapes: `[B, H, W, in]` -> `[B, H/2, W/2, filters]` (H, W even), NHWC. No bias.
     """
 
-    def call(self, x):
+    def call(self, x, training=None):
         for axis in (1, 2):
             size = x.shape[axis]
             if size is not None and size % 2:
                 raise ValueError(f"{self.name}: height and width must be even, got input shape {tuple(x.shape)}")
-        return convolution.conv3x3_avgpool(x, self.scaled_kernel())
+        return convolution.conv3x3_avgpool(x, self.scaled_kernel(), convolution.filter_gradient_for(training))
 
     def compute_output_shape(self, input_shape):
         b, h, w = input_shape[0], input_shape[1], input_shape[2]

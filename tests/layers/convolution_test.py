@@ -1,6 +1,7 @@
 """alae_tf.layers.convolution: the resampling convs equal their two-op definitions, and the
 matmul filter gradient equals TF's native one to first and second order (R1's path)."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -85,12 +86,19 @@ def kernel_gradient(x, kernel):
     return tape.gradient(loss, kernel)
 
 
-def test_auto_takes_the_matmul_path_for_bfloat16_only_and_stays_accurate():
-    x32, k32 = tensor(4, 8, 8, 16, dtype=tf.float32), tensor(3, 3, 16, 8, dtype=tf.float32)
+def test_auto_takes_the_matmul_path_for_bfloat16_and_small_float32_maps_and_stays_accurate():
+    x32, k32 = tensor(4, 16, 16, 16, dtype=tf.float32), tensor(3, 3, 16, 8, dtype=tf.float32)
     bf16 = (tf.cast(x32, tf.bfloat16), tf.cast(k32, tf.bfloat16))
-    assert "Conv2DBackpropFilter" in op_types(kernel_gradient, x32, k32)
-    bf16_ops = op_types(kernel_gradient, *bf16)
-    assert "Conv2DBackpropFilter" not in bf16_ops and "MatMul" in bf16_ops
+
+    def matmul_path(*args):
+        types = op_types(kernel_gradient, *args)
+        assert ("Conv2DBackpropFilter" in types) != ("MatMul" in types), types
+        return "MatMul" in types
+
+    assert matmul_path(*bf16)
+    assert not matmul_path(x32, k32)  # 8x8 output
+    assert matmul_path(x32[:, :8, :8], k32)  # 4x4 output
+    assert not matmul_path(tf.cast(x32[:, :8, :8], tf.float64), tf.cast(k32, tf.float64))
     # bfloat16 against float32 on the same (rounded) inputs: within bfloat16 rounding.
     want = kernel_gradient(tf.cast(bf16[0], tf.float32), tf.cast(bf16[1], tf.float32))
     assert relative(tf.cast(kernel_gradient(*bf16), tf.float32), want) < 2e-2
@@ -127,3 +135,49 @@ def test_equalized_conv2d_resample_arguments_are_checked():
         EqualizedConv2D(4, 1, resample="down")
     with pytest.raises(ValueError, match="even"):
         EqualizedConv2D(4, 3, resample="down")(np.zeros((1, 5, 6, 2), np.float32))
+
+
+@pytest.mark.parametrize("name", ["3x3", "upsample_conv3x3"])
+def test_matmul_path_takes_a_keras_variable_kernel_in_eager_mode(name):
+    op, x_shape, k_shape = CASES[name]
+    x, kernel = tensor(*x_shape), keras.Variable(tensor(*k_shape))  # as the layers hold it
+    grads = {}
+    for path in ("matmul", "native"):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(op(x, kernel, path)))
+        grads[path] = tape.gradient(loss, kernel)
+    assert relative(grads["matmul"], grads["native"]) < 1e-12
+
+
+@pytest.mark.parametrize("x_shape, k_shape", [((2, 4, 4, 3), (3, 3, 3, 4)), ((2, 3, 5, 2), (3, 3, 2, 3)),
+                                              ((2, 4, 4, 3), (1, 1, 3, 2)), ((1, 3, 7, 2), (5, 5, 2, 2))])
+def test_tap_conv2d_equals_the_native_convolution_to_second_order(x_shape, k_shape):
+    x, kernel = tensor(*x_shape), tensor(*k_shape)
+    got = r1_like(lambda v, k, _: convolution.tap_conv2d(v, k), x, kernel, None)
+    want = r1_like(lambda v, k, _: tf.nn.conv2d(v, k, 1, "SAME"), x, kernel, None)
+    np.testing.assert_allclose(convolution.tap_conv2d(x, kernel), tf.nn.conv2d(x, kernel, 1, "SAME"), rtol=1e-12,
+                               atol=1e-12)
+    for g, w, what in zip(got, want, ("dx", "d penalty / dx", "d penalty / dkernel")):
+        assert relative(g, w) < 1e-12, what
+
+
+def test_auto_runs_small_float32_maps_as_tap_matmuls():
+    x, kernel = tensor(2, 4, 4, 8, dtype=tf.float32), tensor(3, 3, 8, 8, dtype=tf.float32)
+    for tiles, taps in ((1, True), (2, True), (4, False)):  # 4x4, 8x8: taps; 16x16: native
+        types = op_types(lambda v, k: convolution.conv2d(v, k), tf.tile(x, (1, tiles, tiles, 1)), kernel)
+        assert ("Conv2D" not in types and "MatMul" in types) == taps, (tiles, types)
+        assert ("Conv2D" in types and "MatMul" not in types) == (not taps), (tiles, types)
+
+
+def test_layers_take_the_matmul_paths_only_while_training_and_keras_passes_training_down():
+    # FromRGB holds an EqualizedConv2D and calls it without `training`: Keras's call context passes it.
+    from alae_tf.layers import FromRGB
+
+    inner = EqualizedConv2D(8, 3)
+    outer = FromRGB(8)
+    x = tf.zeros((2, 4, 4, 8))
+    inner(x), outer(x)  # build
+    for layer in (inner, outer):
+        for training, taps in ((True, True), (False, False), (None, False)):
+            types = op_types(lambda v: layer(v, training=training), x)
+            assert ("Conv2D" not in types) == taps, (layer.name, training, types)
