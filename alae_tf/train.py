@@ -32,8 +32,9 @@ flags.DEFINE_enum("autoencoder_variables", None, ["official", "paper"],
 flags.DEFINE_bool("reset_optimizers_at_level_change", None,
                   "Style presets: zero both optimizers' state when a level starts (default on, as the official code).")
 flags.DEFINE_enum("precision", "float32", list(training.PRECISIONS),
-                  "Compute precision: mixed_bfloat16 on CPUs with AVX512-BF16 and TPUs, mixed_float16 (loss scaled) "
-                  "on GPUs. Weights, checkpoints and exports stay float32.")
+                  "Compute precision: mixed_bfloat16 on TPUs and CPUs whose bf16 beats float32 (AMD AVX512-BF16; "
+                  "not Intel without AMX), mixed_float16 (loss scaled) on GPUs. Weights, checkpoints and exports "
+                  "stay float32.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step (slower on CPU; try it on GPU). "
                   "Not with --strategy=mirrored|multi_worker.")
 flags.DEFINE_enum("strategy", "default", list(distribute.STRATEGIES),

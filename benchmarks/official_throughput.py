@@ -162,7 +162,7 @@ def _commit_of(folder):
     out = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
                          check=False)
     top = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True,
-                                   text=True, check=False).stdout.strip()
+                         text=True, check=False).stdout.strip()
     if out.returncode == 0 and pathlib.Path(top).resolve() == pathlib.Path(folder).resolve():
         return out.stdout.strip()
     return pathlib.Path(folder).name

@@ -25,17 +25,17 @@ Three things here make the StyleALAE step faster without changing its math:
    other for the input gradient, so R1's gradient of a gradient stays on the
    fast path at every order.
 
-3. **Small float32 maps as per-tap matmuls** (`tap_conv2d`): the whole
-   stride-1 convolution, forward included, skipping the zero padding that
-   the native kernels multiply (a third of the work of a 3x3 conv at 4x4).
+3. **Small float32 maps as matmuls** (`tap_conv2d`, `tap_conv2d_transpose`):
+   the whole convolution, forward included. Stride 1 skips the zero padding
+   that the native kernels multiply (a third of the work of a 3x3 conv at
+   4x4); stride 2 runs as four matmuls over the space-to-depth input.
 
 `filter_gradient="auto"` (the layers' choice while training) keeps the native ops when a GPU
 or TPU is visible (cuDNN, XLA). On CPUs it takes the matmul filter gradient
-for bfloat16, and for float32 stride-2 convolutions whose small side (the
-output of a convolution, the input of a transposed one) is at most 4x4;
-float32 stride-1 convolutions on maps up to 8x8 run as `tap_conv2d`
-(`FLOAT32_MATMUL_MAX_PIXELS`; on larger maps the native float32 ops are as
-fast or faster). float64 stays native. "native" and "matmul" force the
+for bfloat16. float32 convolutions run wholly as matmuls (3.) where the
+small side (the output of a convolution, the input of a transposed one) is
+at most 8x8 (stride 1) or 4x4 (stride 2) (`FLOAT32_MATMUL_MAX_PIXELS`; on
+larger maps the native float32 ops are as fast or faster). float64 stays native. "native" and "matmul" force the
 filter-gradient path (tests compare the two).
 """
 
@@ -61,9 +61,9 @@ def _accelerator_visible():
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
-# float32 on CPUs takes the matmul filter gradient of stride-2 convolutions up to
-# this many pixels on the small side (4x4), and runs stride-1 convolutions as
-# `tap_conv2d` up to 8x8 (measured on Intel and AMD AVX-512 CPUs, 512 channels).
+# float32 on CPUs runs convolutions as matmuls (`tap_conv2d`, `tap_conv2d_transpose`)
+# up to this many pixels on the small side, by stride (measured on an Intel
+# AVX-512 CPU at 512 channels).
 FLOAT32_MATMUL_MAX_PIXELS = {1: 64, 2: 16}
 
 
@@ -157,23 +157,50 @@ def _valid_taps(size, height, width):
             yield i, j, ((h0 + i - pad, w0 + j - pad), (h0, w0), (h1 - h0, w1 - w0))
 
 
-def tap_conv2d(x, kernel):
-    """Stride-1 "same" convolution as one matmul per kernel tap on the pixels it reaches.
+def _phase_kernels(kernel):
+    """`[4, 4, in, out]` -> four `[4 * in, out]` blocks, one per offset (a, b) of
+    the space-to-depth input: tap (2a + di, 2b + dj) sits at rows (di, dj) of block
+    (a, b), in `tf.nn.space_to_depth`'s channel order."""
+    channels_in, channels_out = kernel.shape[2], kernel.shape[3]
+    blocks = tf.transpose(tf.reshape(kernel, (2, 2, 2, 2, channels_in, channels_out)), (0, 2, 1, 3, 4, 5))
+    return tf.unstack(tf.reshape(blocks, (4, 4 * channels_in, channels_out)))
 
-    `[B, H, W, in] x [k, k, in, out] -> [B, H, W, out]`, k odd. Each tap
+
+def _static_size(x, what):
+    height, width = x.shape[1], x.shape[2]
+    if height is None or width is None:
+        raise ValueError(f"{what} needs a static height and width, got {tuple(x.shape)}")
+    return height, width
+
+
+def tap_conv2d(x, kernel, strides=1):
+    """"Same" convolution as one matmul per kernel tap on the pixels it reaches.
+
+    `[B, H, W, in] x [k, k, in, out] -> [B, H/s, W/s, out]`: k odd with
+    stride 1, or 4x4 with stride 2 on even sizes. Stride 1: each tap
     multiplies only the input pixels it pairs with an output pixel inside
     the image, so none of the zero padding is multiplied (a third of a 3x3
     convolution's work on 4x4 maps, which the native kernel does not skip).
-    Plain slices, matmuls and pads: autodiff gives the input and filter
-    gradients (and R1's second order) as per-tap matmuls too. Against the
-    native float32 ops on 512 channels: forward 1.45x, backward 1.35x faster
-    on 4x4 maps, 1.1x on 8x8, slower on 16x16; no gain in bfloat16.
+    Stride 2: four matmuls over the space-to-depth input, as
+    `matmul_filter_gradient` does. Plain slices, matmuls and pads: autodiff
+    gives the input and filter gradients (and R1's second order) as matmuls
+    too. Against the native float32 ops on 512 channels, forward and
+    backward: stride 1 1.4x faster on 4x4 maps, 1.1x on 8x8, slower on
+    16x16; stride 2 2.3x on 4x4 inputs, 1.4x on 8x8, slower on 16x16; no
+    gain in bfloat16.
     """
     size, _, channels_in, channels_out = kernel.shape
-    _check_geometry(kernel.shape, 1, x.shape[1:3])
-    height, width = x.shape[1], x.shape[2]
-    if height is None or width is None:
-        raise ValueError(f"tap_conv2d needs a static height and width, got {tuple(x.shape)}")
+    _check_geometry(kernel.shape, strides, x.shape[1:3])
+    height, width = _static_size(x, "tap_conv2d")
+    if strides == 2:
+        out_h, out_w = height // 2, width // 2
+        phases = tf.nn.space_to_depth(tf.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))), 2)
+        outputs = [
+            tf.matmul(tf.reshape(tf.slice(phases, (0, a, b, 0), (-1, out_h, out_w, -1)), (-1, 4 * channels_in)),
+                      block)
+            for (a, b), block in zip(((0, 0), (0, 1), (1, 0), (1, 1)), _phase_kernels(kernel))
+        ]
+        return tf.reshape(tf.add_n(outputs), (-1, out_h, out_w, channels_out))
     # Unstacked once: the gradient is one stack, not a strided-slice gradient per tap.
     tap_kernels = tf.unstack(tf.reshape(kernel, (size * size, channels_in, channels_out)))
     outputs = []
@@ -184,6 +211,26 @@ def tap_conv2d(x, kernel):
         outputs.append(tf.pad(y, ((0, 0), (out_start[0], height - out_start[0] - extent[0]),
                                   (out_start[1], width - out_start[1] - extent[1]), (0, 0))))
     return tf.add_n(outputs)
+
+
+def tap_conv2d_transpose(x, kernel):
+    """The transpose of `tap_conv2d` with stride 2: `[B, h, w, out] -> [B, 2h, 2w, in]`, as matmuls.
+
+    Each (a, b) block of the kernel maps x to the space-to-depth phases it
+    read from, shifted by (a, b); depth-to-space and cutting the one-pixel
+    padding give the image. Autodiff again gives matmuls for every gradient.
+    """
+    if tuple(kernel.shape[:2]) != (4, 4):
+        raise ValueError(f"tap_conv2d_transpose: 4x4 kernels only, got {kernel.shape}")
+    height, width = _static_size(x, "tap_conv2d_transpose")
+    channels_in, channels_out = kernel.shape[2], kernel.shape[3]
+    rows = tf.reshape(x, (-1, channels_out))
+    phases = tf.add_n([
+        tf.pad(tf.reshape(tf.matmul(rows, block, transpose_b=True), (-1, height, width, 4 * channels_in)),
+               ((0, 0), (a, 1 - a), (b, 1 - b), (0, 0)))
+        for (a, b), block in zip(((0, 0), (0, 1), (1, 0), (1, 1)), _phase_kernels(kernel))
+    ])
+    return tf.slice(tf.nn.depth_to_space(phases, 2), (0, 1, 1, 0), (-1, 2 * height, 2 * width, -1))
 
 
 def _conv2d_transpose_op(x, kernel, output_shape, strides):
@@ -203,8 +250,8 @@ def conv2d(x, kernel, strides=1, filter_gradient="auto"):
     if not _matmul_path(filter_gradient, x.dtype, small_side, strides):
         return tf.nn.conv2d(x, kernel, strides, "SAME")
     _check_geometry(kernel.shape, strides, x.shape[1:3])
-    if filter_gradient == "auto" and strides == 1 and tf.as_dtype(x.dtype) == tf.float32:
-        return tap_conv2d(x, kernel)  # small float32 maps: forward and input gradient gain too
+    if filter_gradient == "auto" and tf.as_dtype(x.dtype) == tf.float32:
+        return tap_conv2d(x, kernel, strides)  # small float32 maps: forward and input gradient gain too
     kernel = tf.convert_to_tensor(kernel)  # a variable read here, outside: custom_gradient refuses variables
 
     @tf.custom_gradient
@@ -226,6 +273,8 @@ def conv2d_transpose(x, kernel, output_shape, strides=2, filter_gradient="auto")
     """
     if not _matmul_path(filter_gradient, x.dtype, x.shape[1:3]):
         return _conv2d_transpose_op(x, kernel, output_shape, strides)
+    if filter_gradient == "auto" and tf.as_dtype(x.dtype) == tf.float32 and strides == 2:
+        return tap_conv2d_transpose(x, kernel)
     kernel = tf.convert_to_tensor(kernel)
 
     @tf.custom_gradient

@@ -149,24 +149,52 @@ def test_matmul_path_takes_a_keras_variable_kernel_in_eager_mode(name):
     assert relative(grads["matmul"], grads["native"]) < 1e-12
 
 
-@pytest.mark.parametrize("x_shape, k_shape", [((2, 4, 4, 3), (3, 3, 3, 4)), ((2, 3, 5, 2), (3, 3, 2, 3)),
-                                              ((2, 4, 4, 3), (1, 1, 3, 2)), ((1, 3, 7, 2), (5, 5, 2, 2))])
-def test_tap_conv2d_equals_the_native_convolution_to_second_order(x_shape, k_shape):
+def native_transpose(x, kernel):
+    shape = [x.shape[0], 2 * x.shape[1], 2 * x.shape[2], kernel.shape[2]]
+    return tf.raw_ops.Conv2DBackpropInput(input_sizes=shape, filter=kernel, out_backprop=x, strides=[1, 2, 2, 1],
+                                          padding="SAME")
+
+
+# name -> (tap op, native op, input shape, kernel shape)
+TAP_CASES = {
+    "3x3 on 4x4": (convolution.tap_conv2d, lambda v, k: tf.nn.conv2d(v, k, 1, "SAME"), (2, 4, 4, 3), (3, 3, 3, 4)),
+    "3x3 on 3x5": (convolution.tap_conv2d, lambda v, k: tf.nn.conv2d(v, k, 1, "SAME"), (2, 3, 5, 2), (3, 3, 2, 3)),
+    "1x1": (convolution.tap_conv2d, lambda v, k: tf.nn.conv2d(v, k, 1, "SAME"), (2, 4, 4, 3), (1, 1, 3, 2)),
+    "5x5 on 3x7": (convolution.tap_conv2d, lambda v, k: tf.nn.conv2d(v, k, 1, "SAME"), (1, 3, 7, 2), (5, 5, 2, 2)),
+    "4x4 stride 2": (lambda v, k: convolution.tap_conv2d(v, k, 2), lambda v, k: tf.nn.conv2d(v, k, 2, "SAME"),
+                     (2, 4, 6, 3), (4, 4, 3, 4)),
+    "4x4 stride 2 transposed": (convolution.tap_conv2d_transpose, native_transpose, (2, 2, 3, 4), (4, 4, 3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAP_CASES))
+def test_tap_convolutions_equal_the_native_ones_to_second_order(name):
+    tap, native, x_shape, k_shape = TAP_CASES[name]
     x, kernel = tensor(*x_shape), tensor(*k_shape)
-    got = r1_like(lambda v, k, _: convolution.tap_conv2d(v, k), x, kernel, None)
-    want = r1_like(lambda v, k, _: tf.nn.conv2d(v, k, 1, "SAME"), x, kernel, None)
-    np.testing.assert_allclose(convolution.tap_conv2d(x, kernel), tf.nn.conv2d(x, kernel, 1, "SAME"), rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(tap(x, kernel), native(x, kernel), rtol=1e-12, atol=1e-12)
+    got = r1_like(lambda v, k, _: tap(v, k), x, kernel, None)
+    want = r1_like(lambda v, k, _: native(v, k), x, kernel, None)
     for g, w, what in zip(got, want, ("dx", "d penalty / dx", "d penalty / dkernel")):
         assert relative(g, w) < 1e-12, what
 
 
-def test_auto_runs_small_float32_maps_as_tap_matmuls():
+def test_auto_runs_small_float32_maps_as_matmuls():
     x, kernel = tensor(2, 4, 4, 8, dtype=tf.float32), tensor(3, 3, 8, 8, dtype=tf.float32)
-    for tiles, taps in ((1, True), (2, True), (4, False)):  # 4x4, 8x8: taps; 16x16: native
-        types = op_types(lambda v, k: convolution.conv2d(v, k), tf.tile(x, (1, tiles, tiles, 1)), kernel)
-        assert ("Conv2D" not in types and "MatMul" in types) == taps, (tiles, types)
-        assert ("Conv2D" in types and "MatMul" not in types) == (not taps), (tiles, types)
+    ops = {
+        "conv": lambda v, k: convolution.conv2d(v, k),
+        "down": lambda v, k: convolution.conv3x3_avgpool(v, k),
+        "up": lambda v, k: convolution.upsample_conv3x3(v, k),
+    }
+    # Small side (output of conv / down, input of up) of 4x4 / 8x8 / 16x16: matmuls up to 8x8
+    # for stride 1 and 4x4 for stride 2, then native.
+    wanted = {"conv": (True, True, False), "down": (True, False, False), "up": (True, False, False)}
+    for name, op in ops.items():
+        for tiles, matmuls in zip((1, 2, 4), wanted[name]):
+            size = 2 * tiles if name == "down" else tiles  # down's output is half its input
+            types = op_types(op, tf.tile(x, (1, size, size, 1)), kernel)
+            native = {"Conv2D", "Conv2DBackpropInput"} & types
+            assert (not native and "MatMul" in types) == matmuls, (name, tiles, types)
+            assert (bool(native) and "MatMul" not in types) == (not matmuls), (name, tiles, types)
 
 
 def test_layers_take_the_matmul_paths_only_while_training_and_keras_passes_training_down():
