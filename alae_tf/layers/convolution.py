@@ -130,14 +130,9 @@ def matmul_filter_gradient(x, dy, kernel_shape, strides):
     # the padded input at offset (a, b). Space-to-depth puts the four phases
     # side by side in the channels, so each (a, b) is one contiguous slice
     # and one matmul with 4x the depth.
-    phases = tf.nn.space_to_depth(tf.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))), 2)
     rows = tf.reshape(dy, (-1, channels_out))
-    blocks = {
-        (a, b): tf.split(tf.matmul(tf.reshape(tf.slice(phases, (0, a, b, 0), (-1, out_h, out_w, -1)),
-                                              (-1, 4 * channels_in)), rows, transpose_a=True), 4)  # (di, dj)
-        for a in range(2)
-        for b in range(2)
-    }
+    blocks = {offset: tf.split(tf.matmul(window, rows, transpose_a=True), 4)  # (di, dj)
+              for offset, window in zip(PHASE_OFFSETS, _phase_windows(x))}
     # Tap (p, q) = (2a + di, 2b + dj), stacked in kernel order (a split + stack, not a 6-D transpose).
     return tf.reshape(tf.stack([blocks[p // 2, q // 2][2 * (p % 2) + q % 2] for p in range(4) for q in range(4)]),
                       kernel_shape)
@@ -159,6 +154,18 @@ def _valid_taps(size, height, width):
             yield i, j, ((h0 + i - pad, w0 + j - pad), (h0, w0), (h1 - h0, w1 - w0))
 
 
+PHASE_OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+def _phase_windows(x):
+    """The stride-2 4x4 "same" convolution's inputs per offset (a, b) (`PHASE_OFFSETS`):
+    four `[B * H/2 * W/2, 4 * in]` matrices of the one-pixel padded, space-to-depth input."""
+    out_h, out_w = x.shape[1] // 2, x.shape[2] // 2
+    phases = tf.nn.space_to_depth(tf.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))), 2)
+    return [tf.reshape(tf.slice(phases, (0, a, b, 0), (-1, out_h, out_w, -1)), (-1, 4 * x.shape[3]))
+            for a, b in PHASE_OFFSETS]
+
+
 def _phase_kernels(kernel):
     """`[4, 4, in, out]` -> four `[4 * in, out]` blocks, one per offset (a, b) of
     the space-to-depth input: tap (2a + di, 2b + dj) sits at rows (di, dj) of block
@@ -166,7 +173,7 @@ def _phase_kernels(kernel):
     # Unstack + concat, not a 6-D transpose: 2.6x faster with its gradient.
     taps = tf.unstack(tf.reshape(kernel, (16, kernel.shape[2], kernel.shape[3])))  # tap (p, q) at 4p + q
     return [tf.concat([taps[4 * (2 * a + di) + 2 * b + dj] for di in range(2) for dj in range(2)], 0)
-            for a in range(2) for b in range(2)]
+            for a, b in PHASE_OFFSETS]
 
 
 def _static_size(x, what):
@@ -196,14 +203,8 @@ def tap_conv2d(x, kernel, strides=1):
     _check_geometry(kernel.shape, strides, x.shape[1:3])
     height, width = _static_size(x, "tap_conv2d")
     if strides == 2:
-        out_h, out_w = height // 2, width // 2
-        phases = tf.nn.space_to_depth(tf.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))), 2)
-        outputs = [
-            tf.matmul(tf.reshape(tf.slice(phases, (0, a, b, 0), (-1, out_h, out_w, -1)), (-1, 4 * channels_in)),
-                      block)
-            for (a, b), block in zip(((0, 0), (0, 1), (1, 0), (1, 1)), _phase_kernels(kernel))
-        ]
-        return tf.reshape(tf.add_n(outputs), (-1, out_h, out_w, channels_out))
+        outputs = [tf.matmul(window, block) for window, block in zip(_phase_windows(x), _phase_kernels(kernel))]
+        return tf.reshape(tf.add_n(outputs), (-1, height // 2, width // 2, channels_out))
     # Unstacked once: the gradient is one stack, not a strided-slice gradient per tap.
     tap_kernels = tf.unstack(tf.reshape(kernel, (size * size, channels_in, channels_out)))
     outputs = []
@@ -231,7 +232,7 @@ def tap_conv2d_transpose(x, kernel):
     phases = tf.add_n([
         tf.pad(tf.reshape(tf.matmul(rows, block, transpose_b=True), (-1, height, width, 4 * channels_in)),
                ((0, 0), (a, 1 - a), (b, 1 - b), (0, 0)))
-        for (a, b), block in zip(((0, 0), (0, 1), (1, 0), (1, 1)), _phase_kernels(kernel))
+        for (a, b), block in zip(PHASE_OFFSETS, _phase_kernels(kernel))
     ])
     return tf.slice(tf.nn.depth_to_space(phases, 2), (0, 1, 1, 0), (-1, 2 * height, 2 * width, -1))
 
@@ -245,9 +246,10 @@ def _conv2d_transpose_op(x, kernel, output_shape, strides):
 def conv2d(x, kernel, strides=1, filter_gradient="auto"):
     """"Same" 2-D cross-correlation `[B, H, W, in] x [k, k, in, out] -> [B, H/s, W/s, out]` (NHWC).
 
-    The forward pass is `tf.nn.conv2d`; with the matmul path (see the module
-    docstring) the gradient is `conv2d_transpose` for the input and
-    `matmul_filter_gradient` for the kernel, both differentiable again.
+    Paths (see the module docstring): native `tf.nn.conv2d`; on the matmul
+    path, `tf.nn.conv2d` with `conv2d_transpose` as the input gradient and
+    `matmul_filter_gradient` as the kernel's, both differentiable again; or,
+    for small float32 maps under "auto", `tap_conv2d` (forward included).
     """
     small_side = [None if size is None else size // strides for size in x.shape[1:3]]
     if not _matmul_path(filter_gradient, x.dtype, small_side):
@@ -272,7 +274,10 @@ def conv2d_transpose(x, kernel, output_shape, strides=2, filter_gradient="auto")
     """The transpose (input gradient) of `conv2d`: `[B, h, w, out] -> output_shape [B, H, W, in]`.
 
     `kernel` is `conv2d`'s `[k, k, in, out]`. Its gradient is `conv2d` for
-    the input and `matmul_filter_gradient(dz, x)` for the kernel on the matmul path.
+    the input and `matmul_filter_gradient(dz, x)` for the kernel on the matmul
+    path; small float32 inputs under "auto" run as `tap_conv2d_transpose`
+    (stride 2, whose output is always twice x's size: what `output_shape`
+    gives for "same" padding on even sizes).
     """
     if not _matmul_path(filter_gradient, x.dtype, x.shape[1:3]):
         return _conv2d_transpose_op(x, kernel, output_shape, strides)
