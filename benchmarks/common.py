@@ -131,8 +131,11 @@ def _git_commit():
     return f"{commit}+dirty" if commit and dirty.stdout.strip() else commit
 
 
-def machine_info():
-    """Where the numbers came from: CPU, cores, memory, GPUs, versions, load, commit."""
+def machine_info(packages=_PACKAGES, list_gpus=True):
+    """Where the numbers came from: CPU, cores, memory, GPUs, versions of `packages`, load, commit.
+
+    `list_gpus=False` skips the GPU query (it imports TensorFlow).
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -145,11 +148,11 @@ def machine_info():
         "cpu_model": _cpu_model(),
         "cpu_cores": cores,
         "memory_gb": memory_gb,
-        "gpus": _gpus(),
+        "gpus": _gpus() if list_gpus else [],
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "versions": {p: _version(p) for p in _PACKAGES},
+        "versions": {p: _version(p) for p in packages},
         "git_commit": _git_commit(),
     }
 

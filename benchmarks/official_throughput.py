@@ -72,11 +72,9 @@ import importlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import random  # noqa: E402
 import subprocess  # noqa: E402
 import types  # noqa: E402
-from importlib import metadata  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -180,17 +178,7 @@ def _build_style(folder, lod):
     """train_alae.py's models and optimizers; returns (model, model_s, encoder_opt, decoder_opt, cfg)."""
     defaults, model_module, custom_adam = _import_official(folder, ["defaults", "model", "custom_adam"])
     cfg = _config(defaults, folder, FLAGS.style_config)
-    common_args = dict(startf=cfg.MODEL.START_CHANNEL_COUNT, layer_count=cfg.MODEL.LAYER_COUNT,
-                       maxf=cfg.MODEL.MAX_CHANNEL_COUNT, latent_size=cfg.MODEL.LATENT_SPACE_SIZE,
-                       mapping_layers=cfg.MODEL.MAPPING_LAYERS, channels=cfg.MODEL.CHANNELS,
-                       generator=cfg.MODEL.GENERATOR, encoder=cfg.MODEL.ENCODER, z_regression=cfg.MODEL.Z_REGRESSION)
-    model = model_module.Model(dlatent_avg_beta=cfg.MODEL.DLATENT_AVG_BETA,
-                               style_mixing_prob=cfg.MODEL.STYLE_MIXING_PROB, **common_args)
-    model.train()
-    model_s = model_module.Model(truncation_psi=cfg.MODEL.TRUNCATIOM_PSI,
-                                 truncation_cutoff=cfg.MODEL.TRUNCATIOM_CUTOFF, **common_args)
-    model_s.eval()
-    model_s.requires_grad_(False)
+    model, model_s = _models(model_module, cfg, z_regression=cfg.MODEL.Z_REGRESSION)
     decoder_optimizer, encoder_optimizer = _optimizers(
         custom_adam, cfg, lod, [model.decoder, model.mapping_f], [model.encoder, model.mapping_d])
     return model, model_s, encoder_optimizer, decoder_optimizer, cfg
@@ -202,11 +190,19 @@ def _build_mlp(folder):
     defaults, model_module, custom_adam = _import_official(folder, ["defaults", "model_z_gan", "custom_adam"])
     cfg = _config(defaults, folder, FLAGS.mlp_config)
     lod = cfg.MODEL.LAYER_COUNT - 1  # LODDriver.set_epoch with EPOCHS_PER_LOD == 0
+    model, model_s = _models(model_module, cfg, mapping_to_latent=cfg.MODEL.MAPPING_TO_LATENT,
+                             mapping_from_latent=cfg.MODEL.MAPPING_FROM_LATENT)
+    decoder_optimizer, encoder_optimizer = _optimizers(
+        custom_adam, cfg, lod, [model.decoder, model.mapping_fl], [model.encoder, model.mapping_tl])
+    return model, model_s, encoder_optimizer, decoder_optimizer, cfg, lod
+
+
+def _models(model_module, cfg, **extra_args):
+    """The trained model and its EMA copy `model_s`, built as the training scripts build them."""
     common_args = dict(startf=cfg.MODEL.START_CHANNEL_COUNT, layer_count=cfg.MODEL.LAYER_COUNT,
                        maxf=cfg.MODEL.MAX_CHANNEL_COUNT, latent_size=cfg.MODEL.LATENT_SPACE_SIZE,
                        mapping_layers=cfg.MODEL.MAPPING_LAYERS, channels=cfg.MODEL.CHANNELS,
-                       generator=cfg.MODEL.GENERATOR, encoder=cfg.MODEL.ENCODER,
-                       mapping_to_latent=cfg.MODEL.MAPPING_TO_LATENT, mapping_from_latent=cfg.MODEL.MAPPING_FROM_LATENT)
+                       generator=cfg.MODEL.GENERATOR, encoder=cfg.MODEL.ENCODER, **extra_args)
     model = model_module.Model(dlatent_avg_beta=cfg.MODEL.DLATENT_AVG_BETA,
                                style_mixing_prob=cfg.MODEL.STYLE_MIXING_PROB, **common_args)
     model.train()
@@ -214,9 +210,7 @@ def _build_mlp(folder):
                                  truncation_cutoff=cfg.MODEL.TRUNCATIOM_CUTOFF, **common_args)
     model_s.eval()
     model_s.requires_grad_(False)
-    decoder_optimizer, encoder_optimizer = _optimizers(
-        custom_adam, cfg, lod, [model.decoder, model.mapping_fl], [model.encoder, model.mapping_tl])
-    return model, model_s, encoder_optimizer, decoder_optimizer, cfg, lod
+    return model, model_s
 
 
 def _optimizers(custom_adam, cfg, lod, decoder_modules, encoder_modules):
@@ -324,38 +318,15 @@ def run_case(case):
 
 
 # ------------------------------------------------------------------ output
-def _version(package):
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def machine_info():
-    """Like common.machine_info, with torch's versions and threads (and no TensorFlow import)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count()
-    try:
-        memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        memory_gb = None
-    return {
-        "cpu_model": common._cpu_model(),
-        "cpu_cores": cores,
-        "memory_gb": memory_gb,
-        "gpus": [],
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        # tensorflow / keras kept (None) so that `python -m benchmarks.common` can print this file too.
-        "versions": {"torch": torch.__version__, "numpy": np.__version__, "absl-py": _version("absl-py"),
-                     "yacs": _version("yacs"), "tensorflow": None, "keras": None},
-        "torch_threads": torch.get_num_threads(),
-        "torch_interop_threads": torch.get_num_interop_threads(),
-        "git_commit": common._git_commit(),
-    }
+    """`common.machine_info` with torch's version and threads (and no TensorFlow import).
+
+    tensorflow / keras stay listed (None here) so that `python -m benchmarks.common` prints this file too.
+    """
+    info = common.machine_info(packages=("torch", "numpy", "absl-py", "yacs", "tensorflow", "keras"),
+                               list_gpus=False)
+    info.update(torch_threads=torch.get_num_threads(), torch_interop_threads=torch.get_num_interop_threads())
+    return info
 
 
 def write_results(settings, rows, load_before):
