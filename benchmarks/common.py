@@ -69,6 +69,32 @@ def summarize(seconds):
     }
 
 
+def matmul_peak_gflops(make_matmul, sizes=(1024, 2048, 4096), runs=5):
+    """The best GFLOP/s of square matmuls: the machine's arithmetic ceiling as a framework reaches it.
+
+    `make_matmul(n)` returns a callable that multiplies two n x n matrices (in
+    the dtype to rate) and blocks until the product is done. Big square matmuls
+    are the fastest thing a CPU does, so a training step's FLOP/s in that dtype
+    can approach but not pass this.
+    """
+    best = 0.0
+    for n in sizes:
+        seconds = summarize(time_calls(make_matmul(n), runs, warmup=1))["median_s"]
+        best = max(best, 2.0 * n**3 / seconds / 1e9)
+    return best
+
+
+def roofline(row, flops, batch_size, peak_gflops):
+    """Adds FLOP/s and the ceiling to a timed row (`median_step_s` set): fields `gflop_per_step`,
+    `gflops_per_s`, `percent_of_peak`, `ceiling_images_per_s` (the images/s at `peak_gflops`)."""
+    row["gflop_per_step"] = flops / 1e9
+    row["gflops_per_s"] = flops / 1e9 / row["median_step_s"]
+    row["peak_gflops_per_s"] = peak_gflops
+    row["percent_of_peak"] = 100.0 * row["gflops_per_s"] / peak_gflops
+    row["ceiling_images_per_s"] = batch_size * peak_gflops / row["gflop_per_step"]
+    return row
+
+
 class Stopwatch:
     """`with Stopwatch() as sw: ...` then `sw.seconds`."""
 

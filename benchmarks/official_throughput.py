@@ -68,6 +68,7 @@ sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
 import datetime  # noqa: E402
+import functools  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
@@ -79,6 +80,9 @@ import types  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from absl import app, flags  # noqa: E402
+from torch.utils import flop_counter  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from torch.utils._pytree import tree_map  # noqa: E402
 
 from benchmarks import common  # noqa: E402  (no TensorFlow import at module level)
 
@@ -109,12 +113,15 @@ flags.DEFINE_float("max_seconds", 90.0, "Stop timing a case after this many seco
                    lower_bound=0.0)
 flags.DEFINE_integer("min_steps", 3, "Timed iterations made even past --max_seconds.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of torch, random and the input images.")
+flags.DEFINE_bool("roofline", True, "Also count an iteration's FLOPs (torch's FLOP formulas, per executed op) and "
+                  "rate them against torch's best square float32 matmul GFLOP/s on this machine.")
 flags.register_validator("cases", lambda values: all(v in CASES for v in values),
                          message=f"--cases must be a subset of {CASES}")
 
 COLUMNS = [("case", "case"), ("resolution", "px"), ("batch_size", "batch"), ("build_s", "build s"),
            ("first_step_s", "first step s"), ("median_step_s", "step s (median)"), ("images_per_s", "images/s"),
-           ("earlier_images_per_s", "earlier figure (other machine)"), ("steps_timed", "steps")]
+           ("earlier_images_per_s", "earlier figure (other machine)"), ("steps_timed", "steps"),
+           ("gflop_per_step", "GFLOP/iteration"), ("gflops_per_s", "GFLOP/s"), ("percent_of_peak", "% of peak")]
 
 
 # ------------------------------------------------------------------ official code
@@ -251,6 +258,41 @@ def _iteration(model, model_s, encoder_optimizer, decoder_optimizer, x, lod, ble
     return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "lae": lae.item()}
 
 
+class FlopCounter(TorchDispatchMode):
+    """FLOPs of every op run under it, by torch's own formulas (`torch.utils.flop_counter`).
+
+    `FlopCounterMode` itself cannot be used: its module hooks fail under the
+    `autograd.grad(create_graph=True)` of the R1 penalty. Convolution backward
+    counts only the gradients autograd asked for (its output mask).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.flops = {}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_counter.flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            def shape(value):
+                return value.shape if isinstance(value, torch.Tensor) else value
+            name = str(func._overloadpacket)
+            flops = formula(*tree_map(shape, args), **tree_map(shape, kwargs), out_val=tree_map(shape, out))
+            self.flops[name] = self.flops.get(name, 0) + flops
+        return out
+
+
+@functools.cache
+def peak_gflops():
+    """torch's best square float32 matmul GFLOP/s on this machine (`common.matmul_peak_gflops`)."""
+    def make_matmul(n):
+        generator = torch.Generator().manual_seed(0)
+        a, b = torch.randn(n, n, generator=generator), torch.randn(n, n, generator=generator)
+        return lambda: torch.mm(a, b)  # synchronous on the CPU
+    return common.matmul_peak_gflops(make_matmul)
+
+
 def run_case(case):
     """One row: build, a first (sanity-checked) iteration, warm-up, timed iterations."""
     is_style = case != "mnist_mlp"
@@ -297,6 +339,10 @@ def run_case(case):
 
         times = common.time_calls(step, FLAGS.steps, warmup=FLAGS.warmup_steps, max_seconds=FLAGS.max_seconds,
                                   min_runs=FLAGS.min_steps)
+        counter = None
+        if FLAGS.roofline:  # one more iteration, after the timed ones: the counter slows what it runs
+            with FlopCounter() as counter:
+                _iteration(*args, **extra)
     except Exception as e:  # one case failing (missing code, out of memory) must not hide the others
         return common.skipped(row, e)
     stats = common.summarize(times)
@@ -314,6 +360,9 @@ def run_case(case):
         "losses_finite": all(math.isfinite(v) for v in [*first_losses.values(), *losses.values()]),
         "parameters": sum(p.numel() for p in model.parameters()),
     })
+    if counter is not None:
+        row["flops_by_op"] = counter.flops
+        common.roofline(row, sum(counter.flops.values()), batch_size, peak_gflops())
     return row
 
 
@@ -371,11 +420,13 @@ def main(argv):
         common.print_row(rows[-1], COLUMNS)
     settings = common.flag_values(["official_dir", "style_commit", "mlp_commit", "style_config", "mlp_config",
                                    "cases", "style_batch_size", "mlp_batch_size", "threads", "warmup_steps", "steps",
-                                   "max_seconds", "min_steps", "seed"])
+                                   "max_seconds", "min_steps", "seed", "roofline"])
     settings["precision"] = "float32"
     settings["blend"] = 1.0
     settings["input"] = "random images in the official scripts' pixel range, one batch repeated"
     settings["earlier_images_per_s"] = EARLIER_IMAGES_PER_S
+    if FLAGS.roofline:
+        settings["peak_gflops_per_s"] = peak_gflops()
     write_results(settings, rows, load_before)
 
 

@@ -81,6 +81,9 @@ flags.DEFINE_string("profile_dir", None, "Also trace --profile_steps steps of ev
                     "into PROFILE_DIR/<preset>[-<level>]-<precision> (view in TensorBoard's Profile tab).")
 flags.DEFINE_integer("profile_steps", 3, "Steps traced per case with --profile_dir.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the weights and the random images.")
+flags.DEFINE_bool("roofline", True, "Also count each step's FLOPs (TF's op statistics) and rate them against "
+                  "this machine's best square-matmul GFLOP/s in the precision's compute dtype: GFLOP/s, % of peak "
+                  "and the images/s the step would reach at that peak (the ceiling).")
 
 for _name, _choices in (("precisions", PRECISIONS), ("presets", tuple(configs.PRESETS))):
     flags.register_validator(_name, lambda values, c=_choices: all(v in c for v in values),
@@ -93,6 +96,10 @@ COLUMNS = [("preset", "preset"), ("level", "level"), ("resolution", "px"), ("pre
            ("time_to_first_step_s", "to first step s"), ("median_step_s", "step s (median)"),
            ("images_per_s", "images/s"), ("pytorch_images_per_s", "PyTorch images/s"),
            ("speedup_vs_pytorch", "x PyTorch"), ("steps_timed", "steps")]
+ROOFLINE_COLUMNS = [("preset", "preset"), ("resolution", "px"), ("precision", "precision"),
+                    ("gflop_per_step", "GFLOP/step"), ("gflops_per_s", "GFLOP/s"),
+                    ("peak_gflops_per_s", "peak GFLOP/s"), ("percent_of_peak", "% of peak"),
+                    ("ceiling_images_per_s", "images/s at peak"), ("ceiling_vs_pytorch", "at peak x PyTorch")]
 BREAKDOWN_COLUMNS = [("median_step_s", "whole step"), ("step_I_ed_s", "I: E, D (+R1)"),
                      ("step_II_fg_s", "II: F, G"), ("step_III_ae_s", "III: latent AE"), ("ema_s", "EMA")]
 
@@ -139,6 +146,34 @@ def _breakdown(model, stream, batch_size):
     return result
 
 
+def step_flops(model, batch):
+    """FLOPs of one `train_step` on `batch`, from TF's per-op statistics (convolutions, matmuls,
+    elementwise ops) over the traced graph.
+
+    Only ops that the step's outputs and updates depend on count: the gradient functions emit
+    both input and filter gradients of every conv, and the runtime prunes the unused ones (E's
+    filter gradients in step II) before the step runs.
+    """
+    from tensorflow.python.framework import ops as tf_ops  # the statistics registry (no public API)
+    from tensorflow.python.profiler.internal import flops_registry  # noqa: F401  (registers "flops")
+
+    graph = tf.function(model.train_step).get_concrete_function(tf.TensorSpec.from_tensor(batch)).graph
+    pending = [t.op for t in graph.outputs] + [op for op in graph.get_operations() if op.op_def.is_stateful]
+    live = set()
+    while pending:
+        op = pending.pop()
+        if op.name not in live:
+            live.add(op.name)
+            pending.extend([t.op for t in op.inputs] + list(op.control_inputs))
+    flops = 0
+    for op in graph.get_operations():
+        if op.name in live:
+            if any(attr in op.node_def.attr for attr in ("f", "body", "then_branch")):
+                raise NotImplementedError(f"{op.type} {op.name}: ops inside nested functions are not counted")
+            flops += tf_ops.get_stats_for_node_def(graph, op.node_def, "flops").value or 0
+    return flops
+
+
 def _time_level(model, config, preset, level, precision, batch_size, build_s):
     """One row: trace + first step, warm-up, timed steps at the model's current level."""
     row = {"preset": preset, "level": level, "resolution": model.resolution, "precision": precision,
@@ -173,6 +208,10 @@ def _time_level(model, config, preset, level, precision, batch_size, build_s):
         "losses_finite": all(math.isfinite(v) for v in logs.values()),
         "train_step_traces": model.train_step_traces,
     })
+    if FLAGS.roofline:
+        common.roofline(row, step_flops(model, next(iterator)), batch_size, peak_gflops(precision))
+        if reference is not None:
+            row["ceiling_vs_pytorch"] = row["ceiling_images_per_s"] / reference
     if FLAGS.breakdown:
         row["breakdown"] = _breakdown(model, stream, batch_size)
     if FLAGS.profile_dir:
@@ -224,25 +263,49 @@ def run_preset(preset, precision):
 
 
 @functools.cache
+def peak_gflops(precision):
+    """This machine's best square-matmul GFLOP/s in `precision`'s compute dtype.
+
+    TF's rate, measured now; for float32 the official run's torch rate (the
+    PyTorch source file's) counts too when higher: a ceiling must not sit
+    below a rate this machine was seen to reach.
+    """
+    dtype = keras.mixed_precision.Policy(precision).compute_dtype
+
+    def make_matmul(n):
+        a, b = (tf.cast(tf.random.stateless_normal((n, n), seed=(i, 0)), dtype) for i in range(2))
+        matmul = tf.function(tf.linalg.matmul)
+        return lambda: matmul(a, b).numpy()
+
+    peak = common.matmul_peak_gflops(make_matmul)
+    torch_peak = pytorch_reference()[2] if dtype == "float32" else None
+    return max(peak, torch_peak or 0.0)
+
+
+@functools.cache
 def pytorch_reference():
-    """`(source, {(preset, level): images/s})` for the PyTorch column (see `--pytorch_results`)."""
+    """`(source, {(preset, level): images/s}, torch's float32 peak GFLOP/s or None)` for the PyTorch
+    column (see `--pytorch_results`)."""
     choice = FLAGS.pytorch_results
+    quoted = "quoted in the issue (AMD EPYC)", PYTORCH_IMAGES_PER_S, None
     if choice == "quoted":
-        return "quoted in the issue (AMD EPYC)", PYTORCH_IMAGES_PER_S
+        return quoted
     path = OFFICIAL_RESULTS if choice == "auto" else pathlib.Path(choice)
     if not path.is_file():
         if choice == "auto":
-            return "quoted in the issue (AMD EPYC)", PYTORCH_IMAGES_PER_S
+            return quoted
         raise app.UsageError(f"--pytorch_results: no file {path}")
     payload = json.loads(path.read_text())
     measured_on = payload.get("machine", {}).get("cpu_model")
-    if choice == "auto" and measured_on != common.machine_info()["cpu_model"]:
-        return "quoted in the issue (AMD EPYC)", PYTORCH_IMAGES_PER_S
+    same_cpu = measured_on == common.machine_info()["cpu_model"]
+    if choice == "auto" and not same_cpu:
+        return quoted
     images_per_s = {}
     for row in payload.get("results", []):
         if row.get("status") == "ok":
             images_per_s[(row["preset"], row["level"])] = float(row["images_per_s"])
-    return f"measured by official_throughput.py on {measured_on} ({path.name}, {payload.get('created')})", images_per_s
+    source = f"measured by official_throughput.py on {measured_on} ({path.name}, {payload.get('created')})"
+    return source, images_per_s, payload.get("settings", {}).get("peak_gflops_per_s") if same_cpu else None
 
 
 def main(argv):
@@ -251,12 +314,17 @@ def main(argv):
     rows = [row for preset in FLAGS.presets for precision in FLAGS.precisions for row in run_preset(preset, precision)]
     settings = common.flag_values(["presets", "precisions", "levels", "mlp_batch_size", "style_batch_size",
                                    "warmup_steps", "steps", "max_seconds", "min_steps", "input", "jit_compile",
-                                   "breakdown", "profile_dir", "seed", "pytorch_results"])
-    source, reference = pytorch_reference()
+                                   "breakdown", "profile_dir", "seed", "pytorch_results", "roofline"])
+    source, reference, _ = pytorch_reference()
     settings["pytorch_source"] = source
     settings["pytorch_images_per_s"] = {f"{p}" + ("" if lv is None else f"@{lv}"): v for (p, lv), v in reference.items()}
     settings["target_speedup"] = TARGET_SPEEDUP
+    if FLAGS.roofline:
+        settings["peak_gflops_per_s"] = {p: peak_gflops(p) for p in FLAGS.precisions}
     common.write_results(NAME, settings, rows, COLUMNS, FLAGS.output)
+    if FLAGS.roofline:
+        print("\nroofline (FLOPs counted by TF; peak: square matmuls in the compute dtype, this run)\n")
+        print(common.format_table([r for r in rows if r.get("status") == "ok"], ROOFLINE_COLUMNS))
     if FLAGS.breakdown:
         print("\nSeconds per phase, each run alone as its own tf.function (median):")
         print(common.format_table([{**row, **row["breakdown"]} for row in rows if "breakdown" in row],
