@@ -53,6 +53,12 @@ Per case: the first iteration (untimed; its losses must be finite or the case is
 `--warmup_steps` more untimed iterations, then up to `--steps` timed ones (stopping after
 `--max_seconds` once 3 are done); images/s = batch / median iteration time.
 
+With `--roofline` (default), one more iteration after the timed ones runs under a FLOP
+counter (torch's own per-op formulas, `torch.utils.flop_counter`; convolution backward counts
+only the gradients autograd asks for): `gflop_per_step` per iteration, `gflops_per_s` at the
+median time, and `percent_of_peak` of torch's best square float32 matmul rate here
+(`settings.peak_gflops_per_s`, which train_throughput.py's ceiling uses too).
+
 Left out of the timed loop (no effect on the arithmetic of a step): data loading and the
 `x / 127.5 - 1` scaling, the loss tracker (`tracker.update`), the LOD driver's bookkeeping,
 checkpoints and sample images. Modules the official files import at module level but that a

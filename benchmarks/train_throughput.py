@@ -20,6 +20,14 @@ training feeds it (`--input=dataset`). Style presets run at `--levels` with blen
 (no fade-in). The PyTorch column is the official code's speed on this machine when
 `official_throughput.py` has measured it here (`--pytorch_results`), else the figures
 quoted in the issue (from another machine); the target is twice that.
+
+Roofline (`--roofline`, on by default): the step's FLOPs, counted by `benchmarks/flops.py`
+from TF's op statistics over the traced `train_step` (only ops its updates depend on), give
+its GFLOP/s; the peak is this machine's best square-matmul GFLOP/s in the precision's
+compute dtype (TF's, or for float32 the official run's torch figure when higher), and
+`ceiling_images_per_s` = batch * peak / FLOPs per step: what the step would reach if every
+FLOP ran at that peak. A ceiling under twice the PyTorch figure means the target needs
+fewer FLOPs, not faster kernels.
 """
 
 import pathlib
@@ -40,7 +48,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from alae_tf import configs, data, training  # noqa: E402
-from benchmarks import common  # noqa: E402
+from benchmarks import common, flops  # noqa: E402
 
 NAME = "train_throughput"
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -146,34 +154,6 @@ def _breakdown(model, stream, batch_size):
     return result
 
 
-def step_flops(model, batch):
-    """FLOPs of one `train_step` on `batch`, from TF's per-op statistics (convolutions, matmuls,
-    elementwise ops) over the traced graph.
-
-    Only ops that the step's outputs and updates depend on count: the gradient functions emit
-    both input and filter gradients of every conv, and the runtime prunes the unused ones (E's
-    filter gradients in step II) before the step runs.
-    """
-    from tensorflow.python.framework import ops as tf_ops  # the statistics registry (no public API)
-    from tensorflow.python.profiler.internal import flops_registry  # noqa: F401  (registers "flops")
-
-    graph = tf.function(model.train_step).get_concrete_function(tf.TensorSpec.from_tensor(batch)).graph
-    pending = [t.op for t in graph.outputs] + [op for op in graph.get_operations() if op.op_def.is_stateful]
-    live = set()
-    while pending:
-        op = pending.pop()
-        if op.name not in live:
-            live.add(op.name)
-            pending.extend([t.op for t in op.inputs] + list(op.control_inputs))
-    flops = 0
-    for op in graph.get_operations():
-        if op.name in live:
-            if any(attr in op.node_def.attr for attr in ("f", "body", "then_branch")):
-                raise NotImplementedError(f"{op.type} {op.name}: ops inside nested functions are not counted")
-            flops += tf_ops.get_stats_for_node_def(graph, op.node_def, "flops").value or 0
-    return flops
-
-
 def _time_level(model, config, preset, level, precision, batch_size, build_s):
     """One row: trace + first step, warm-up, timed steps at the model's current level."""
     row = {"preset": preset, "level": level, "resolution": model.resolution, "precision": precision,
@@ -209,7 +189,8 @@ def _time_level(model, config, preset, level, precision, batch_size, build_s):
         "train_step_traces": model.train_step_traces,
     })
     if FLAGS.roofline:
-        common.roofline(row, step_flops(model, next(iterator)), batch_size, peak_gflops(precision))
+        step_flops = flops.function_flops(model.train_step, tf.TensorSpec.from_tensor(next(iterator)))
+        common.roofline(row, step_flops, batch_size, peak_gflops(precision))
         if reference is not None:
             row["ceiling_vs_pytorch"] = row["ceiling_images_per_s"] / reference
     if FLAGS.breakdown:
