@@ -228,17 +228,22 @@ def print_row(row, columns):
     print("  ".join(cells), flush=True)
 
 
-def write_results(name, settings, rows, columns, output=None):
-    """Write the JSON result file, print the table; returns the JSON path."""
+def write_results(name, settings, rows, columns, output=None, machine=None, extra=None):
+    """Write the JSON result file (atomically), print the table; returns the JSON path.
+
+    `machine` replaces `machine_info()` (a harness without TensorFlow passes its
+    own); `extra` adds top-level fields to the payload.
+    """
     path = pathlib.Path(output) if output else RESULTS_DIR / f"{name}.json"
     payload = {
         "benchmark": name,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([pathlib.Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "machine": machine_info(),
+        "machine": machine_info() if machine is None else machine,
         "settings": settings,
         "columns": [list(column) for column in columns],
         "results": rows,
+        **(extra or {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(path.name + ".tmp")
@@ -250,13 +255,17 @@ def write_results(name, settings, rows, columns, output=None):
     return path
 
 
+_FRAMEWORKS = (("tensorflow", "TF"), ("keras", "Keras"), ("torch", "torch"))
+
+
 def describe(payload):
     """A result file's provenance line and its Markdown table."""
     machine = payload["machine"]
     load = ", ".join(f"{v:.1f}" for v in machine["load_average"] or [])
+    versions = ", ".join(f"{title} {machine['versions'][package]}" for package, title in _FRAMEWORKS
+                         if machine["versions"].get(package))
     header = (f"{payload['benchmark']}, {payload['created'][:10]}: {machine['cpu_model']}, {machine['cpu_cores']} "
-              f"cores, TF {machine['versions']['tensorflow']}, Keras {machine['versions']['keras']}, "
-              f"load average {load}, commit {machine['git_commit']}")
+              f"cores, {versions}, load average {load}, commit {machine['git_commit']}")
     return header + "\n\n" + format_table(payload["results"], [tuple(c) for c in payload["columns"]])
 
 

@@ -73,10 +73,8 @@ _HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-import datetime  # noqa: E402
 import functools  # noqa: E402
 import importlib  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
@@ -374,45 +372,10 @@ def run_case(case):
 
 # ------------------------------------------------------------------ output
 def machine_info():
-    """`common.machine_info` with torch's version and threads (and no TensorFlow import).
-
-    tensorflow / keras stay listed (None here) so that `python -m benchmarks.common` prints this file too.
-    """
-    info = common.machine_info(packages=("torch", "numpy", "absl-py", "yacs", "tensorflow", "keras"),
-                               list_gpus=False)
+    """`common.machine_info` with torch's version and threads (and no TensorFlow import)."""
+    info = common.machine_info(packages=("torch", "numpy", "absl-py", "yacs"), list_gpus=False)
     info.update(torch_threads=torch.get_num_threads(), torch_interop_threads=torch.get_num_interop_threads())
     return info
-
-
-def write_results(settings, rows, load_before):
-    path = pathlib.Path(FLAGS.output) if FLAGS.output else common.RESULTS_DIR / f"{NAME}.json"
-    machine = machine_info()
-    machine["load_average_before"] = load_before
-    payload = {
-        "benchmark": NAME,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([pathlib.Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "machine": machine,
-        "official_commits": {"style": _commit_of(pathlib.Path(FLAGS.official_dir) / FLAGS.style_commit),
-                             "mlp": _commit_of(pathlib.Path(FLAGS.official_dir) / FLAGS.mlp_commit)},
-        "settings": settings,
-        "columns": [list(column) for column in COLUMNS],
-        "results": rows,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    temp.replace(path)
-    load = ", ".join(f"{v:.2f}" for v in load_before or [])
-    print()
-    print(f"{NAME}, {payload['created'][:10]}: {machine['cpu_model']}, {machine['cpu_cores']} cores, "
-          f"torch {torch.__version__} ({machine['torch_threads']} threads), load average before {load}, "
-          f"official commits {payload['official_commits']['style']} (style), "
-          f"{payload['official_commits']['mlp']} (MLP)")
-    print()
-    print(common.format_table(rows, COLUMNS))
-    print(f"\nwrote {path}")
-    return path
 
 
 def main(argv):
@@ -433,7 +396,12 @@ def main(argv):
     settings["earlier_images_per_s"] = EARLIER_IMAGES_PER_S
     if FLAGS.roofline:
         settings["peak_gflops_per_s"] = peak_gflops()
-    write_results(settings, rows, load_before)
+    machine = machine_info()
+    machine["load_average_before"] = load_before
+    official = pathlib.Path(FLAGS.official_dir)
+    commits = {"style": _commit_of(official / FLAGS.style_commit), "mlp": _commit_of(official / FLAGS.mlp_commit)}
+    common.write_results(NAME, settings, rows, COLUMNS, FLAGS.output, machine=machine,
+                         extra={"official_commits": commits})
 
 
 if __name__ == "__main__":
