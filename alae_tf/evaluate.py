@@ -39,7 +39,8 @@ flags.DEFINE_integer("kid_subset_size", _DEFAULTS["kid_subset_size"],
                      "KID: images per subset (capped by the sample counts).", lower_bound=2)
 flags.DEFINE_integer("ppl_samples", _DEFAULTS["ppl_samples"], "PPL: w pairs.", lower_bound=2)
 flags.DEFINE_float("ppl_epsilon", _DEFAULTS["ppl_epsilon"], "PPL: step along the path (> 0).")
-flags.DEFINE_integer("svm_steps", _DEFAULTS["svm_steps"], "SVM: full-batch optimizer steps.", lower_bound=1)
+flags.DEFINE_integer("svm_steps", _DEFAULTS["svm_steps"], "SVM: at most this many Newton iterations per class "
+                     "(it stops once converged).", lower_bound=1)
 flags.DEFINE_integer("seed", _DEFAULTS["seed"], "Seed of every z, t and subset draw.")
 # The report.
 flags.DEFINE_bool("report", True, "Also write W/report/ (report.md and PNG figures).")

@@ -25,6 +25,7 @@ import numpy as np
 from alae_tf import atomic
 
 FEATURE_LAYER = "features"
+LOGITS_LAYER = "logits"
 INCEPTION_SIZE = 299
 
 
@@ -62,7 +63,7 @@ def build_classifier(input_shape, num_classes, name):
     x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.Flatten()(x)
     x = keras.layers.Dense(128, activation="relu", name=FEATURE_LAYER)(x)
-    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    outputs = keras.layers.Dense(num_classes, name=LOGITS_LAYER)(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -117,6 +118,10 @@ def _to_unit(images, pixel_range):
 class ClassifierFeatures:
     """The "features" layer of a trained classifier: images -> `[N, 128]` float32.
 
+    The classifier's own head stays available: `logits(features)` turns features into
+    class scores, so a metric that judges images by class (`alae_tf.metrics.judge`) reuses
+    the features already computed instead of running the network again.
+
     Args:
         model: a Keras model from `build_classifier` (its name is the features' name).
         source: where the model came from (a file path), for reports; None if built in memory.
@@ -134,6 +139,29 @@ class ClassifierFeatures:
         self.source = None if source is None else str(source)
         self.input_shape = tuple(model.input_shape[1:])
         self._features = keras.Model(model.inputs, layer.output)
+        head = [lay for lay in model.layers if lay.name == LOGITS_LAYER]
+        # The head is a Dense on the features: its kernel and bias map features to class scores.
+        self._head = None
+        if head and head[0].input.name == layer.output.name:
+            kernel, bias = (np.asarray(v, np.float64) for v in head[0].get_weights())
+            self._head = (kernel, bias)
+
+    @property
+    def num_classes(self):
+        """Classes of the classifier's head (None when the model has none)."""
+        return None if self._head is None else int(self._head[1].shape[0])
+
+    def logits(self, features):
+        """Class scores `[N, classes]` (float64 numpy) of features `[N, d]` from `__call__`.
+
+        Raises:
+            FeatureError: the model has no "logits" head on its feature layer.
+        """
+        if self._head is None:
+            raise FeatureError(f"{self.name} has no {LOGITS_LAYER!r} head on its {FEATURE_LAYER!r} layer: it cannot "
+                               f"judge classes; train one with `python -m alae_tf.features`")
+        kernel, bias = self._head
+        return np.asarray(features, np.float64) @ kernel + bias
 
     def __call__(self, images, pixel_range):
         """`[N, H, W, C]` float images in `pixel_range` -> `[N, d]` float32 numpy."""

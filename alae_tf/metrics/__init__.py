@@ -3,6 +3,6 @@
 from alae_tf.metrics.registry import METRICS, NEEDS, EvalContext, compute, register
 
 # Importing the modules registers their metrics.
-from alae_tf.metrics import distribution, perceptual_path, reconstruction, representation  # noqa: E402,F401
+from alae_tf.metrics import distribution, judge, perceptual_path, reconstruction, representation  # noqa: E402,F401
 
 __all__ = ["METRICS", "NEEDS", "EvalContext", "compute", "register"]

@@ -66,7 +66,8 @@ class EvalContext:
             this size (capped by the sample counts).
         ppl_samples: w pairs of perceptual path length.
         ppl_epsilon: PPL's step along the path.
-        svm_steps, svm_l2: full-batch optimizer steps and L2 weight of the linear SVM.
+        svm_steps, svm_l2: at most this many Newton iterations (per class) and the L2 weight of
+            the linear SVM (it stops earlier once converged).
         seed: seed of every z, t and subset draw, so a metric repeats exactly.
     """
 

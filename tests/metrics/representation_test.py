@@ -42,3 +42,23 @@ def test_svm_on_random_labels_is_near_chance():
     codes, labels = rng.normal(size=(400, 4)), rng.integers(0, 2, 400)
     accuracy = np.mean(linear_svm_predict(codes[:300], labels[:300], codes[300:], steps=200) == labels[300:])
     assert accuracy == pytest.approx(0.5, abs=0.15)
+
+
+def test_svm_solver_reaches_the_optimum_of_its_objective():
+    from alae_tf.metrics.representation import _fit_l2_svm
+
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(size=(400, 5)), np.ones((400, 1))], axis=1)
+    targets = np.where(x[:, 0] + 0.8 * rng.normal(size=400) > 0, 1.0, -1.0)  # overlapping classes
+    penalty = np.array([1e-3] * 5 + [0.0])
+    w = _fit_l2_svm(x, targets, penalty, max_iterations=100, tolerance=1e-12)
+
+    def objective(v):
+        return np.mean(np.square(np.maximum(1.0 - targets * (x @ v), 0.0))) + np.sum(penalty * v * v)
+
+    slack = np.maximum(1.0 - targets * (x @ w), 0.0)
+    gradient = -2.0 / len(x) * (x.T @ (slack * targets)) + 2.0 * penalty * w
+    assert np.linalg.norm(gradient) < 1e-8
+    # No nearby point does better (convexity: the stationary point is the minimum).
+    for _ in range(20):
+        assert objective(w + 1e-3 * rng.normal(size=6)) >= objective(w)
