@@ -52,3 +52,12 @@ def latent_reconstruction(w_reconstructed, w_target):
     The target is detached: only the reconstruction path trains.
     """
     return tf.reduce_mean(tf.square(at_least_float32(w_reconstructed) - tf.stop_gradient(at_least_float32(w_target))))
+
+
+def pixel_reconstruction(images_reconstructed, images):
+    """Optional step III term (not in the paper): `mean((G(E(x)) - x)^2)` over batch and pixels.
+
+    The real images are the target (no gradient flows into them). See
+    `ALAE(pixel_reconstruction_weight=)`.
+    """
+    return tf.reduce_mean(tf.square(at_least_float32(images_reconstructed) - tf.stop_gradient(at_least_float32(images))))

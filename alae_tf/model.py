@@ -74,7 +74,10 @@ class ALAE(keras.Model):
          `autoencoder_variables="official"` (default) steps E with the E/D
          optimizer and F and G with the F/G optimizer, as the authors' code
          does (F moves through G's input); `"paper"` moves only E and G, as
-         the paper's text says.
+         the paper's text says. With `pixel_reconstruction_weight` > 0 (not in
+         the paper; off by default) step III also adds that weight times
+         `mean((G(E(x)) - x)^2)` on the real batch: the nets the step moves
+         then learn to redraw real images, not only to agree on fakes' codes.
 
     Then an exponential moving average of all four nets (half-life
     `ema_halflife_images` images) is updated; sampling, evaluation and export
@@ -123,11 +126,13 @@ class ALAE(keras.Model):
             (style nets: only the first `truncation_cutoff` style layers move
             towards `dlatent_avg`); never used in training.
         level: initial level of style nets (default: the last).
+        pixel_reconstruction_weight: weight of step III's pixel term on real
+            images (0, the paper's: none).
     """
 
     def __init__(self, mapping, generator, encoder, discriminator, r1_gamma=10.0, ema_halflife_images=10000.0,
                  dlatent_avg_beta=0.995, autoencoder_variables="official", seed=0, style_mixing_prob=0.0,
-                 truncation_psi=None, truncation_cutoff=None, level=None, **kwargs):
+                 truncation_psi=None, truncation_cutoff=None, level=None, pixel_reconstruction_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         if autoencoder_variables not in AUTOENCODER_VARIABLES:
             raise ValueError(f"autoencoder_variables must be one of {AUTOENCODER_VARIABLES}, got {autoencoder_variables!r}")
@@ -143,6 +148,9 @@ class ALAE(keras.Model):
         self.latent_size = int(mapping.latent_size)
         self.dlatent_size = int(mapping.dlatent_size)
         self.style_mixing_prob = float(style_mixing_prob)
+        self.pixel_reconstruction_weight = float(pixel_reconstruction_weight)
+        if self.pixel_reconstruction_weight < 0:
+            raise ValueError(f"pixel_reconstruction_weight must be >= 0, got {pixel_reconstruction_weight}")
         self.truncation_psi = None if truncation_psi is None else float(truncation_psi)
         self.truncation_cutoff = None if truncation_cutoff is None else int(truncation_cutoff)
         self.is_style = isinstance(generator, StyleGenerator)
@@ -169,7 +177,8 @@ class ALAE(keras.Model):
         # trace, and each new value would retrace. Checkpointed with the
         # model, so a restored run renders at the blend it stopped at.
         self.blend = self.add_weight(name="blend", shape=(), dtype="float32", initializer="ones", trainable=False)
-        self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in ("loss_d", "r1", "loss_g", "loss_ae")}
+        tracked = ("loss_d", "r1", "loss_g", "loss_ae") + (("recon_pixels",) if self.pixel_reconstruction_weight else ())
+        self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in tracked}
         self.ed_optimizer = None
         self.fg_optimizer = None
         self.train_step_traces = 0
@@ -409,8 +418,13 @@ class ALAE(keras.Model):
         taken, updated = _apply_gradients(self.fg_optimizer, grads, variables)
         return {"loss_g": loss, "taken": taken, "updated": updated}
 
-    def autoencoder_step(self, z):
-        """Step III: latent autoencoding `E(G(F(z))) ~ F(z)`. Returns `{"loss_ae", "taken", "updated"}`."""
+    def autoencoder_step(self, z, x=None):
+        """Step III: latent autoencoding `E(G(F(z))) ~ F(z)`. Returns `{"loss_ae", "taken", "updated"}`.
+
+        With `pixel_reconstruction_weight` > 0, `x` (the real batch, fade-in blended for style
+        nets) is needed too: the loss adds the weight times `mean((G(E(x)) - x)^2)`, returned
+        alone as "recon_pixels".
+        """
         ed_variables = self.encoder.trainable_variables
         fg_variables = list(self.generator.trainable_variables)
         if self.autoencoder_variables == "official":
@@ -420,12 +434,24 @@ class ALAE(keras.Model):
             x_fake = self.run_generator(self.generator, styles, noise_seed=self._step_key(_NOISE_AE), training=True)
             w_reconstructed = self.run_encoder(self.encoder, x_fake, training=True)
             loss = losses.latent_reconstruction(w_reconstructed, w)
+            results = {}
+            if self.pixel_reconstruction_weight:
+                if x is None:
+                    raise ValueError("autoencoder_step: pixel_reconstruction_weight > 0 needs the real batch x")
+                w_real = self.run_encoder(self.encoder, x, training=True)
+                if self.is_style:
+                    w_real = tf.repeat(w_real[:, None], self.generator.num_styles, axis=1)
+                x_redrawn = self.run_generator(self.generator, w_real, noise_seed=self._step_key(_NOISE_AE),
+                                               training=True)
+                results["recon_pixels"] = losses.pixel_reconstruction(x_redrawn, x)
+                loss = loss + self.pixel_reconstruction_weight * results["recon_pixels"]
         ed_grads, fg_grads = self._gradients(
             tape, loss, [(self.ed_optimizer, ed_variables), (self.fg_optimizer, fg_variables)], tf.shape(z)[0]
         )
         ed_taken, ed_updated = _apply_gradients(self.ed_optimizer, ed_grads, ed_variables)
         fg_taken, fg_updated = _apply_gradients(self.fg_optimizer, fg_grads, fg_variables)
-        return {"loss_ae": loss, "taken": tf.logical_and(ed_taken, fg_taken), "updated": ed_updated + fg_updated}
+        return {"loss_ae": loss, **results, "taken": tf.logical_and(ed_taken, fg_taken),
+                "updated": ed_updated + fg_updated}
 
     def update_ema(self, batch_size, variables=None):
         """Move the EMA nets towards the trained ones: `ema += (1 - beta) * (net - ema)`.
@@ -467,7 +493,10 @@ class ALAE(keras.Model):
         batch_size = tf.shape(x)[0]
         step_1 = self.discriminator_step(x, z_d)
         step_2 = self.generator_step(z_g)
-        step_3 = self.autoencoder_step(z_ae)
+        x_real = x
+        if self.is_style and self.level > 0 and self.pixel_reconstruction_weight:
+            x_real = fade_in_real_images(x, tf.cast(self.blend, x.dtype))
+        step_3 = self.autoencoder_step(z_ae, x_real if self.pixel_reconstruction_weight else None)
         _, global_batch = distribute.batch_layout(batch_size)
         self.update_ema(global_batch, step_1["updated"] + step_2["updated"] + step_3["updated"])
         distribute.assign_local(self.step, self.step + 1)
@@ -477,6 +506,8 @@ class ALAE(keras.Model):
             for name, value in (("loss_d", step_1["loss_d"]), ("r1", step_1["r1"]), ("loss_g", step_2["loss_g"]),
                                 ("loss_ae", step_3["loss_ae"]))
         }
+        if "recon_pixels" in step_3:
+            means["recon_pixels"] = distribute.global_mean(step_3["recon_pixels"], batch_size)
         return {**means, "ed_taken": step_1["taken"], "fg_taken": step_2["taken"], "ae_taken": step_3["taken"]}
 
     def draw_latents(self, batch_size, count=3):
@@ -503,7 +534,8 @@ class ALAE(keras.Model):
         z_d, z_g, z_ae = self.draw_latents(tf.shape(x)[0])
         results = self.alternating_update(x, z_d, z_g, z_ae)
         # A step skipped by loss scaling is kept out of the running means.
-        taken = {"loss_d": "ed_taken", "r1": "ed_taken", "loss_g": "fg_taken", "loss_ae": "ae_taken"}
+        taken = {"loss_d": "ed_taken", "r1": "ed_taken", "loss_g": "fg_taken", "loss_ae": "ae_taken",
+                 "recon_pixels": "ae_taken"}
         for name, tracker in self.loss_trackers.items():
             tracker.update_state(results[name], sample_weight=tf.cast(results[taken[name]], tf.float32))
         return {name: tracker.result() for name, tracker in self.loss_trackers.items()}
@@ -564,6 +596,7 @@ class ALAE(keras.Model):
             "truncation_psi": self.truncation_psi,
             "truncation_cutoff": self.truncation_cutoff,
             "level": self.level,
+            "pixel_reconstruction_weight": self.pixel_reconstruction_weight,
         }
 
     @classmethod

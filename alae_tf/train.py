@@ -27,12 +27,23 @@ flags.DEFINE_float("learning_rate", None, "Adam learning rate of both optimizers
                    lower_bound=0.0)
 flags.DEFINE_integer("images_per_level", None, "Style presets: images trained per resolution level.", lower_bound=1)
 flags.DEFINE_float("r1_gamma", None, "R1 weight.", lower_bound=0.0)
+flags.DEFINE_list("hidden_units", None, "MLP presets: widths of G's and E's hidden layers, e.g. 1024,1024.")
+flags.DEFINE_float("ema_halflife_images", None, "Half-life of the EMA nets, in images.", lower_bound=0.0)
+flags.DEFINE_enum("learning_rate_decay", None, ["none", "cosine", "linear"],
+                  "Decay of the learning rate over the run (--train_images long); none is the paper's.")
+flags.DEFINE_float("learning_rate_decay_start", None, "Fraction of the run where the decay starts.",
+                   lower_bound=0.0, upper_bound=0.999)
+flags.DEFINE_float("learning_rate_decay_final", None, "Learning-rate factor at the run's end.",
+                   lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_float("pixel_reconstruction_weight", None, "Weight of step III's pixel term mean((G(E(x)) - x)^2) "
+                   "on real images (0: none, the paper's).", lower_bound=0.0)
 flags.DEFINE_enum("autoencoder_variables", None, ["official", "paper"],
                   "Step III moves E, F and G (official code) or E and G (paper).")
 flags.DEFINE_bool("reset_optimizers_at_level_change", None,
                   "Style presets: zero both optimizers' state when a level starts (default on, as the official code).")
-flags.DEFINE_enum("precision", "float32", list(training.PRECISIONS),
-                  "Compute precision: mixed_bfloat16 on TPUs and CPUs whose bf16 beats float32 (AMD AVX512-BF16; "
+flags.DEFINE_enum("precision", "float32", ["auto", *training.PRECISIONS],
+                  "Compute precision: auto (the machine's fastest: mixed_float16 on GPUs, mixed_bfloat16 on CPUs "
+                  "with AVX512-BF16 or AMX, else float32), mixed_bfloat16 on TPUs and CPUs whose bf16 beats float32 (AMD AVX512-BF16; "
                   "not Intel without AMX), mixed_float16 (loss scaled) on GPUs. Weights, checkpoints and exports "
                   "stay float32.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step (slower on CPU; try it on GPU). "
@@ -49,6 +60,9 @@ flags.DEFINE_integer("verbose", 1, "0: quiet, 1: progress bar.")
 flags.register_multi_flags_validator(
     ["jit_compile", "strategy"], lambda f: not (f["jit_compile"] and f["strategy"] in ("mirrored", "multi_worker")),
     message="--jit_compile does not work with --strategy=mirrored|multi_worker (XLA fails under MirroredStrategy)")
+flags.register_validator("hidden_units", lambda units: units is None or (
+    len(units) > 0 and all(u.isdigit() and int(u) > 0 for u in units)),
+    message="--hidden_units must be positive integers, e.g. 1024,1024")
 flags.register_validator("dataset", lambda s: s is None or data.is_valid_spec(s),
                          message="unknown --dataset form. " + data.SPEC_HELP)
 
@@ -69,6 +83,14 @@ def config_from_flags():
         r1_gamma=FLAGS.r1_gamma,
         autoencoder_variables=FLAGS.autoencoder_variables,
         dataset=FLAGS.dataset,
+        # The run's length: learning-rate decay spans it, and config.json records it.
+        train_images=FLAGS.train_images,
+        hidden_units=None if FLAGS.hidden_units is None else tuple(int(u) for u in FLAGS.hidden_units),
+        ema_halflife_images=FLAGS.ema_halflife_images,
+        pixel_reconstruction_weight=FLAGS.pixel_reconstruction_weight,
+        learning_rate_decay=FLAGS.learning_rate_decay,
+        learning_rate_decay_start=FLAGS.learning_rate_decay_start,
+        learning_rate_decay_final=FLAGS.learning_rate_decay_final,
     )
 
 
@@ -78,11 +100,11 @@ def main(argv):
     config = config_from_flags()
     options = training.TrainOptions(
         workdir=FLAGS.workdir,
-        train_images=FLAGS.train_images or config.train_images,
+        train_images=config.train_images,
         seed=FLAGS.seed,
         checkpoint_every_images=FLAGS.checkpoint_every_images,
         log_every_steps=FLAGS.log_every_steps,
-        precision=FLAGS.precision,
+        precision=training.resolve_precision(FLAGS.precision),
         jit_compile=FLAGS.jit_compile,
         strategy=FLAGS.strategy,
         tpu=FLAGS.tpu,

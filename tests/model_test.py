@@ -159,3 +159,26 @@ def test_wrong_shapes_are_rejected_at_the_boundary():
         model.mapping(np.zeros((2, TINY.latent_size + 1), np.float32))
     with pytest.raises(ValueError, match="expected images of shape"):
         model.encoder(np.zeros((2, 32, 32, 1), np.float32))
+
+
+def test_pixel_reconstruction_term_adds_the_weighted_pixel_error(batch):
+    x, z = batch
+    weighted = tiny_model(pixel_reconstruction_weight=0.5)
+    # Before the step: the latent term and the pixel term; the step's loss is their weighted sum.
+    w = weighted.mapping(z)
+    want_latent = losses.latent_reconstruction(weighted.encoder(weighted.generator(w)), w)
+    want_pixels = losses.pixel_reconstruction(weighted.generator(weighted.encoder(x)), x)
+    got = weighted.autoencoder_step(z, x)
+    np.testing.assert_allclose(got["recon_pixels"].numpy(), want_pixels.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(got["loss_ae"].numpy(), want_latent.numpy() + 0.5 * want_pixels.numpy(), rtol=1e-5)
+    with pytest.raises(ValueError, match="needs the real batch"):
+        weighted.autoencoder_step(z)
+
+
+def test_pixel_reconstruction_is_tracked_and_kept_in_the_config(batch):
+    model = tiny_model(pixel_reconstruction_weight=2.0)
+    history = model.fit(tf.data.Dataset.from_tensors(batch[0]).repeat(2), epochs=1, verbose=0)
+    assert set(history.history) == {"loss_d", "r1", "loss_g", "loss_ae", "recon_pixels"}
+    assert type(model).from_config(model.get_config()).pixel_reconstruction_weight == 2.0
+    with pytest.raises(ValueError, match="pixel_reconstruction_weight"):
+        tiny_model(pixel_reconstruction_weight=-1.0)

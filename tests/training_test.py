@@ -22,11 +22,11 @@ needs_fmnist = pytest.mark.skipif(
 )
 
 
-def run_training(workdir, images, **options):
+def run_training(workdir, images, config=TINY, **options):
     opts = dict(workdir=str(workdir), train_images=images, seed=7, checkpoint_every_images=64, log_every_steps=2,
                 verbose=0)
     opts.update(options)
-    return training.train(TINY, training.TrainOptions(**opts))
+    return training.train(config, training.TrainOptions(**opts))
 
 
 def weights(model):
@@ -34,17 +34,25 @@ def weights(model):
 
 
 @needs_fmnist
-def test_resume_is_exact(tmp_path):
-    # 160 images = 10 steps of 16, checkpoints every 4 steps: the stop falls mid-chunk.
-    straight = run_training(tmp_path / "straight", 320)
-    run_training(tmp_path / "resumed", 160)
-    resumed = run_training(tmp_path / "resumed", 320)
+@pytest.mark.parametrize("config", [TINY, TINY.replace(train_images=320, learning_rate_decay="cosine",
+                                                        learning_rate_decay_start=0.25, learning_rate_decay_final=0.1)],
+                         ids=["constant", "decay"])
+def test_resume_is_exact(tmp_path, config):
+    # 160 images = 10 steps of 16, checkpoints every 4 steps: the stop falls mid-chunk (for
+    # the decayed run, mid-decay: its schedule spans the config's 320 images).
+    straight = run_training(tmp_path / "straight", 320, config)
+    run_training(tmp_path / "resumed", 160, config)
+    resumed = run_training(tmp_path / "resumed", 320, config)
     assert int(resumed.step.numpy()) == int(straight.step.numpy()) == 20
     for a, b, v in zip(weights(straight), weights(resumed), straight.weights):
         np.testing.assert_array_equal(a, b, err_msg=v.path)
     for opt_a, opt_b in ((straight.ed_optimizer, resumed.ed_optimizer), (straight.fg_optimizer, resumed.fg_optimizer)):
         for a, b in zip(opt_a.variables, opt_b.variables):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # The last batch (starting at 304 of 320 images) trained at the decayed rate.
+    want = config.learning_rate * config.learning_rate_decay_schedule().factor(304, 320)
+    for optimizer in (resumed.ed_optimizer, resumed.fg_optimizer):
+        assert float(optimizer.learning_rate.numpy()) == pytest.approx(want, rel=1e-6)
 
 
 @needs_fmnist

@@ -1,0 +1,33 @@
+"""Learning-rate decay as a function of the image count."""
+
+import math
+
+import pytest
+
+from alae_tf.schedules import LearningRateDecay
+
+
+def test_none_is_constant():
+    decay = LearningRateDecay()
+    assert [decay.factor(i, 1000) for i in (0, 500, 1000, 5000)] == [1.0] * 4
+
+
+@pytest.mark.parametrize("kind, middle", [("cosine", 0.5), ("linear", 0.5)])
+def test_decay_holds_until_start_then_falls_to_final(kind, middle):
+    decay = LearningRateDecay(kind, start=0.5, final=0.1)
+    assert decay.factor(0, 1000) == 1.0 and decay.factor(500, 1000) == 1.0
+    assert decay.factor(750, 1000) == pytest.approx(0.1 + 0.9 * middle)
+    assert decay.factor(1000, 1000) == pytest.approx(0.1)
+    assert decay.factor(2000, 1000) == pytest.approx(0.1)  # past the run's end it stays at final
+
+
+def test_cosine_shape():
+    decay = LearningRateDecay("cosine")
+    assert decay.factor(250, 1000) == pytest.approx((1 + math.cos(math.pi / 4)) / 2)
+    assert LearningRateDecay("linear").factor(250, 1000) == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("kwargs", [dict(kind="step"), dict(kind="cosine", start=1.0), dict(kind="linear", final=1.5)])
+def test_bad_settings_are_refused(kwargs):
+    with pytest.raises(ValueError, match="learning-rate decay"):
+        LearningRateDecay(**kwargs)
