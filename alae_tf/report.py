@@ -22,7 +22,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from alae_tf import atomic, data
+from alae_tf import atomic, data, quality
 from alae_tf import images as image_utils
 
 REPORT_DIR = "report"
@@ -231,6 +231,8 @@ def split_results(results):
 
 
 def _format_number(value):
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_format_number(v) for v in value)
     if isinstance(value, (bool, np.bool_)):
         return str(value)
     if isinstance(value, (int, np.integer)):
@@ -355,6 +357,15 @@ def _report_markdown(workdir, summary, by_metric, figures, curves, truncation_ps
                          f"{seconds[name]:.1f}" if i == 0 and name in seconds else ""))
     lines += _markdown_table(("metric", "result", "value", "seconds"), rows)
 
+    results = {key: value for result in by_metric.values() for key, value in result.items()}
+    checks = [(t, v, m) for t, v, m in quality.check(results) if m is not None]
+    if checks and summary.get("dataset") == "fashion_mnist":
+        lines += ["", "## The demo's quality bar", "",
+                  "Fashion-MNIST lines of `alae_tf.quality.DEMO_BAR` (the judge is the feature network above); "
+                  f"{sum(m for _, _, m in checks)} of {len(checks)} measured here are met.", ""]
+        lines += _markdown_table(("target", "result", "value", "met"),
+                                 [(t.description, f"`{t.key}`", _format_number(v), "yes" if m else "**no**")
+                                  for t, v, m in checks])
     lines += ["", "## Sample counts", "",
               "What each metric was computed on (as the metrics report it):", ""]
     count_rows = [(f"`{name}`", f"`{key}`", _format_number(value))

@@ -1,10 +1,13 @@
-"""Every paper StyleALAE preset builds its full-resolution nets and trains one step at level 0."""
+"""Presets: every paper StyleALAE preset builds and trains a step; every flagfile parses."""
+
+import dataclasses
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from alae_tf import configs
+from tests.conftest import REPO
 
 PAPER_PRESETS = ("ffhq", "celeba-hq256", "celeba", "bedroom", "mnist")
 
@@ -45,3 +48,22 @@ def test_unknown_model_and_inconsistent_shapes_are_refused():
         configs.build_model(configs.PRESETS["faces_tiny"].replace(model="conv"))
     with pytest.raises(ValueError, match="does not fit layer_count"):
         configs.build_model(configs.PRESETS["faces_tiny"].replace(image_shape=(64, 64, 3)))
+
+
+@pytest.mark.parametrize("flagfile", sorted((REPO / "flags").glob("*.cfg")), ids=lambda p: p.name)
+def test_every_flagfile_parses_into_a_config(flagfile):
+    from alae_tf import train
+
+    try:
+        train.FLAGS(["train", f"--flagfile={flagfile}", "--workdir=unused"])
+        config = train.config_from_flags()
+    finally:
+        train.FLAGS.unparse_flags()
+    assert config.name == train.FLAGS["preset"].default or config.name in configs.PRESETS
+    assert config.dataset
+
+
+def test_demo_preset_differs_from_the_paper_only_where_benchmarks_quality_says():
+    paper, demo = configs.PRESETS["mnist_mlp"], configs.PRESETS["mnist_mlp_demo"]
+    changed = {k for k, v in dataclasses.asdict(demo).items() if getattr(paper, k) != v}
+    assert changed == {"name", "latent_size", "learning_rate", "pixel_reconstruction_weight", "train_images"}

@@ -133,3 +133,20 @@ def test_write_report_needs_enough_images(tmp_path):
     with pytest.raises(ValueError, match="needs 32 evaluation images, the split has 5"):
         report.write_report(tmp_path, model, {}, {}, np.zeros((5, 28, 28, 1), np.uint8), TINY.pixel_range)
     assert not (tmp_path / "report").exists()
+
+
+def test_report_shows_the_demo_bar_for_fashion_mnist(tmp_path):
+    model = build_compiled_model(TINY, seed=0)
+    test_images = np.random.default_rng(0).integers(0, 256, size=(40, 28, 28, 1), dtype=np.uint8)
+    by_metric = {"recon": {"recon_mse": 0.02, "recon_samples": 40},
+                 "class_coverage": {"sample_class_fractions": [0.5, 0.5], "sample_class_min_fraction": 0.5},
+                 "knn5": {"knn5_accuracy": 0.80}}
+    summary = {"preset": TINY.name, "dataset": "fashion_mnist", "images_seen": 48, "step": 3, "split": "test"}
+    text = report.write_report(tmp_path, model, summary, by_metric, test_images, TINY.pixel_range).read_text()
+    assert "## The demo's quality bar" in text and "2 of 3 measured here are met" in text
+    assert "| `knn5_accuracy` | 0.8 | **no** |" in text and "| `recon_mse` | 0.02 | yes |" in text
+    assert "| `sample_class_fractions` | 0.5, 0.5 |" in text  # lists are shown whole
+    # Another dataset gets no Fashion-MNIST bar.
+    summary["dataset"] = "folder:faces"
+    assert "quality bar" not in report.write_report(tmp_path, model, summary, by_metric, test_images,
+                                                    TINY.pixel_range).read_text()
