@@ -69,6 +69,8 @@ def judge(tmp_path_factory):
     return features.ClassifierFeatures(model)
 
 
+@pytest.mark.xfail(strict=True, reason="issue 12: the demo misses three lines narrowly (class kept 0.948 of the "
+                   "judge's accuracy, HF 0.791, sandals 4.4 %); benchmarks/quality.md. Strict: drop this when it passes.")
 def test_demo_recipe_clears_the_quality_bar(tmp_path, judge):
     """The demo's run (its preset, the machine's fastest precision, seed 0): every line of the bar.
 
