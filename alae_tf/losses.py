@@ -51,7 +51,7 @@ def latent_reconstruction(w_reconstructed, w_target):
 
     The target is detached: only the reconstruction path trains.
     """
-    return tf.reduce_mean(tf.square(at_least_float32(w_reconstructed) - tf.stop_gradient(at_least_float32(w_target))))
+    return _mean_squared_error_to_detached(w_reconstructed, w_target)
 
 
 def pixel_reconstruction(images_reconstructed, images):
@@ -60,4 +60,9 @@ def pixel_reconstruction(images_reconstructed, images):
     The real images are the target (no gradient flows into them). See
     `ALAE(pixel_reconstruction_weight=)`.
     """
-    return tf.reduce_mean(tf.square(at_least_float32(images_reconstructed) - tf.stop_gradient(at_least_float32(images))))
+    return _mean_squared_error_to_detached(images_reconstructed, images)
+
+
+def _mean_squared_error_to_detached(values, target):
+    """`mean((values - stop_gradient(target))^2)` over every axis, in at least float32."""
+    return tf.reduce_mean(tf.square(at_least_float32(values) - tf.stop_gradient(at_least_float32(target))))
