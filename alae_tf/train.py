@@ -28,7 +28,7 @@ flags.DEFINE_float("learning_rate", None, "Adam learning rate of both optimizers
 flags.DEFINE_integer("images_per_level", None, "Style presets: images trained per resolution level.", lower_bound=1)
 flags.DEFINE_float("r1_gamma", None, "R1 weight.", lower_bound=0.0)
 flags.DEFINE_list("hidden_units", None, "MLP presets: widths of G's and E's hidden layers, e.g. 1024,1024.")
-flags.DEFINE_float("ema_halflife_images", None, "Half-life of the EMA nets, in images.", lower_bound=0.0)
+flags.DEFINE_float("ema_halflife_images", None, "Half-life of the EMA nets, in images (> 0).")
 flags.DEFINE_enum("learning_rate_decay", None, ["none", "cosine", "linear"],
                   "Decay of the learning rate over the run (--train_images long); none is the paper's.")
 flags.DEFINE_float("learning_rate_decay_start", None, "Fraction of the run where the decay starts.",
@@ -63,6 +63,8 @@ flags.register_multi_flags_validator(
 flags.register_validator("hidden_units", lambda units: units is None or (
     len(units) > 0 and all(u.isdigit() and int(u) > 0 for u in units)),
     message="--hidden_units must be positive integers, e.g. 1024,1024")
+flags.register_validator("ema_halflife_images", lambda h: h is None or h > 0,
+                         message="--ema_halflife_images must be > 0")
 flags.register_validator("dataset", lambda s: s is None or data.is_valid_spec(s),
                          message="unknown --dataset form. " + data.SPEC_HELP)
 

@@ -101,6 +101,10 @@ def test_binary_rejects_unknown_flag_values(tmp_path):
     assert result.returncode != 0 and "unknown --dataset form" in result.stderr
     result = run_binary("alae_tf.train", "--batch_size=0", f"--workdir={tmp_path}")
     assert result.returncode != 0 and "batch_size" in result.stderr
+    for flag, message in (("--ema_halflife_images=0", "must be > 0"), ("--hidden_units=1024,x", "positive integers"),
+                          ("--learning_rate_decay=step", "learning_rate_decay")):
+        result = run_binary("alae_tf.train", flag, f"--workdir={tmp_path}")
+        assert result.returncode != 0 and message in result.stderr, (flag, result.stderr[-500:])
     assert not (tmp_path / "checkpoints").exists()
 
 
