@@ -3,23 +3,27 @@
 A preset fixes the architecture and the training recipe. The training binary
 starts from `PRESETS[--preset]` and lets flags override single fields; the
 resolved config is saved in the workdir so that `evaluate`, export and resume
-rebuild exactly the same nets.
+rebuild exactly the same nets. Building nets from a config is `alae_tf.builders`' job.
 """
 
 import dataclasses
 import json
 
-from alae_tf import networks
 from alae_tf.growing import GrowthSchedule
-from alae_tf.model import ALAE
-from alae_tf.optimizers import EqualizedAdam
 from alae_tf.schedules import LearningRateDecay
 
 MODELS = ("mlp", "style")
 # Fields that define the architecture: a checkpoint only fits nets that agree on all of them.
 ARCHITECTURE_FIELDS = (
-    "model", "latent_size", "mapping_layers", "image_shape", "hidden_units", "discriminator_layers",
-    "layer_count", "start_channels", "max_channels",
+    "model",
+    "latent_size",
+    "mapping_layers",
+    "image_shape",
+    "hidden_units",
+    "discriminator_layers",
+    "layer_count",
+    "start_channels",
+    "max_channels",
 )
 _TUPLE_FIELDS = ("image_shape", "hidden_units", "pixel_range", "batch_sizes", "learning_rates")
 
@@ -119,32 +123,66 @@ class ALAEConfig:
 
     def learning_rate_decay_schedule(self):
         """The run's `LearningRateDecay` (a factor on every level's learning rate)."""
-        return LearningRateDecay(self.learning_rate_decay, self.learning_rate_decay_start,
-                                 self.learning_rate_decay_final)
+        return LearningRateDecay(
+            self.learning_rate_decay, self.learning_rate_decay_start, self.learning_rate_decay_final
+        )
 
     def growth_schedule(self):
         """The run's `GrowthSchedule`; the MLP model is one level that never ends."""
         if self.model != "style":
             return GrowthSchedule(max(1, self.train_images), 0, (self.batch_size,), (self.learning_rate,))
         return GrowthSchedule(
-            self.images_per_level, self.layer_count - 1,
-            self.batch_sizes or (self.batch_size,), self.learning_rates or (self.learning_rate,),
+            self.images_per_level,
+            self.layer_count - 1,
+            self.batch_sizes or (self.batch_size,),
+            self.learning_rates or (self.learning_rate,),
         )
 
 
-def _style(name, resolution, latent_size, start_channels, max_channels, mapping_layers, images_per_level,
-           train_images, learning_rates, batch_sizes, dataset, channels=3, pixel_range=(-1.0, 1.0), flip=True, **more):
+def _style(
+    name,
+    resolution,
+    latent_size,
+    start_channels,
+    max_channels,
+    mapping_layers,
+    images_per_level,
+    train_images,
+    learning_rates,
+    batch_sizes,
+    dataset,
+    channels=3,
+    pixel_range=(-1.0, 1.0),
+    flip=True,
+    **more,
+):
     """A StyleALAE preset: `layer_count` follows from the resolution (4 px at level 0)."""
     layer_count = resolution.bit_length() - 2
     if 4 * 2 ** (layer_count - 1) != resolution:
         raise ValueError(f"{name}: resolution {resolution} is not 4 * 2**k")
     return ALAEConfig(
-        name=name, model="style", latent_size=latent_size, mapping_layers=mapping_layers,
-        image_shape=(resolution, resolution, channels), hidden_units=(), layer_count=layer_count,
-        start_channels=start_channels, max_channels=max_channels, images_per_level=images_per_level,
-        train_images=train_images, learning_rates=tuple(learning_rates), batch_sizes=tuple(batch_sizes),
-        batch_size=batch_sizes[0], learning_rate=learning_rates[0], dataset=dataset, pixel_range=pixel_range,
-        flip=flip, style_mixing_prob=0.9, truncation_psi=0.7, truncation_cutoff=8, **more,
+        name=name,
+        model="style",
+        latent_size=latent_size,
+        mapping_layers=mapping_layers,
+        image_shape=(resolution, resolution, channels),
+        hidden_units=(),
+        layer_count=layer_count,
+        start_channels=start_channels,
+        max_channels=max_channels,
+        images_per_level=images_per_level,
+        train_images=train_images,
+        learning_rates=tuple(learning_rates),
+        batch_sizes=tuple(batch_sizes),
+        batch_size=batch_sizes[0],
+        learning_rate=learning_rates[0],
+        dataset=dataset,
+        pixel_range=pixel_range,
+        flip=flip,
+        style_mixing_prob=0.9,
+        truncation_psi=0.7,
+        truncation_cutoff=8,
+        **more,
     )
 
 
@@ -161,78 +199,77 @@ PRESETS = {
     "mnist_mlp": ALAEConfig(name="mnist_mlp", autoencoder_variables="paper"),
     # The demo's recipe (benchmarks/quality.md): the paper's nets and three updates with a
     # 256-d latent, step III's pixel term on real images (weight 10) and a learning rate of
-    # 0.003, for a run of 1.5M images (minutes on 2 CPU cores) instead of the paper's 24M.
+    # 0.002, for a run of 2.5M images (about 12 minutes on 2 CPU cores) instead of the paper's 24M.
     "mnist_mlp_demo": ALAEConfig(
-        name="mnist_mlp_demo", latent_size=256, learning_rate=0.003, autoencoder_variables="paper",
-        pixel_reconstruction_weight=10.0, train_images=1_500_000,
+        name="mnist_mlp_demo",
+        latent_size=256,
+        learning_rate=0.002,
+        autoencoder_variables="paper",
+        pixel_reconstruction_weight=10.0,
+        train_images=2_500_000,
     ),
     # Same shape of net, a few thousand parameters: for tests.
     "mnist_mlp_tiny": ALAEConfig(
-        name="mnist_mlp_tiny", latent_size=8, mapping_layers=2, hidden_units=(32, 32), batch_size=16,
-        train_images=512, autoencoder_variables="paper",
+        name="mnist_mlp_tiny",
+        latent_size=8,
+        mapping_layers=2,
+        hidden_units=(32, 32),
+        batch_size=16,
+        train_images=512,
+        autoencoder_variables="paper",
     ),
-    "ffhq": _style("ffhq", 1024, 512, 16, 512, 8, 960_000, 18_000_000, _PAPER_LRS, _PAPER_BATCHES,
-                   "folder:data/ffhq"),
-    "celeba-hq256": _style("celeba-hq256", 256, 512, 64, 512, 8, 870_000, 8_100_000,
-                           (0.0015,) * 7 + (0.003, 0.003), _PAPER_BATCHES, "folder:data/celeba-hq256"),
-    "celeba": _style("celeba", 128, 256, 64, 256, 8, 1_100_000, 14_600_000, _PAPER_LRS, _PAPER_BATCHES,
-                     "folder:data/celeba128"),
-    "bedroom": _style("bedroom", 256, 512, 32, 512, 8, 1_520_000, 84_900_000, _PAPER_LRS, _PAPER_BATCHES,
-                      "folder:data/lsun-bedroom"),
+    "ffhq": _style("ffhq", 1024, 512, 16, 512, 8, 960_000, 18_000_000, _PAPER_LRS, _PAPER_BATCHES, "folder:data/ffhq"),
+    "celeba-hq256": _style(
+        "celeba-hq256",
+        256,
+        512,
+        64,
+        512,
+        8,
+        870_000,
+        8_100_000,
+        (0.0015,) * 7 + (0.003, 0.003),
+        _PAPER_BATCHES,
+        "folder:data/celeba-hq256",
+    ),
+    "celeba": _style(
+        "celeba", 128, 256, 64, 256, 8, 1_100_000, 14_600_000, _PAPER_LRS, _PAPER_BATCHES, "folder:data/celeba128"
+    ),
+    "bedroom": _style(
+        "bedroom", 256, 512, 32, 512, 8, 1_520_000, 84_900_000, _PAPER_LRS, _PAPER_BATCHES, "folder:data/lsun-bedroom"
+    ),
     # The paper's conv MNIST model; Fashion-MNIST here (the Debian files), upscaled 28 -> 32 px.
-    "mnist": _style("mnist", 32, 32, 64, 256, 4, 600_000, 3_600_000, (0.0015,), (128, 128, 128, 64),
-                    "fashion_mnist", channels=1, flip=False),
+    "mnist": _style(
+        "mnist",
+        32,
+        32,
+        64,
+        256,
+        4,
+        600_000,
+        3_600_000,
+        (0.0015,),
+        (128, 128, 128, 64),
+        "fashion_mnist",
+        channels=1,
+        flip=False,
+    ),
     # CPU smoke run: grows 4 -> 32 px on the 146 faces of ../shared/data/faces128 in minutes.
     # The EMA half-life is shortened to fit the run's length (the paper's 10k images would
     # leave the EMA nets near their initial weights after 16k images).
     # 48k images: at 16k the EMA reconstructions were still worse than the mean face.
-    "faces_tiny": _style("faces_tiny", 32, 32, 16, 32, 3, 3_000, 48_000, (0.002,), (32,),
-                         "folder:../shared/data/faces128", ema_halflife_images=1_000.0),
+    "faces_tiny": _style(
+        "faces_tiny",
+        32,
+        32,
+        16,
+        32,
+        3,
+        3_000,
+        48_000,
+        (0.002,),
+        (32,),
+        "folder:../shared/data/faces128",
+        ema_halflife_images=1_000.0,
+    ),
 }
-
-
-def build_model(config, seed=0):
-    """An uncompiled `ALAE` for `config` (variables of every level built, EMA copies made)."""
-    if config.model not in MODELS:
-        raise ValueError(f"unknown model {config.model!r}; this build knows {MODELS}")
-    mapping = networks.MappingNetwork(config.latent_size, num_layers=config.mapping_layers, name="mapping")
-    if config.model == "style":
-        resolution, width, channels = config.image_shape
-        if resolution != width or resolution != 4 * 2 ** (config.layer_count - 1):
-            raise ValueError(f"{config.name}: image_shape {config.image_shape} does not fit layer_count "
-                             f"{config.layer_count} (4 * 2**(layer_count - 1) px square)")
-        style_args = dict(latent_size=config.latent_size, layer_count=config.layer_count,
-                          start_channels=config.start_channels, max_channels=config.max_channels, channels=channels)
-        generator = networks.StyleGenerator(**style_args, name="generator")
-        encoder = networks.StyleEncoder(**style_args, name="encoder")
-    else:
-        generator = networks.MLPGenerator(
-            config.latent_size, image_shape=config.image_shape, hidden_units=config.hidden_units, name="generator"
-        )
-        encoder = networks.MLPEncoder(
-            config.latent_size, image_shape=config.image_shape, hidden_units=config.hidden_units, name="encoder"
-        )
-    discriminator = networks.LatentDiscriminator(
-        config.latent_size, num_layers=config.discriminator_layers, name="discriminator"
-    )
-    return ALAE(
-        mapping, generator, encoder, discriminator,
-        r1_gamma=config.r1_gamma,
-        ema_halflife_images=config.ema_halflife_images,
-        dlatent_avg_beta=config.dlatent_avg_beta,
-        autoencoder_variables=config.autoencoder_variables,
-        seed=seed,
-        style_mixing_prob=config.style_mixing_prob,
-        truncation_psi=config.truncation_psi,
-        truncation_cutoff=config.truncation_cutoff,
-        pixel_reconstruction_weight=config.pixel_reconstruction_weight,
-        name="alae",
-    )
-
-
-def make_optimizers(learning_rate, beta_2=0.99, epsilon=1e-8):
-    """The E/D and F/G optimizers: Adam with beta1 = 0 (no momentum), as in ALAE."""
-    return tuple(
-        EqualizedAdam(learning_rate=learning_rate, beta_1=0.0, beta_2=beta_2, epsilon=epsilon, name=name)
-        for name in ("ed_adam", "fg_adam")
-    )

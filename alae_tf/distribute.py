@@ -118,7 +118,7 @@ def replica_rows(draw, local_batch):
     full = draw(global_batch)
     if num_replicas() == 1:
         return full
-    return full[offset:offset + local_batch]
+    return full[offset : offset + local_batch]
 
 
 def global_mean(value, local_batch):

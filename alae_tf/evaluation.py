@@ -10,42 +10,30 @@ import dataclasses
 import json
 import pathlib
 import time
+from collections.abc import Sequence
 
-import numpy as np
-import tensorflow as tf
-
-from alae_tf import atomic, configs, features as features_lib, metrics
+from alae_tf import atomic, metrics
+from alae_tf import features as features_lib
 from alae_tf import report as report_lib
-from alae_tf.checkpoint import CheckpointError, CheckpointManager
-from alae_tf.training import build_compiled_model, load_training_images, position_model
+from alae_tf import workdir as workdir_lib
+from alae_tf.metrics.judge import class_mean_codes
 
 DEFAULT_METRICS = ("knn5", "recon_mse")
 # The `EvalContext` fields a caller may set: sample counts and metric parameters. The report
 # states every one of them.
-CONTEXT_OPTIONS = ("num_samples", "kid_subsets", "kid_subset_size", "ppl_samples", "ppl_epsilon", "svm_steps",
-                   "svm_l2", "seed")
+CONTEXT_OPTIONS = (
+    "num_samples",
+    "kid_subsets",
+    "kid_subset_size",
+    "ppl_samples",
+    "ppl_epsilon",
+    "svm_steps",
+    "svm_l2",
+    "seed",
+)
 
 
-def load_workdir(workdir):
-    """`(config, model, meta)` for the newest checkpoint in `workdir` (style nets at their trained level).
-
-    Raises:
-        CheckpointError: no config or no checkpoint in `workdir`.
-    """
-    workdir = pathlib.Path(workdir)
-    config_path = workdir / "config.json"
-    if not config_path.exists():
-        raise CheckpointError(f"{workdir} has no config.json: train into it first (python -m alae_tf.train --workdir={workdir} ...)")
-    config = configs.ALAEConfig.from_json(config_path.read_text())
-    model = build_compiled_model(config)
-    meta = CheckpointManager(workdir, model, config).restore()
-    if meta is None:
-        raise CheckpointError(f"{workdir} has no checkpoint: train into it first")
-    position_model(model, config)
-    return config, model, meta
-
-
-def load_features(feature_net=None, inception_weights=None):
+def load_features(feature_net: str | None = None, inception_weights: str | None = None):
     """The feature network of FD / KID / PPL from the files the user gave, or None for neither.
 
     Args:
@@ -56,8 +44,10 @@ def load_features(feature_net=None, inception_weights=None):
         features.FeatureError: the file is missing or unreadable.
     """
     if feature_net and inception_weights:
-        raise ValueError("give one feature network: --feature_net (the project's classifier) or "
-                         "--inception_weights (Inception-v3), not both")
+        raise ValueError(
+            "give one feature network: --feature_net (the project's classifier) or "
+            "--inception_weights (Inception-v3), not both"
+        )
     if inception_weights:
         return features_lib.InceptionFeatures(inception_weights)
     if feature_net:
@@ -79,9 +69,11 @@ def check_metrics(metric_names, features):
     if features is None:
         wanting = [n for n in metric_names if "features" in metrics.NEEDS[n]]
         if wanting:
-            raise ValueError(f"{_names_need(wanting)} a feature network: train one with `python -m "
-                             f"alae_tf.features --dataset=... --output=FILE.keras` and pass --feature_net=FILE.keras "
-                             f"(or pass Inception-v3 weights with --inception_weights=FILE.h5)")
+            raise ValueError(
+                f"{_names_need(wanting)} a feature network: train one with `python -m "
+                f"alae_tf.features --dataset=... --output=FILE.keras` and pass --feature_net=FILE.keras "
+                f"(or pass Inception-v3 weights with --inception_weights=FILE.h5)"
+            )
 
 
 def check_labels(metric_names, *image_sets):
@@ -89,28 +81,14 @@ def check_labels(metric_names, *image_sets):
     wanting = [n for n in metric_names if "labels" in metrics.NEEDS[n]]
     unlabelled = [s.name for s in image_sets if s.labels is None]
     if wanting and unlabelled:
-        raise ValueError(f"{_names_need(wanting)} labels; {' and '.join(unlabelled)} "
-                         f"{'has' if len(unlabelled) == 1 else 'have'} none")
+        raise ValueError(
+            f"{_names_need(wanting)} labels; {' and '.join(unlabelled)} "
+            f"{'has' if len(unlabelled) == 1 else 'have'} none"
+        )
 
 
 def _names_need(names):
     return f"{', '.join(names)} need{'s' if len(names) == 1 else ''}"
-
-
-def images_at_model_resolution(model, images_uint8, batch_size=500):
-    """uint8 `[N, H, W, C]` pooled to the model's current resolution `[N, r, r, C]` (rounded).
-
-    MLP nets and style nets at their last level get `images_uint8` itself. Pooling is linear,
-    so pooling the uint8 values equals pooling in the pixel range and mapping back; the only
-    change is rounding to uint8 again (at most half a grey level), as a per-level dataset has.
-    """
-    if images_uint8.shape[1] == model.resolution:
-        return images_uint8
-    parts = []
-    for start in range(0, len(images_uint8), batch_size):
-        pooled = model.at_current_resolution(tf.cast(images_uint8[start:start + batch_size], tf.float32))
-        parts.append(np.clip(np.rint(pooled.numpy()), 0, 255).astype(np.uint8))
-    return np.concatenate(parts)
 
 
 def check_feature_shape(features, image_shape):
@@ -120,10 +98,11 @@ def check_feature_shape(features, image_shape):
         raise features_lib.FeatureError(
             f"feature network {features.name} reads images of shape {tuple(wanted)}, the model makes "
             f"{tuple(image_shape)}: train one at the model's resolution and channels "
-            f"(python -m alae_tf.features --resolution={image_shape[0]} --channels={image_shape[2]} ...)")
+            f"(python -m alae_tf.features --resolution={image_shape[0]} --channels={image_shape[2]} ...)"
+        )
 
 
-def context_options(options=None):
+def context_options(options: dict | None = None) -> dict:
     """Every `CONTEXT_OPTIONS` value: `options` (a dict) over `EvalContext`'s defaults.
 
     Raises:
@@ -137,8 +116,18 @@ def context_options(options=None):
     return {name: options.get(name, defaults[name]) for name in CONTEXT_OPTIONS}
 
 
-def evaluate(workdir, metric_names=DEFAULT_METRICS, split="test", data_dir=None, use_ema=True, batch_size=500,
-             features=None, options=None, report=True, truncation_psi=None):
+def evaluate(
+    workdir: str | pathlib.Path,
+    metric_names: Sequence[str] = DEFAULT_METRICS,
+    split: str = "test",
+    data_dir: str | None = None,
+    use_ema: bool = True,
+    batch_size: int = 500,
+    features=None,
+    options: dict | None = None,
+    report: bool = True,
+    truncation_psi: float | None = None,
+) -> dict:
     """Compute `metric_names` for the run in `workdir`; writes `WORKDIR/metrics.json` and returns its dict.
 
     Args:
@@ -169,20 +158,24 @@ def evaluate(workdir, metric_names=DEFAULT_METRICS, split="test", data_dir=None,
     metric_names = list(metric_names)
     check_metrics(metric_names, features)
     resolved = context_options(options)
-    config, model, meta = load_workdir(workdir)
-    image_shape = (model.resolution, model.resolution, config.image_shape[2])
+    run = workdir_lib.open_run(workdir)
+    config, model, meta, image_shape = run.config, run.model, run.meta, run.image_shape
     if features is not None:
         check_feature_shape(features, image_shape)
-    train_set = load_training_images(config, "train", data_dir)
-    test_set = load_training_images(config, split, data_dir)
+    train_set, test_set = run.load_split("train", data_dir), run.load_split(split, data_dir)
     check_labels(metric_names, train_set, test_set)
-    train_images = images_at_model_resolution(model, train_set.images, batch_size)
-    test_images = images_at_model_resolution(model, test_set.images, batch_size)
+    train_images, test_images = train_set.images, test_set.images
     ctx = metrics.EvalContext(
         model=model,
-        train_images=train_images, train_labels=train_set.labels,
-        test_images=test_images, test_labels=test_set.labels,
-        pixel_range=config.pixel_range, batch_size=batch_size, use_ema=use_ema, features=features, **resolved,
+        train_images=train_images,
+        train_labels=train_set.labels,
+        test_images=test_images,
+        test_labels=test_set.labels,
+        pixel_range=config.pixel_range,
+        batch_size=batch_size,
+        use_ema=use_ema,
+        features=features,
+        **resolved,
     )
     by_metric, seconds = {}, {}
     for name in metric_names:
@@ -204,8 +197,7 @@ def evaluate(workdir, metric_names=DEFAULT_METRICS, split="test", data_dir=None,
         "train_images": len(train_images),
         "eval_images": len(test_images),
         "metrics": metric_names,
-        "features": None if features is None else {"name": features.name,
-                                                   "source": getattr(features, "source", None)},
+        "features": None if features is None else {"name": features.name, "source": getattr(features, "source", None)},
         "options": {**resolved, "batch_size": batch_size},
         "seconds": seconds,
     }
@@ -216,9 +208,26 @@ def evaluate(workdir, metric_names=DEFAULT_METRICS, split="test", data_dir=None,
     summary["seconds_total"] = time.perf_counter() - start
     atomic.write_text(workdir / "metrics.json", json.dumps(summary, indent=2, sort_keys=True))
     if report:
-        summary["report"] = str(report_lib.write_report(
-            workdir, model, summary, by_metric, test_images, config.pixel_range, use_ema=use_ema,
-            truncation_psi=truncation_psi, seed=resolved["seed"]))
+        summary["report"] = str(
+            report_lib.write_report(
+                workdir,
+                model,
+                summary,
+                by_metric,
+                test_images,
+                config.pixel_range,
+                use_ema=use_ema,
+                truncation_psi=truncation_psi,
+                seed=resolved["seed"],
+                test_labels=test_set.labels,
+                class_means=_class_means(ctx) if "class_edit" in by_metric else None,
+            )
+        )
         summary["seconds_total"] = time.perf_counter() - start
         atomic.write_text(workdir / "metrics.json", json.dumps(summary, indent=2, sort_keys=True))
     return summary
+
+
+def _class_means(ctx):
+    """Class means `[classes, latent]` of the training codes (for the report's class-edit grid)."""
+    return class_mean_codes(ctx.train_codes, ctx.train_labels)

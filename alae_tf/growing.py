@@ -101,6 +101,14 @@ class GrowthSchedule:
         done = (int(images_seen) - self.level_start(level)) / self.fade_in_images(level)
         return cosine_fade(done)
 
+    def last_batch_position(self, images_seen):
+        """`(level, blend)` of the last batch trained before `images_seen` (level 0, blend 1 at the start).
+
+        Where a restored model must be put: neither is checkpointed, both follow from the image count.
+        """
+        level = self.level_at(max(0, int(images_seen) - 1))
+        return level, self.blend_at(max(0, int(images_seen) - self.batch_size(level)))
+
     def is_level_start(self, images_seen):
         """True when the batch at `images_seen` is the first of a level > 0 (optimizers reset here)."""
         level = self.level_at(images_seen)

@@ -38,7 +38,9 @@ def discriminator_logistic(d_real, d_fake):
     Returns:
         scalar float32 (the batch mean); add `r1_penalty` for the full step I loss.
     """
-    return tf.reduce_mean(tf.nn.softplus(at_least_float32(d_fake))) + tf.reduce_mean(tf.nn.softplus(-at_least_float32(d_real)))
+    return tf.reduce_mean(tf.nn.softplus(at_least_float32(d_fake))) + tf.reduce_mean(
+        tf.nn.softplus(-at_least_float32(d_real))
+    )
 
 
 def generator_nonsaturating(d_fake):

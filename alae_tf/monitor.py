@@ -45,7 +45,9 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self.verbose and self.progbar is None:
-            self.progbar = keras.utils.Progbar(self.total_steps, stateful_metrics=["images_per_second"], unit_name="step")
+            self.progbar = keras.utils.Progbar(
+                self.total_steps, stateful_metrics=["images_per_second"], unit_name="step"
+            )
         self._window_start = (time.perf_counter(), int(self.model.images_seen.numpy()))
 
     def on_train_batch_end(self, batch, logs=None):

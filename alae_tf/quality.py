@@ -45,12 +45,19 @@ class Target:
 
 # The demo's bar (issue 12), on the Fashion-MNIST test split.
 DEMO_BAR = (
-    Target("recon_class_kept", "reconstructions keep the class (>= 0.85, or >= 0.95 of the judge's accuracy)",
-           low=0.85, alternative=("recon_class_kept_relative", 0.95)),
+    Target(
+        "recon_class_kept",
+        "reconstructions keep the class (>= 0.85, or >= 0.95 of the judge's accuracy)",
+        low=0.85,
+        alternative=("recon_class_kept_relative", 0.95),
+    ),
     Target("recon_mse", "reconstruction MSE on a [0, 1] scale <= 0.030", high=0.030),
     Target("sample_hf_ratio", "samples' high-frequency energy within 0.8-1.2x of real images", low=0.8, high=1.2),
-    Target("fd_fmnist_classifier", f"FD in the judge's features <= half of the old demo's ({BASELINE_FD})",
-           high=BASELINE_FD / 2),
+    Target(
+        "fd_fmnist_classifier",
+        f"FD in the judge's features <= half of the old demo's ({BASELINE_FD})",
+        high=BASELINE_FD / 2,
+    ),
     Target("sample_class_min_fraction", "every class generated (none under 5 % of samples)", low=0.05),
     Target("knn5_accuracy", "5-NN accuracy on E(x) >= 0.82", low=0.82),
     Target("svm_accuracy", "linear SVM accuracy on E(x) >= 0.85", low=0.85),

@@ -37,8 +37,10 @@ class LearningRateDecay:
         if self.kind not in DECAY_KINDS:
             raise ValueError(f"learning-rate decay must be one of {DECAY_KINDS}, got {self.kind!r}")
         if not 0.0 <= self.start < 1.0 or not 0.0 <= self.final <= 1.0:
-            raise ValueError(f"learning-rate decay needs 0 <= start < 1 and 0 <= final <= 1, got start={self.start} "
-                             f"final={self.final}")
+            raise ValueError(
+                f"learning-rate decay needs 0 <= start < 1 and 0 <= final <= 1, got start={self.start} "
+                f"final={self.final}"
+            )
 
     def factor(self, images_seen, run_images):
         """The multiplier for the batch that starts at `images_seen` of a run of `run_images` images."""

@@ -8,98 +8,48 @@ import sys
 
 from absl import app, flags
 
-from alae_tf import configs, data, distribute, training
+import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
+from alae_tf import config_flags, data, distribute, training
 from alae_tf.checkpoint import CheckpointError
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("preset", "mnist_mlp", sorted(configs.PRESETS), "Architecture and recipe (alae_tf/configs.py).")
-flags.DEFINE_string("workdir", None, "Run folder: checkpoints, grids, TensorBoard logs. Reruns resume.", required=True)
-flags.DEFINE_integer("train_images", None, "Total length of the run in images (default: the preset's).", lower_bound=1)
-flags.DEFINE_integer("seed", 0, "Seed of the initial weights, of z and of the data order.")
-flags.DEFINE_string("dataset", None, "Data source (default: the preset's). " + data.SPEC_HELP)
-flags.DEFINE_string("data_dir", None, "Overrides the dataset's default location.")
-# Overrides of single preset fields; None keeps the preset's value.
-flags.DEFINE_integer("latent_size", None, "Size of z and w.", lower_bound=1)
-flags.DEFINE_integer("mapping_layers", None, "Depth of F.", lower_bound=1)
-flags.DEFINE_integer("batch_size", None, "Batch size (style presets: at every level).", lower_bound=1)
-flags.DEFINE_float("learning_rate", None, "Adam learning rate of both optimizers (style presets: at every level).",
-                   lower_bound=0.0)
-flags.DEFINE_integer("images_per_level", None, "Style presets: images trained per resolution level.", lower_bound=1)
-flags.DEFINE_float("r1_gamma", None, "R1 weight.", lower_bound=0.0)
-flags.DEFINE_list("hidden_units", None, "MLP presets: widths of G's and E's hidden layers, e.g. 1024,1024.")
-flags.DEFINE_float("ema_halflife_images", None, "Half-life of the EMA nets, in images (> 0).")
-flags.DEFINE_enum("learning_rate_decay", None, ["none", "cosine", "linear"],
-                  "Decay of the learning rate over the run (--train_images long); none is the paper's.")
-flags.DEFINE_float("learning_rate_decay_start", None, "Fraction of the run where the decay starts.",
-                   lower_bound=0.0, upper_bound=0.999)
-flags.DEFINE_float("learning_rate_decay_final", None, "Learning-rate factor at the run's end.",
-                   lower_bound=0.0, upper_bound=1.0)
-flags.DEFINE_float("pixel_reconstruction_weight", None, "Weight of step III's pixel term mean((G(E(x)) - x)^2) "
-                   "on real images (0: none, the paper's).", lower_bound=0.0)
-flags.DEFINE_enum("autoencoder_variables", None, ["official", "paper"],
-                  "Step III moves E, F and G (official code) or E and G (paper).")
-flags.DEFINE_bool("reset_optimizers_at_level_change", None,
-                  "Style presets: zero both optimizers' state when a level starts (default on, as the official code).")
-flags.DEFINE_enum("precision", "float32", ["auto", *training.PRECISIONS],
-                  "Compute precision: auto (the machine's fastest: mixed_float16 on GPUs, mixed_bfloat16 on CPUs "
-                  "with AVX512-BF16 or AMX, else float32), mixed_bfloat16 on TPUs and CPUs whose bf16 beats float32 (AMD AVX512-BF16; "
-                  "not Intel without AMX), mixed_float16 (loss scaled) on GPUs. Weights, checkpoints and exports "
-                  "stay float32.")
-flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step (slower on CPU; try it on GPU). "
-                  "Not with --strategy=mirrored|multi_worker.")
-flags.DEFINE_enum("strategy", "default", list(distribute.STRATEGIES),
-                  "tf.distribute strategy: default (one device), mirrored (all local GPUs), multi_worker "
-                  "(TF_CONFIG cluster), tpu. --batch_size is the global batch.")
+flags.DEFINE_enum(
+    "precision",
+    "float32",
+    ["auto", *training.PRECISIONS],
+    "Compute precision: auto (the machine's fastest: mixed_float16 on GPUs, mixed_bfloat16 on CPUs "
+    "with AVX512-BF16 or AMX, else float32), mixed_bfloat16 on TPUs and CPUs whose bf16 beats float32 "
+    "(AMD AVX512-BF16; not Intel without AMX), mixed_float16 (loss scaled) on GPUs. Weights, checkpoints and exports "
+    "stay float32.",
+)
+flags.DEFINE_bool(
+    "jit_compile",
+    False,
+    "XLA-compile the train step (slower on CPU; try it on GPU). Not with --strategy=mirrored|multi_worker.",
+)
+flags.DEFINE_enum(
+    "strategy",
+    "default",
+    list(distribute.STRATEGIES),
+    "tf.distribute strategy: default (one device), mirrored (all local GPUs), multi_worker "
+    "(TF_CONFIG cluster), tpu. --batch_size is the global batch.",
+)
 flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu ('' for a TPU VM).")
-flags.DEFINE_integer("checkpoint_every_images", 60_000, "Checkpoint and grid period, in images.", lower_bound=1)
-flags.DEFINE_integer("log_every_steps", 50, "TensorBoard and progress period, in steps.", lower_bound=1)
 flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep.", lower_bound=1)
 flags.DEFINE_integer("verbose", 1, "0: quiet, 1: progress bar.")
 
 flags.register_multi_flags_validator(
-    ["jit_compile", "strategy"], lambda f: not (f["jit_compile"] and f["strategy"] in ("mirrored", "multi_worker")),
-    message="--jit_compile does not work with --strategy=mirrored|multi_worker (XLA fails under MirroredStrategy)")
-flags.register_validator("hidden_units", lambda units: units is None or (
-    len(units) > 0 and all(u.isdigit() and int(u) > 0 for u in units)),
-    message="--hidden_units must be positive integers, e.g. 1024,1024")
-flags.register_validator("ema_halflife_images", lambda h: h is None or h > 0,
-                         message="--ema_halflife_images must be > 0")
-flags.register_validator("dataset", lambda s: s is None or data.is_valid_spec(s),
-                         message="unknown --dataset form. " + data.SPEC_HELP)
-
-
-def config_from_flags():
-    preset = configs.PRESETS[FLAGS.preset]
-    # A single --batch_size / --learning_rate replaces a style preset's per-level lists.
-    per_level = preset.model == "style"
-    return preset.replace(
-        latent_size=FLAGS.latent_size,
-        mapping_layers=FLAGS.mapping_layers,
-        batch_size=FLAGS.batch_size,
-        learning_rate=FLAGS.learning_rate,
-        batch_sizes=(FLAGS.batch_size,) if per_level and FLAGS.batch_size is not None else None,
-        learning_rates=(FLAGS.learning_rate,) if per_level and FLAGS.learning_rate is not None else None,
-        images_per_level=FLAGS.images_per_level,
-        reset_optimizers_at_level_change=FLAGS.reset_optimizers_at_level_change,
-        r1_gamma=FLAGS.r1_gamma,
-        autoencoder_variables=FLAGS.autoencoder_variables,
-        dataset=FLAGS.dataset,
-        # The run's length: learning-rate decay spans it, and config.json records it.
-        train_images=FLAGS.train_images,
-        hidden_units=None if FLAGS.hidden_units is None else tuple(int(u) for u in FLAGS.hidden_units),
-        ema_halflife_images=FLAGS.ema_halflife_images,
-        pixel_reconstruction_weight=FLAGS.pixel_reconstruction_weight,
-        learning_rate_decay=FLAGS.learning_rate_decay,
-        learning_rate_decay_start=FLAGS.learning_rate_decay_start,
-        learning_rate_decay_final=FLAGS.learning_rate_decay_final,
-    )
+    ["jit_compile", "strategy"],
+    lambda f: not (f["jit_compile"] and f["strategy"] in ("mirrored", "multi_worker")),
+    message="--jit_compile does not work with --strategy=mirrored|multi_worker (XLA fails under MirroredStrategy)",
+)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    config = config_from_flags()
+    config = config_flags.config_from_flags()
     options = training.TrainOptions(
         workdir=FLAGS.workdir,
         train_images=config.train_images,

@@ -1,6 +1,5 @@
 """The training loop behind `python -m alae_tf.train`: data, model, fit, checkpoints."""
 
-import contextlib
 import dataclasses
 import pathlib
 
@@ -8,8 +7,10 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from alae_tf import atomic, configs, data, distribute
+from alae_tf import atomic, builders, data, distribute
 from alae_tf.checkpoint import CheckpointManager
+from alae_tf.configs import ALAEConfig
+from alae_tf.model import ALAE
 from alae_tf.monitor import TrainingMonitor
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -29,7 +30,7 @@ def _cpu_flags(cpuinfo="/proc/cpuinfo"):
     return set()
 
 
-def resolve_precision(precision, cpuinfo="/proc/cpuinfo"):
+def resolve_precision(precision: str, cpuinfo: str = "/proc/cpuinfo") -> str:
     """`precision`, or for "auto" the fastest for this machine's training step.
 
     GPUs: mixed_float16; CPUs with hardware bf16 (`_BF16_CPU_FLAGS`): mixed_bfloat16;
@@ -83,33 +84,7 @@ class TrainOptions:
     verbose: int = 1
 
 
-def load_training_images(config, split="train", data_dir=None):
-    """The preset's dataset at the preset's image shape (uint8 `ImageSet`)."""
-    height, width, channels = config.image_shape
-    image_set = data.load_images(config.dataset, split, resolution=height, channels=channels, data_dir=data_dir)
-    if tuple(image_set.images.shape[1:]) != tuple(config.image_shape):
-        raise data.DatasetError(
-            f"{config.dataset} gives images of shape {image_set.images.shape[1:]}, the model wants {config.image_shape}"
-        )
-    return image_set
-
-
-def build_compiled_model(config, seed=0, jit_compile=False, strategy=None):
-    """A compiled `ALAE` whose initial weights depend only on `seed`.
-
-    Built and compiled inside `strategy.scope()` when a strategy is given:
-    its variables are then mirrored and `fit` runs the step per replica.
-    Under the global mixed_float16 policy the optimizers get loss scaling.
-    """
-    keras.utils.set_random_seed(seed)
-    with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model = configs.build_model(config, seed=seed)
-        model.compile(*configs.make_optimizers(config.learning_rate, config.adam_beta_2, config.adam_epsilon),
-                      jit_compile=jit_compile)
-    return model
-
-
-def train(config, options):
+def train(config: ALAEConfig, options: TrainOptions) -> ALAE:
     """Train (or resume) `config` in `options.workdir`; returns the model.
 
     Raises before writing anything when the data is missing or broken
@@ -121,8 +96,10 @@ def train(config, options):
     if options.strategy not in distribute.STRATEGIES:
         raise ValueError(f"strategy must be one of {distribute.STRATEGIES}, got {options.strategy!r}")
     if options.jit_compile and options.strategy in ("mirrored", "multi_worker"):
-        raise ValueError(f"jit_compile does not work under the {options.strategy} strategy (XLA fails under "
-                         "MirroredStrategy); train without it")
+        raise ValueError(
+            f"jit_compile does not work under the {options.strategy} strategy (XLA fails under "
+            "MirroredStrategy); train without it"
+        )
     keras.mixed_precision.set_global_policy(options.precision)
     try:
         return _train(config, options)
@@ -136,8 +113,9 @@ class ScheduleCallback(keras.callbacks.Callback):
     `model.blend` from the growth schedule (style nets) and both optimizers' learning rate
     from the level's rate times the decay factor (`schedules.LearningRateDecay` over a run
     of `run_images` images: the config's `train_images`, which `alae_tf.train` sets from
-    `--train_images`, so a run stopped early and resumed decays as one that never stopped). Functions of `model.images_seen` only, so a resumed run (even
-    mid-fade-in or mid-decay) sets exactly what an uninterrupted one would.
+    `--train_images`, so a run stopped early and resumed decays as one that never stopped).
+    Functions of `model.images_seen` only, so a resumed run (even mid-fade-in or mid-decay)
+    sets exactly what an uninterrupted one would.
     """
 
     def __init__(self, schedule, decay, run_images):
@@ -151,27 +129,15 @@ class ScheduleCallback(keras.callbacks.Callback):
         images_seen = int(self.model.images_seen.numpy())
         if self.model.is_style:
             self.model.blend.assign(self.schedule.blend_at(images_seen))
-        learning_rate = (self.schedule.learning_rate(self.schedule.level_at(images_seen))
-                         * self.decay.factor(images_seen, self.run_images))
+        learning_rate = self.schedule.learning_rate(self.schedule.level_at(images_seen)) * self.decay.factor(
+            images_seen, self.run_images
+        )
         if learning_rate != self._learning_rate:
             set_learning_rate(self.model, learning_rate)
             self._learning_rate = learning_rate
 
 
-def position_model(model, config):
-    """Put a restored style model at the level and blend of the last batch it trained.
-
-    Both are derived from `images_seen` (blend is not checkpointed).
-    """
-    if model.is_style:
-        schedule = config.growth_schedule()
-        images_seen = int(model.images_seen.numpy())
-        level = schedule.level_at(max(0, images_seen - 1))
-        model.set_level(level)
-        model.blend.assign(schedule.blend_at(max(0, images_seen - schedule.batch_size(level))))
-
-
-def set_learning_rate(model, learning_rate):
+def set_learning_rate(model: ALAE, learning_rate: float) -> None:
     for optimizer in (model.ed_optimizer, model.fg_optimizer):
         optimizer.learning_rate = learning_rate
 
@@ -183,15 +149,15 @@ _SHARD_BY_DATA.experimental_distribute.auto_shard_policy = tf.data.experimental.
 
 def _train(config, options):
     workdir = pathlib.Path(options.workdir)
-    train_set = load_training_images(config, "train", options.data_dir)
+    train_set = data.load_split(config.dataset, "train", config.image_shape, data_dir=options.data_dir)
     strategy = distribute.make_strategy(options.strategy, options.tpu) if options.strategy != "default" else None
-    model = build_compiled_model(config, options.seed, options.jit_compile, strategy)
+    model = builders.build_compiled_model(config, options.seed, options.jit_compile, strategy)
     manager = CheckpointManager(workdir, model, config, keep=options.keep_checkpoints)
     meta = manager.restore()
     chief = distribute.is_chief(strategy)
     if meta is not None:
         logging.info("resumed from %s at %d images", manager.latest(), meta["images_seen"])
-    position_model(model, config)
+    builders.place_at_trained_level(model, config)
     if chief:
         atomic.write_text(workdir / "config.json", config.to_json())
 
@@ -202,8 +168,9 @@ def _train(config, options):
     fixed_images = data.to_pixel_range(train_set.images[:32], config.pixel_range)
     # Non-chief workers of a cluster log into their own folder, never over the chief's files.
     monitor_dir = workdir if chief else workdir / f".worker-{strategy.cluster_resolver.task_id}"
-    monitor = TrainingMonitor(monitor_dir, total_steps, config.pixel_range, fixed_z, fixed_images,
-                              options.log_every_steps, options.verbose)
+    monitor = TrainingMonitor(
+        monitor_dir, total_steps, config.pixel_range, fixed_z, fixed_images, options.log_every_steps, options.verbose
+    )
     decay = config.learning_rate_decay_schedule()
     callbacks = [monitor]
     if model.is_style or decay.kind != "none":
@@ -213,8 +180,9 @@ def _train(config, options):
         # One fit() never crosses a level: the level is fixed per trace.
         images_seen = int(model.images_seen.numpy())
         if model.is_style:
-            model.set_level(level, reset_optimizers=config.reset_optimizers_at_level_change
-                            and schedule.is_level_start(images_seen))
+            model.set_level(
+                level, reset_optimizers=config.reset_optimizers_at_level_change and schedule.is_level_start(images_seen)
+            )
         set_learning_rate(model, schedule.learning_rate(level))
         batch = schedule.batch_size(level)
         chunk_steps = max(1, options.checkpoint_every_images // batch)
@@ -223,14 +191,18 @@ def _train(config, options):
             # A fresh stream per chunk, positioned by images_seen: fit() restarts
             # iterators, and this keeps the data order identical across resumes.
             stream = data.training_batches(
-                train_images, batch_size=batch, seed=options.seed,
-                start_image=int(model.images_seen.numpy()), pixel_range=config.pixel_range, flip=config.flip,
+                train_images,
+                batch_size=batch,
+                seed=options.seed,
+                start_image=int(model.images_seen.numpy()),
+                pixel_range=config.pixel_range,
+                flip=config.flip,
             )
             if model.is_style:
                 stream = stream.map(model.at_current_resolution, num_parallel_calls=tf.data.AUTOTUNE)
             if strategy is not None:
                 stream = stream.with_options(_SHARD_BY_DATA)
-            model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=callbacks)
+            model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=callbacks, shuffle=False)
             level_steps -= steps
             if chief:
                 manager.save()

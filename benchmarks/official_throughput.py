@@ -18,9 +18,9 @@ Setup (once, outside the repository):
 (`42bcf2e` is `master`, the commit our parity fixtures use; `6becd74` is on branch `mnist_ref`,
 the paper's MNIST MLP experiment.) Then, from the repository root:
 
-    flock /tmp/cpu.lock /tmp/torchvenv/bin/python benchmarks/official_throughput.py \
+    flock /tmp/cpu.lock /tmp/torchvenv/bin/python -m benchmarks.official_throughput \
         --official_dir=/tmp/official_alae                               # all cases, several minutes
-    /tmp/torchvenv/bin/python benchmarks/official_throughput.py --official_dir=/tmp/official_alae \
+    /tmp/torchvenv/bin/python -m benchmarks.official_throughput --official_dir=/tmp/official_alae \
         --cases=mnist_mlp --warmup_steps=1 --steps=3                    # a quick check
 
 `flock` keeps timing runs on a shared machine from overlapping (wrap TF benchmarks the same way).
@@ -65,44 +65,40 @@ checkpoints and sample images. Modules the official files import at module level
 step never uses (`dlutils` in 6becd74's net.py) are replaced by stubs when not installed.
 """
 
+import functools
+import importlib
+import math
+import os
 import pathlib
+import random
+import subprocess
 import sys
+import types
 
-# `python benchmarks/x.py` puts benchmarks/ first on sys.path: swap it for the repo root.
-_HERE = pathlib.Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+import numpy as np
+import torch
+from absl import app, flags
+from torch.utils import flop_counter
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_map
 
-import functools  # noqa: E402
-import importlib  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import subprocess  # noqa: E402
-import types  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from absl import app, flags  # noqa: E402
-from torch.utils import flop_counter  # noqa: E402
-from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
-from torch.utils._pytree import tree_map  # noqa: E402
-
-from benchmarks import common  # noqa: E402  (no TensorFlow import at module level)
+from benchmarks import harness  # (no TensorFlow import at module level)
 
 NAME = "official_throughput"
 STYLE_CASES = ("celeba-hq256@0", "celeba-hq256@1", "celeba-hq256@2")
 CASES = ("mnist_mlp",) + STYLE_CASES
 # Figures measured earlier on another machine (AMD CPU), images/s: what train_throughput.py quoted.
-EARLIER_IMAGES_PER_S = {"mnist_mlp": 1175.0, "celeba-hq256@0": 59.0, "celeba-hq256@1": 13.4,
-                        "celeba-hq256@2": 3.0}
+EARLIER_IMAGES_PER_S = {"mnist_mlp": 1175.0, "celeba-hq256@0": 59.0, "celeba-hq256@1": 13.4, "celeba-hq256@2": 3.0}
 # Modules of the official repositories that shadow each other between the two commits.
-_OFFICIAL_MODULES = ("net", "lreq", "losses", "registry", "utils", "custom_adam", "defaults", "model",
-                     "model_z_gan")
+_OFFICIAL_MODULES = ("net", "lreq", "losses", "registry", "utils", "custom_adam", "defaults", "model", "model_z_gan")
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("official_dir", "/tmp/official_alae", "Folder holding one copy of the official repository "
-                    "per commit, named by --style_commit and --mlp_commit (see the module docstring).")
+flags.DEFINE_string(
+    "official_dir",
+    "/tmp/official_alae",
+    "Folder holding one copy of the official repository "
+    "per commit, named by --style_commit and --mlp_commit (see the module docstring).",
+)
 flags.DEFINE_string("style_commit", "42bcf2e", "Subfolder of --official_dir with the StyleALAE code (master).")
 flags.DEFINE_string("mlp_commit", "6becd74", "Subfolder of --official_dir with the MLP ALAE code (mnist_ref).")
 flags.DEFINE_string("style_config", "configs/celeba-hq256.yaml", "StyleALAE config, relative to its folder.")
@@ -113,19 +109,35 @@ flags.DEFINE_integer("mlp_batch_size", 128, "Batch size of the MLP case.", lower
 flags.DEFINE_integer("threads", 2, "torch.set_num_threads.", lower_bound=1)
 flags.DEFINE_integer("warmup_steps", 3, "Untimed iterations after the first one.", lower_bound=0)
 flags.DEFINE_integer("steps", 10, "Timed iterations (at most).", lower_bound=1)
-flags.DEFINE_float("max_seconds", 90.0, "Stop timing a case after this many seconds, once --min_steps are done.",
-                   lower_bound=0.0)
+flags.DEFINE_float(
+    "max_seconds", 90.0, "Stop timing a case after this many seconds, once --min_steps are done.", lower_bound=0.0
+)
 flags.DEFINE_integer("min_steps", 3, "Timed iterations made even past --max_seconds.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of torch, random and the input images.")
-flags.DEFINE_bool("roofline", True, "Also count an iteration's FLOPs (torch's FLOP formulas, per executed op) and "
-                  "rate them against torch's best square float32 matmul GFLOP/s on this machine.")
-flags.register_validator("cases", lambda values: all(v in CASES for v in values),
-                         message=f"--cases must be a subset of {CASES}")
+flags.DEFINE_bool(
+    "roofline",
+    True,
+    "Also count an iteration's FLOPs (torch's FLOP formulas, per executed op) and "
+    "rate them against torch's best square float32 matmul GFLOP/s on this machine.",
+)
+flags.register_validator(
+    "cases", lambda values: all(v in CASES for v in values), message=f"--cases must be a subset of {CASES}"
+)
 
-COLUMNS = [("case", "case"), ("resolution", "px"), ("batch_size", "batch"), ("build_s", "build s"),
-           ("first_step_s", "first step s"), ("median_step_s", "step s (median)"), ("images_per_s", "images/s"),
-           ("earlier_images_per_s", "earlier figure (other machine)"), ("steps_timed", "steps"),
-           ("gflop_per_step", "GFLOP/iteration"), ("gflops_per_s", "GFLOP/s"), ("percent_of_peak", "% of peak")]
+COLUMNS = [
+    ("case", "case"),
+    ("resolution", "px"),
+    ("batch_size", "batch"),
+    ("build_s", "build s"),
+    ("first_step_s", "first step s"),
+    ("median_step_s", "step s (median)"),
+    ("images_per_s", "images/s"),
+    ("earlier_images_per_s", "earlier figure (other machine)"),
+    ("steps_timed", "steps"),
+    ("gflop_per_step", "GFLOP/iteration"),
+    ("gflops_per_s", "GFLOP/s"),
+    ("percent_of_peak", "% of peak"),
+]
 
 
 # ------------------------------------------------------------------ official code
@@ -146,7 +158,7 @@ def _stub_missing(name, **attributes):
             sys.modules[module_name] = module
             stubbed.append(module_name)
             if i > 1:
-                setattr(sys.modules[".".join(parts[:i - 1])], parts[i - 1], module)
+                setattr(sys.modules[".".join(parts[: i - 1])], parts[i - 1], module)
     for key, value in attributes.items():
         setattr(sys.modules[name], key, value)
     return stubbed
@@ -168,10 +180,10 @@ def _import_official(folder, names):
 
 def _commit_of(folder):
     """The full commit of a git checkout, else the folder's name (how the setup names the copies)."""
-    out = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
-                         check=False)
-    top = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True,
-                         text=True, check=False).stdout.strip()
+    out = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    top = subprocess.run(
+        ["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     if out.returncode == 0 and pathlib.Path(top).resolve() == pathlib.Path(folder).resolve():
         return out.stdout.strip()
     return pathlib.Path(folder).name
@@ -191,7 +203,8 @@ def _build_style(folder, lod):
     cfg = _config(defaults, folder, FLAGS.style_config)
     model, model_s = _models(model_module, cfg, z_regression=cfg.MODEL.Z_REGRESSION)
     decoder_optimizer, encoder_optimizer = _optimizers(
-        custom_adam, cfg, lod, [model.decoder, model.mapping_f], [model.encoder, model.mapping_d])
+        custom_adam, cfg, lod, [model.decoder, model.mapping_f], [model.encoder, model.mapping_d]
+    )
     return model, model_s, encoder_optimizer, decoder_optimizer, cfg
 
 
@@ -201,24 +214,38 @@ def _build_mlp(folder):
     defaults, model_module, custom_adam = _import_official(folder, ["defaults", "model_z_gan", "custom_adam"])
     cfg = _config(defaults, folder, FLAGS.mlp_config)
     lod = cfg.MODEL.LAYER_COUNT - 1  # LODDriver.set_epoch with EPOCHS_PER_LOD == 0
-    model, model_s = _models(model_module, cfg, mapping_to_latent=cfg.MODEL.MAPPING_TO_LATENT,
-                             mapping_from_latent=cfg.MODEL.MAPPING_FROM_LATENT)
+    model, model_s = _models(
+        model_module,
+        cfg,
+        mapping_to_latent=cfg.MODEL.MAPPING_TO_LATENT,
+        mapping_from_latent=cfg.MODEL.MAPPING_FROM_LATENT,
+    )
     decoder_optimizer, encoder_optimizer = _optimizers(
-        custom_adam, cfg, lod, [model.decoder, model.mapping_fl], [model.encoder, model.mapping_tl])
+        custom_adam, cfg, lod, [model.decoder, model.mapping_fl], [model.encoder, model.mapping_tl]
+    )
     return model, model_s, encoder_optimizer, decoder_optimizer, cfg, lod
 
 
 def _models(model_module, cfg, **extra_args):
     """The trained model and its EMA copy `model_s`, built as the training scripts build them."""
-    common_args = dict(startf=cfg.MODEL.START_CHANNEL_COUNT, layer_count=cfg.MODEL.LAYER_COUNT,
-                       maxf=cfg.MODEL.MAX_CHANNEL_COUNT, latent_size=cfg.MODEL.LATENT_SPACE_SIZE,
-                       mapping_layers=cfg.MODEL.MAPPING_LAYERS, channels=cfg.MODEL.CHANNELS,
-                       generator=cfg.MODEL.GENERATOR, encoder=cfg.MODEL.ENCODER, **extra_args)
-    model = model_module.Model(dlatent_avg_beta=cfg.MODEL.DLATENT_AVG_BETA,
-                               style_mixing_prob=cfg.MODEL.STYLE_MIXING_PROB, **common_args)
+    common_args = dict(
+        startf=cfg.MODEL.START_CHANNEL_COUNT,
+        layer_count=cfg.MODEL.LAYER_COUNT,
+        maxf=cfg.MODEL.MAX_CHANNEL_COUNT,
+        latent_size=cfg.MODEL.LATENT_SPACE_SIZE,
+        mapping_layers=cfg.MODEL.MAPPING_LAYERS,
+        channels=cfg.MODEL.CHANNELS,
+        generator=cfg.MODEL.GENERATOR,
+        encoder=cfg.MODEL.ENCODER,
+        **extra_args,
+    )
+    model = model_module.Model(
+        dlatent_avg_beta=cfg.MODEL.DLATENT_AVG_BETA, style_mixing_prob=cfg.MODEL.STYLE_MIXING_PROB, **common_args
+    )
     model.train()
-    model_s = model_module.Model(truncation_psi=cfg.MODEL.TRUNCATIOM_PSI,
-                                 truncation_cutoff=cfg.MODEL.TRUNCATIOM_CUTOFF, **common_args)
+    model_s = model_module.Model(
+        truncation_psi=cfg.MODEL.TRUNCATIOM_PSI, truncation_cutoff=cfg.MODEL.TRUNCATIOM_CUTOFF, **common_args
+    )
     model_s.eval()
     model_s.requires_grad_(False)
     return model, model_s
@@ -227,10 +254,18 @@ def _models(model_module, cfg, **extra_args):
 def _optimizers(custom_adam, cfg, lod, decoder_modules, encoder_modules):
     """LREQAdam over the scripts' param groups, at the learning rate their scheduler sets for `lod`."""
     betas = (cfg.TRAIN.ADAM_BETA_0, cfg.TRAIN.ADAM_BETA_1)
-    decoder_optimizer = custom_adam.LREQAdam([{"params": m.parameters()} for m in decoder_modules],
-                                             lr=cfg.TRAIN.BASE_LEARNING_RATE, betas=betas, weight_decay=0)
-    encoder_optimizer = custom_adam.LREQAdam([{"params": m.parameters()} for m in encoder_modules],
-                                             lr=cfg.TRAIN.BASE_LEARNING_RATE, betas=betas, weight_decay=0)
+    decoder_optimizer = custom_adam.LREQAdam(
+        [{"params": m.parameters()} for m in decoder_modules],
+        lr=cfg.TRAIN.BASE_LEARNING_RATE,
+        betas=betas,
+        weight_decay=0,
+    )
+    encoder_optimizer = custom_adam.LREQAdam(
+        [{"params": m.parameters()} for m in encoder_modules],
+        lr=cfg.TRAIN.BASE_LEARNING_RATE,
+        betas=betas,
+        weight_decay=0,
+    )
     # ComboMultiStepLR.set_batch_size(batch, lod): every group's lr = LEARNING_RATES[lod] (no decay steps).
     lr = cfg.TRAIN.LEARNING_RATES[lod]
     for optimizer in (decoder_optimizer, encoder_optimizer):
@@ -279,8 +314,10 @@ class FlopCounter(TorchDispatchMode):
         out = func(*args, **kwargs)
         formula = flop_counter.flop_registry.get(func._overloadpacket)
         if formula is not None:
+
             def shape(value):
                 return value.shape if isinstance(value, torch.Tensor) else value
+
             name = str(func._overloadpacket)
             flops = formula(*tree_map(shape, args), **tree_map(shape, kwargs), out_val=tree_map(shape, out))
             self.flops[name] = self.flops.get(name, 0) + flops
@@ -289,12 +326,14 @@ class FlopCounter(TorchDispatchMode):
 
 @functools.cache
 def peak_gflops():
-    """torch's best square float32 matmul GFLOP/s on this machine (`common.matmul_peak_gflops`)."""
+    """torch's best square float32 matmul GFLOP/s on this machine (`harness.matmul_peak_gflops`)."""
+
     def make_matmul(n):
         generator = torch.Generator().manual_seed(0)
         a, b = torch.randn(n, n, generator=generator), torch.randn(n, n, generator=generator)
         return lambda: torch.mm(a, b)  # synchronous on the CPU
-    return common.matmul_peak_gflops(make_matmul)
+
+    return harness.matmul_peak_gflops(make_matmul)
 
 
 def run_case(case):
@@ -304,13 +343,19 @@ def run_case(case):
     level = int(case.split("@")[1]) if is_style else None
     commit = FLAGS.style_commit if is_style else FLAGS.mlp_commit
     folder = pathlib.Path(FLAGS.official_dir) / commit
-    row = {"case": case, "preset": case.split("@")[0], "level": level, "precision": "float32",
-           "batch_size": batch_size, "official_commit": commit,
-           "earlier_images_per_s": EARLIER_IMAGES_PER_S.get(case)}
+    row = {
+        "case": case,
+        "preset": case.split("@")[0],
+        "level": level,
+        "precision": "float32",
+        "batch_size": batch_size,
+        "official_commit": commit,
+        "earlier_images_per_s": EARLIER_IMAGES_PER_S.get(case),
+    }
     try:
         torch.manual_seed(FLAGS.seed)
         random.seed(FLAGS.seed)
-        with common.Stopwatch() as build:
+        with harness.Stopwatch() as build:
             if is_style:
                 model, model_s, encoder_optimizer, decoder_optimizer, cfg = _build_style(folder, level)
                 lod, extra = level, {}
@@ -328,11 +373,17 @@ def run_case(case):
         x.requires_grad = True
         blend = 1  # no fade-in (LODDriver.get_blend_factor outside a transition)
         betta = 0.5 ** (batch_size / (10 * 1000.0))
-        row.update({"resolution": resolution, "lod": lod,
-                    "learning_rate": encoder_optimizer.param_groups[0]["lr"], "ema_betta": betta})
+        row.update(
+            {
+                "resolution": resolution,
+                "lod": lod,
+                "learning_rate": encoder_optimizer.param_groups[0]["lr"],
+                "ema_betta": betta,
+            }
+        )
         args = (model, model_s, encoder_optimizer, decoder_optimizer, x, lod, blend, betta)
 
-        with common.Stopwatch() as first:
+        with harness.Stopwatch() as first:
             first_losses = _iteration(*args, **extra)
         if not all(math.isfinite(v) for v in first_losses.values()):
             raise FloatingPointError(f"non-finite losses after the first iteration: {first_losses}")
@@ -341,39 +392,42 @@ def run_case(case):
         def step():
             losses.update(_iteration(*args, **extra))
 
-        times = common.time_calls(step, FLAGS.steps, warmup=FLAGS.warmup_steps, max_seconds=FLAGS.max_seconds,
-                                  min_runs=FLAGS.min_steps)
+        times = harness.time_calls(
+            step, FLAGS.steps, warmup=FLAGS.warmup_steps, max_seconds=FLAGS.max_seconds, min_runs=FLAGS.min_steps
+        )
         counter = None
         if FLAGS.roofline:  # one more iteration, after the timed ones: the counter slows what it runs
             with FlopCounter() as counter:
                 _iteration(*args, **extra)
     except Exception as e:  # one case failing (missing code, out of memory) must not hide the others
-        return common.skipped(row, e)
-    stats = common.summarize(times)
-    row.update({
-        "status": "ok",
-        "build_s": build.seconds,
-        "first_step_s": first.seconds,
-        "step_times_s": times,
-        "median_step_s": stats["median_s"],
-        "step_stats": stats,
-        "images_per_s": batch_size / stats["median_s"],
-        "steps_timed": stats["runs"],
-        "first_losses": first_losses,
-        "final_losses": losses,
-        "losses_finite": all(math.isfinite(v) for v in [*first_losses.values(), *losses.values()]),
-        "parameters": sum(p.numel() for p in model.parameters()),
-    })
+        return harness.skipped(row, e)
+    stats = harness.summarize(times)
+    row.update(
+        {
+            "status": "ok",
+            "build_s": build.seconds,
+            "first_step_s": first.seconds,
+            "step_times_s": times,
+            "median_step_s": stats["median_s"],
+            "step_stats": stats,
+            "images_per_s": batch_size / stats["median_s"],
+            "steps_timed": stats["runs"],
+            "first_losses": first_losses,
+            "final_losses": losses,
+            "losses_finite": all(math.isfinite(v) for v in [*first_losses.values(), *losses.values()]),
+            "parameters": sum(p.numel() for p in model.parameters()),
+        }
+    )
     if counter is not None:
         row["flops_by_op"] = counter.flops
-        common.roofline(row, sum(counter.flops.values()), batch_size, peak_gflops())
+        harness.roofline(row, sum(counter.flops.values()), batch_size, peak_gflops())
     return row
 
 
 # ------------------------------------------------------------------ output
 def machine_info():
-    """`common.machine_info` with torch's version and threads (and no TensorFlow import)."""
-    info = common.machine_info(packages=("torch", "numpy", "absl-py", "yacs"), list_gpus=False)
+    """`harness.machine_info` with torch's version and threads (and no TensorFlow import)."""
+    info = harness.machine_info(packages=("torch", "numpy", "absl-py", "yacs"), list_gpus=False)
     info.update(torch_threads=torch.get_num_threads(), torch_interop_threads=torch.get_num_interop_threads())
     return info
 
@@ -386,10 +440,26 @@ def main(argv):
     rows = []
     for case in FLAGS.cases:
         rows.append(run_case(case))
-        common.print_row(rows[-1], COLUMNS)
-    settings = common.flag_values(["official_dir", "style_commit", "mlp_commit", "style_config", "mlp_config",
-                                   "cases", "style_batch_size", "mlp_batch_size", "threads", "warmup_steps", "steps",
-                                   "max_seconds", "min_steps", "seed", "roofline"])
+        harness.print_row(rows[-1], COLUMNS)
+    settings = harness.flag_values(
+        [
+            "official_dir",
+            "style_commit",
+            "mlp_commit",
+            "style_config",
+            "mlp_config",
+            "cases",
+            "style_batch_size",
+            "mlp_batch_size",
+            "threads",
+            "warmup_steps",
+            "steps",
+            "max_seconds",
+            "min_steps",
+            "seed",
+            "roofline",
+        ]
+    )
     settings["precision"] = "float32"
     settings["blend"] = 1.0
     settings["input"] = "random images in the official scripts' pixel range, one batch repeated"
@@ -400,8 +470,9 @@ def main(argv):
     machine["load_average_before"] = load_before
     official = pathlib.Path(FLAGS.official_dir)
     commits = {"style": _commit_of(official / FLAGS.style_commit), "mlp": _commit_of(official / FLAGS.mlp_commit)}
-    common.write_results(NAME, settings, rows, COLUMNS, FLAGS.output, machine=machine,
-                         extra={"official_commits": commits})
+    harness.write_results(
+        NAME, settings, rows, COLUMNS, FLAGS.output, machine=machine, extra={"official_commits": commits}
+    )
 
 
 if __name__ == "__main__":

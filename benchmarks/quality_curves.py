@@ -1,7 +1,7 @@
 r"""Learning curves of model quality: train a preset to milestones, evaluate each, keep the grids.
 
     python -m benchmarks.quality_curves --preset=mnist_mlp --milestones=300000,1000000,3000000,10000000
-    python -m benchmarks.quality_curves --preset=mnist_mlp_demo --milestones=1500000 --seeds=0,1,2
+    python -m benchmarks.quality_curves --preset=mnist_mlp_demo --milestones=2500000 --seeds=0,1,2
 
 Per seed, a preset with a constant learning rate trains ONE run through the milestones
 (resuming at each); a preset whose learning rate decays over its run (`learning_rate_decay`)
@@ -13,8 +13,8 @@ reconstruction grids are copied to `--grids_dir/<preset>/`. Training seconds and
 are recorded with the machine (lscpu's model): compare speeds only within one file.
 
 `--collect=DIR,...` instead evaluates finished workdirs (each named by its folder's parent:
-`runs/exp/px1/at_1000000` is "px1", its grids `px1_at_1000000_*.png`), records what its config changes from its preset, and
-writes `quality_ablations.json` (how benchmarks/quality.md's ablation table was made; the
+`runs/exp/px1/at_1000000` is "px1", its grids `px1_at_1000000_*.png`), records what its config
+changes from its preset, and writes `quality_ablations.json` (how benchmarks/quality.md's ablation table was made; the
 train commands are there).
 
 Slow by design (the paper preset to 10M images is about 35 minutes of training on 2 AMD
@@ -29,14 +29,18 @@ import time
 from absl import app, flags
 
 from alae_tf import configs, data, evaluation, features, quality, training
-from benchmarks import common
+from benchmarks import harness
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("preset", "mnist_mlp", "Preset to train (alae_tf/configs.py).")
 flags.DEFINE_list("milestones", ["300000", "1000000", "3000000", "10000000"], "Image counts to evaluate at.")
 flags.DEFINE_list("seeds", ["0"], "Seeds (initial weights, z, data order).")
-flags.DEFINE_enum("precision", "auto", ("auto",) + training.PRECISIONS, "Training precision (auto: the machine's "
-                  "fastest, see alae_tf.training.resolve_precision).")
+flags.DEFINE_enum(
+    "precision",
+    "auto",
+    ("auto",) + training.PRECISIONS,
+    "Training precision (auto: the machine's fastest, see alae_tf.training.resolve_precision).",
+)
 flags.DEFINE_string("workdir", "runs/quality", "Runs go to WORKDIR/<preset>/seed<k>[/images<n>].")
 flags.DEFINE_string("feature_net", "runs/fmnist_classifier.keras", "The judge (trained here if missing).")
 flags.DEFINE_string("grids_dir", "benchmarks/results/quality", "Where the grids of every milestone are copied.")
@@ -44,11 +48,23 @@ flags.DEFINE_list("collect", None, "Workdirs to evaluate as an ablation table in
 flags.DEFINE_integer("num_samples", 10000, "Samples and evaluation images of FD / coverage / reconstruction.")
 
 COLUMNS = (
-    ("run", "run"), ("changes", "changes from the preset"), ("seed", "seed"), ("images", "images"), ("knn5_accuracy", "knn5"), ("svm_accuracy", "SVM"),
-    ("recon_mse", "recon MSE"), ("recon_class_kept", "class kept"), ("judge_accuracy_real", "judge on real"),
-    ("fd_fmnist_classifier", "FD"), ("sample_hf_ratio", "HF samples"), ("recon_hf_ratio", "HF recon"),
-    ("sample_class_min_fraction", "min class"), ("class_mean_edit_success", "edit"), ("bar_met", "bar met"),
-    ("train_seconds", "train s"), ("images_per_second", "img/s"),
+    ("run", "run"),
+    ("changes", "changes from the preset"),
+    ("seed", "seed"),
+    ("images", "images"),
+    ("knn5_accuracy", "knn5"),
+    ("svm_accuracy", "SVM"),
+    ("recon_mse", "recon MSE"),
+    ("recon_class_kept", "class kept"),
+    ("judge_accuracy_real", "judge on real"),
+    ("fd_fmnist_classifier", "FD"),
+    ("sample_hf_ratio", "HF samples"),
+    ("recon_hf_ratio", "HF recon"),
+    ("sample_class_min_fraction", "min class"),
+    ("class_mean_edit_success", "edit"),
+    ("bar_met", "bar met"),
+    ("train_seconds", "train s"),
+    ("images_per_second", "img/s"),
 )
 
 
@@ -63,8 +79,9 @@ def judge(path):
 
 def measure(workdir, feature_net, grids_dir, label):
     """Quality metrics of the run in `workdir`; its report grids copied as `<label>_*.png`."""
-    results = evaluation.evaluate(workdir, quality.QUALITY_METRICS, features=feature_net,
-                                  options={"num_samples": FLAGS.num_samples})
+    results = evaluation.evaluate(
+        workdir, quality.QUALITY_METRICS, features=feature_net, options={"num_samples": FLAGS.num_samples}
+    )
     grids_dir.mkdir(parents=True, exist_ok=True)
     for name in ("samples.png", "reconstructions.png"):
         shutil.copyfile(pathlib.Path(workdir) / "report" / name, grids_dir / f"{label}_{name}")
@@ -79,8 +96,11 @@ def measure(workdir, feature_net, grids_dir, label):
 def changes(config):
     """`key=value` for every field of `config` that differs from its preset (name and length aside)."""
     preset = configs.PRESETS[config.name]
-    changed = [f"{f.name}={getattr(config, f.name)}" for f in dataclasses.fields(config)
-               if f.name not in ("name", "train_images") and getattr(config, f.name) != getattr(preset, f.name)]
+    changed = [
+        f"{f.name}={getattr(config, f.name)}"
+        for f in dataclasses.fields(config)
+        if f.name not in ("name", "train_images") and getattr(config, f.name) != getattr(preset, f.name)
+    ]
     return " ".join(changed) or "none"
 
 
@@ -91,9 +111,14 @@ def collect(workdirs, feature_net):
         name = workdir.parent.name
         row = measure(workdir, feature_net, pathlib.Path(FLAGS.grids_dir) / "ablations", f"{name}_{workdir.name}")
         rows.append({"run": name, "changes": changes(config), "preset": config.name, **row})
-        common.print_row(rows[-1], COLUMNS)
-    common.write_results("quality_ablations", {"workdirs": list(workdirs), "num_samples": FLAGS.num_samples}, rows,
-                         COLUMNS, output=FLAGS.output)
+        harness.print_row(rows[-1], COLUMNS)
+    harness.write_results(
+        "quality_ablations",
+        {"workdirs": list(workdirs), "num_samples": FLAGS.num_samples},
+        rows,
+        COLUMNS,
+        output=FLAGS.output,
+    )
 
 
 def main(argv):
@@ -115,19 +140,33 @@ def main(argv):
             if decays:
                 workdir, seconds = workdir / f"images{images}", 0.0
             start = time.perf_counter()
-            training.train(run_config, training.TrainOptions(workdir=str(workdir), train_images=images, seed=seed,
-                                                             precision=precision, verbose=0))
+            training.train(
+                run_config,
+                training.TrainOptions(
+                    workdir=str(workdir), train_images=images, seed=seed, precision=precision, verbose=0
+                ),
+            )
             seconds += time.perf_counter() - start
-            row = {"seed": seed, "images": images, "train_seconds": round(seconds, 1),
-                   "images_per_second": round(images / seconds, 1), "precision": precision,
-                   **measure(workdir, feature_net, grids_dir, f"seed{seed}_{images}")}
+            row = {
+                "seed": seed,
+                "images": images,
+                "train_seconds": round(seconds, 1),
+                "images_per_second": round(images / seconds, 1),
+                "precision": precision,
+                **measure(workdir, feature_net, grids_dir, f"seed{seed}_{images}"),
+            }
             rows.append(row)
-            common.print_row(row, COLUMNS)
-    settings = {"preset": FLAGS.preset, "milestones": milestones, "seeds": FLAGS.seeds, "precision": precision,
-                "num_samples": FLAGS.num_samples, "config": configs.PRESETS[FLAGS.preset].to_json()}
+            harness.print_row(row, COLUMNS)
+    settings = {
+        "preset": FLAGS.preset,
+        "milestones": milestones,
+        "seeds": FLAGS.seeds,
+        "precision": precision,
+        "num_samples": FLAGS.num_samples,
+        "config": configs.PRESETS[FLAGS.preset].to_json(),
+    }
     bar = [{"key": t.key, "description": t.description, "low": t.low, "high": t.high} for t in quality.DEMO_BAR]
-    common.write_results(f"quality_{FLAGS.preset}", settings, rows, COLUMNS, output=FLAGS.output,
-                         extra={"bar": bar})
+    harness.write_results(f"quality_{FLAGS.preset}", settings, rows, COLUMNS, output=FLAGS.output, extra={"bar": bar})
 
 
 if __name__ == "__main__":

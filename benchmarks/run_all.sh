@@ -6,8 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3}
-export PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
 for benchmark in data_throughput export_latency train_throughput; do
   echo "=== ${benchmark}"
-  "$PYTHON" "benchmarks/${benchmark}.py" "$@"
+  "$PYTHON" -m "benchmarks.${benchmark}" "$@"
 done

@@ -31,10 +31,13 @@ class AlaeBenchFashionMnist(tfds.core.GeneratorBasedBuilder):
     def _info(self):
         return self.dataset_info_from_configs(
             disable_shuffling=True,  # keep the IDX order
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(28, 28, 1)),
-                "label": tfds.features.ClassLabel(num_classes=10),
-            }))
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(28, 28, 1)),
+                    "label": tfds.features.ClassLabel(num_classes=10),
+                }
+            ),
+        )
 
     def _split_generators(self, dl_manager):
         return {"train": self._generate_examples()}
@@ -53,6 +56,7 @@ class NetworkUsed(BaseException):
 @contextlib.contextmanager
 def no_network():
     """Any DNS lookup or connection raises at once instead of hanging on retries."""
+
     def refuse(*args, **kwargs):
         raise NetworkUsed(f"network access attempted: {args[:2]}")
 

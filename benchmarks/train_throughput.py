@@ -1,14 +1,14 @@
 r"""Training throughput of the ALAE train step, in images/s, per preset, level and precision.
 
-    python benchmarks/train_throughput.py                      # the default set (slow: 10-60 min on CPU)
-    python benchmarks/train_throughput.py --presets=mnist_mlp --precisions=mixed_bfloat16 \
+    python -m benchmarks.train_throughput                      # the default set (slow: 10-60 min on CPU)
+    python -m benchmarks.train_throughput --presets=mnist_mlp --precisions=mixed_bfloat16 \
         --warmup_steps=1 --steps=5                             # a quick check
 
 What is timed: `ALAE.train_step` (steps I, II, III, EMA) compiled exactly as `fit` compiles it
 (`model.make_train_function()`, called on a `tf.data` iterator), one step per call; each call
 is synchronised by reading a loss back to the host. Per case:
 
-* build_s: set the precision policy, build and compile the model (`training.build_compiled_model`);
+* build_s: set the precision policy, build and compile the model (`builders.build_compiled_model`);
   a style preset is built once (every level's variables) and shared by its levels;
 * first_step_s: `make_train_function` + trace + the first step;
 * time_to_first_step_s = build_s + first_step_s (what a fresh run pays before step 2);
@@ -30,25 +30,18 @@ FLOP ran at that peak. A ceiling under twice the PyTorch figure means the target
 fewer FLOPs, not faster kernels.
 """
 
+import functools
+import gc
+import json
+import math
 import pathlib
-import sys
 
-# `python benchmarks/x.py` puts benchmarks/ first on sys.path: swap it for the repo root.
-_HERE = pathlib.Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+import keras
+import tensorflow as tf
+from absl import app, flags
 
-import functools  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-from alae_tf import configs, data, training  # noqa: E402
-from benchmarks import common, flops  # noqa: E402
+from alae_tf import builders, configs, data
+from benchmarks import flops, harness
 
 NAME = "train_throughput"
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -56,75 +49,137 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # machine): MLP at batch 128; StyleALAE with the celeba-hq256 widths at batch 32, by
 # level (4, 8, 16 px). `--pytorch_results` replaces them with official_throughput.py's
 # measurement on this machine.
-PYTORCH_IMAGES_PER_S = {("mnist_mlp", None): 1175.0, ("celeba-hq256", 0): 59.0, ("celeba-hq256", 1): 13.4,
-                        ("celeba-hq256", 2): 3.0}
+PYTORCH_IMAGES_PER_S = {
+    ("mnist_mlp", None): 1175.0,
+    ("celeba-hq256", 0): 59.0,
+    ("celeba-hq256", 1): 13.4,
+    ("celeba-hq256", 2): 3.0,
+}
 OFFICIAL_RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "official_throughput.json"
 TARGET_SPEEDUP = 2.0
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("presets", ["mnist_mlp", "celeba-hq256", "faces_tiny"], "Presets (alae_tf/configs.py).")
-flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"],
-                  f"Keras global policies, set before the model is built: {', '.join(PRECISIONS)}.")
-flags.DEFINE_list("levels", ["0", "1", "2", "3"], "Style presets: levels to run (4 * 2**level px); "
-                  "levels the preset does not have are left out.")
-flags.DEFINE_string("pytorch_results", "auto",
-                    "Where the PyTorch column comes from: a JSON file written by official_throughput.py; "
-                    "'auto' (that script's default output, if it was measured on a CPU of this model); or "
-                    "'quoted' (the issue's figures, from another machine).")
+flags.DEFINE_list(
+    "precisions",
+    ["float32", "mixed_bfloat16"],
+    f"Keras global policies, set before the model is built: {', '.join(PRECISIONS)}.",
+)
+flags.DEFINE_list(
+    "levels",
+    ["0", "1", "2", "3"],
+    "Style presets: levels to run (4 * 2**level px); levels the preset does not have are left out.",
+)
+flags.DEFINE_string(
+    "pytorch_results",
+    "auto",
+    "Where the PyTorch column comes from: a JSON file written by official_throughput.py; "
+    "'auto' (that script's default output, if it was measured on a CPU of this model); or "
+    "'quoted' (the issue's figures, from another machine).",
+)
 flags.DEFINE_integer("mlp_batch_size", 128, "Batch size of MLP presets.", lower_bound=1)
 flags.DEFINE_integer("style_batch_size", 32, "Batch size of style presets, at every level.", lower_bound=1)
 flags.DEFINE_integer("warmup_steps", 2, "Untimed steps after the first one.", lower_bound=0)
 flags.DEFINE_integer("steps", 20, "Timed steps (at most).", lower_bound=1)
-flags.DEFINE_float("max_seconds", 60.0, "Stop timing a case after this many seconds, once "
-                   "--min_steps are done.", lower_bound=0.0)
+flags.DEFINE_float(
+    "max_seconds", 60.0, "Stop timing a case after this many seconds, once --min_steps are done.", lower_bound=0.0
+)
 flags.DEFINE_integer("min_steps", 3, "Timed steps made even past --max_seconds.", lower_bound=1)
-flags.DEFINE_enum("input", "random", ["random", "dataset"],
-                  "random: one random batch repeated (the step alone); dataset: the preset's data "
-                  "through data.training_batches, as training reads it.")
+flags.DEFINE_enum(
+    "input",
+    "random",
+    ["random", "dataset"],
+    "random: one random batch repeated (the step alone); dataset: the preset's data "
+    "through data.training_batches, as training reads it.",
+)
 flags.DEFINE_string("data_dir", None, "--input=dataset: overrides the dataset's default location.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step.")
-flags.DEFINE_bool("breakdown", False, "Also time steps I, II, III and the EMA update alone (each its own "
-                  "tf.function) to see where a step's time goes.")
-flags.DEFINE_string("profile_dir", None, "Also trace --profile_steps steps of every case with the TF profiler "
-                    "into PROFILE_DIR/<preset>[-<level>]-<precision> (view in TensorBoard's Profile tab).")
+flags.DEFINE_bool(
+    "breakdown",
+    False,
+    "Also time steps I, II, III and the EMA update alone (each its own tf.function) to see where a step's time goes.",
+)
+flags.DEFINE_string(
+    "profile_dir",
+    None,
+    "Also trace --profile_steps steps of every case with the TF profiler "
+    "into PROFILE_DIR/<preset>[-<level>]-<precision> (view in TensorBoard's Profile tab).",
+)
 flags.DEFINE_integer("profile_steps", 3, "Steps traced per case with --profile_dir.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the weights and the random images.")
-flags.DEFINE_bool("roofline", True, "Also count each step's FLOPs (TF's op statistics) and rate them against "
-                  "this machine's best square-matmul GFLOP/s in the precision's compute dtype: GFLOP/s, % of peak "
-                  "and the images/s the step would reach at that peak (the ceiling).")
+flags.DEFINE_bool(
+    "roofline",
+    True,
+    "Also count each step's FLOPs (TF's op statistics) and rate them against "
+    "this machine's best square-matmul GFLOP/s in the precision's compute dtype: GFLOP/s, % of peak "
+    "and the images/s the step would reach at that peak (the ceiling).",
+)
 
 for _name, _choices in (("precisions", PRECISIONS), ("presets", tuple(configs.PRESETS))):
-    flags.register_validator(_name, lambda values, c=_choices: all(v in c for v in values),
-                             message=f"--{_name} must be a subset of {_choices}")
-flags.register_validator("levels", lambda values: all(v.isdigit() for v in values),
-                         message="--levels must be non-negative integers")
+    flags.register_validator(
+        _name,
+        lambda values, c=_choices: all(v in c for v in values),
+        message=f"--{_name} must be a subset of {_choices}",
+    )
+flags.register_validator(
+    "levels", lambda values: all(v.isdigit() for v in values), message="--levels must be non-negative integers"
+)
 
-COLUMNS = [("preset", "preset"), ("level", "level"), ("resolution", "px"), ("precision", "precision"),
-           ("batch_size", "batch"), ("build_s", "build s"), ("first_step_s", "first step s"),
-           ("time_to_first_step_s", "to first step s"), ("median_step_s", "step s (median)"),
-           ("images_per_s", "images/s"), ("pytorch_images_per_s", "PyTorch images/s"),
-           ("speedup_vs_pytorch", "x PyTorch"), ("steps_timed", "steps")]
-ROOFLINE_COLUMNS = [("preset", "preset"), ("resolution", "px"), ("precision", "precision"),
-                    ("gflop_per_step", "GFLOP/step"), ("gflops_per_s", "GFLOP/s"),
-                    ("peak_gflops_per_s", "peak GFLOP/s"), ("percent_of_peak", "% of peak"),
-                    ("ceiling_images_per_s", "images/s at peak"), ("ceiling_vs_pytorch", "at peak x PyTorch")]
-BREAKDOWN_COLUMNS = [("median_step_s", "whole step"), ("step_I_ed_s", "I: E, D (+R1)"),
-                     ("step_II_fg_s", "II: F, G"), ("step_III_ae_s", "III: latent AE"), ("ema_s", "EMA")]
+COLUMNS = [
+    ("preset", "preset"),
+    ("level", "level"),
+    ("resolution", "px"),
+    ("precision", "precision"),
+    ("batch_size", "batch"),
+    ("build_s", "build s"),
+    ("first_step_s", "first step s"),
+    ("time_to_first_step_s", "to first step s"),
+    ("median_step_s", "step s (median)"),
+    ("images_per_s", "images/s"),
+    ("pytorch_images_per_s", "PyTorch images/s"),
+    ("speedup_vs_pytorch", "x PyTorch"),
+    ("steps_timed", "steps"),
+]
+ROOFLINE_COLUMNS = [
+    ("preset", "preset"),
+    ("resolution", "px"),
+    ("precision", "precision"),
+    ("gflop_per_step", "GFLOP/step"),
+    ("gflops_per_s", "GFLOP/s"),
+    ("peak_gflops_per_s", "peak GFLOP/s"),
+    ("percent_of_peak", "% of peak"),
+    ("ceiling_images_per_s", "images/s at peak"),
+    ("ceiling_vs_pytorch", "at peak x PyTorch"),
+]
+BREAKDOWN_COLUMNS = [
+    ("median_step_s", "whole step"),
+    ("step_I_ed_s", "I: E, D (+R1)"),
+    ("step_II_fg_s", "II: F, G"),
+    ("step_III_ae_s", "III: latent AE"),
+    ("ema_s", "EMA"),
+]
 
 
 def _input_stream(model, config, batch_size):
     """Batches at the model's current resolution: random (repeated) or the real training stream."""
     if FLAGS.input == "dataset":
-        images = tf.constant(training.load_training_images(config, "train", FLAGS.data_dir).images)
-        stream = data.training_batches(images, batch_size=batch_size, seed=FLAGS.seed,
-                                       pixel_range=config.pixel_range, flip=config.flip)
+        images = tf.constant(
+            data.load_split(config.dataset, "train", config.image_shape, data_dir=FLAGS.data_dir).images
+        )
+        stream = data.training_batches(
+            images, batch_size=batch_size, seed=FLAGS.seed, pixel_range=config.pixel_range, flip=config.flip
+        )
         if model.is_style:
             stream = stream.map(model.at_current_resolution, num_parallel_calls=tf.data.AUTOTUNE)
         return stream
     channels = config.image_shape[2]
     lo, hi = config.pixel_range
-    x = tf.random.stateless_uniform((batch_size, model.resolution, model.resolution, channels),
-                                    seed=(FLAGS.seed, model.level or 0), minval=lo, maxval=hi)
+    x = tf.random.stateless_uniform(
+        (batch_size, model.resolution, model.resolution, channels),
+        seed=(FLAGS.seed, model.level or 0),
+        minval=lo,
+        maxval=hi,
+    )
     return tf.data.Dataset.from_tensors(x).repeat()
 
 
@@ -148,19 +203,33 @@ def _breakdown(model, stream, batch_size):
     result = {}
     for name, phase in phases.items():
         fn = tf.function(phase, jit_compile=FLAGS.jit_compile)
-        result[name] = common.summarize(common.time_calls(
-            lambda: _sync({"v": fn()}), FLAGS.steps, warmup=1 + FLAGS.warmup_steps, max_seconds=FLAGS.max_seconds,
-            min_runs=FLAGS.min_steps))["median_s"]
+        result[name] = harness.summarize(
+            harness.time_calls(
+                lambda fn=fn: _sync({"v": fn()}),
+                FLAGS.steps,
+                warmup=1 + FLAGS.warmup_steps,
+                max_seconds=FLAGS.max_seconds,
+                min_runs=FLAGS.min_steps,
+            )
+        )["median_s"]
     return result
 
 
 def _time_level(model, config, preset, level, precision, batch_size, build_s):
     """One row: trace + first step, warm-up, timed steps at the model's current level."""
-    row = {"preset": preset, "level": level, "resolution": model.resolution, "precision": precision,
-           "batch_size": batch_size, "input": FLAGS.input, "jit_compile": FLAGS.jit_compile, "build_s": build_s}
+    row = {
+        "preset": preset,
+        "level": level,
+        "resolution": model.resolution,
+        "precision": precision,
+        "batch_size": batch_size,
+        "input": FLAGS.input,
+        "jit_compile": FLAGS.jit_compile,
+        "build_s": build_s,
+    }
     stream = _input_stream(model, config, batch_size)
     iterator = iter(stream)
-    with common.Stopwatch() as first:
+    with harness.Stopwatch() as first:
         model.make_train_function()
         _sync(model.train_function(iterator))
     logs = {}
@@ -168,29 +237,32 @@ def _time_level(model, config, preset, level, precision, batch_size, build_s):
     def step():
         logs.update(_sync(model.train_function(iterator)))
 
-    times = common.time_calls(step, FLAGS.steps, warmup=FLAGS.warmup_steps, max_seconds=FLAGS.max_seconds,
-                              min_runs=FLAGS.min_steps)
-    stats = common.summarize(times)
+    times = harness.time_calls(
+        step, FLAGS.steps, warmup=FLAGS.warmup_steps, max_seconds=FLAGS.max_seconds, min_runs=FLAGS.min_steps
+    )
+    stats = harness.summarize(times)
     reference = pytorch_reference()[1].get((preset, level))
     images_per_s = batch_size / stats["median_s"]
-    row.update({
-        "status": "ok",
-        "first_step_s": first.seconds,
-        "time_to_first_step_s": build_s + first.seconds,
-        "median_step_s": stats["median_s"],
-        "step_stats": stats,
-        "images_per_s": images_per_s,
-        "steps_timed": stats["runs"],
-        "pytorch_images_per_s": reference,
-        "speedup_vs_pytorch": None if reference is None else images_per_s / reference,
-        "target_images_per_s": None if reference is None else TARGET_SPEEDUP * reference,
-        "final_losses": logs,
-        "losses_finite": all(math.isfinite(v) for v in logs.values()),
-        "train_step_traces": model.train_step_traces,
-    })
+    row.update(
+        {
+            "status": "ok",
+            "first_step_s": first.seconds,
+            "time_to_first_step_s": build_s + first.seconds,
+            "median_step_s": stats["median_s"],
+            "step_stats": stats,
+            "images_per_s": images_per_s,
+            "steps_timed": stats["runs"],
+            "pytorch_images_per_s": reference,
+            "speedup_vs_pytorch": None if reference is None else images_per_s / reference,
+            "target_images_per_s": None if reference is None else TARGET_SPEEDUP * reference,
+            "final_losses": logs,
+            "losses_finite": all(math.isfinite(v) for v in logs.values()),
+            "train_step_traces": model.train_step_traces,
+        }
+    )
     if FLAGS.roofline:
         step_flops = flops.function_flops(model.train_step, tf.TensorSpec.from_tensor(next(iterator)))
-        common.roofline(row, step_flops, batch_size, peak_gflops(precision))
+        harness.roofline(row, step_flops, batch_size, peak_gflops(precision))
         if reference is not None:
             row["ceiling_vs_pytorch"] = row["ceiling_images_per_s"] / reference
     if FLAGS.breakdown:
@@ -219,12 +291,12 @@ def run_preset(preset, precision):
     keras.mixed_precision.set_global_policy(precision)
     try:
         try:
-            with common.Stopwatch() as build:
-                model = training.build_compiled_model(config, seed=FLAGS.seed, jit_compile=FLAGS.jit_compile)
+            with harness.Stopwatch() as build:
+                model = builders.build_compiled_model(config, seed=FLAGS.seed, jit_compile=FLAGS.jit_compile)
         except Exception as e:  # a precision or preset this build cannot run: report it, go on
-            rows = [common.skipped({**base, "level": level}, e) for level in levels]
+            rows = [harness.skipped({**base, "level": level}, e) for level in levels]
             for row in rows:
-                common.print_row(row, COLUMNS)
+                harness.print_row(row, COLUMNS)
             return rows
         for level in levels:
             try:
@@ -233,8 +305,8 @@ def run_preset(preset, precision):
                     model.blend.assign(1.0)
                 rows.append(_time_level(model, config, preset, level, precision, batch_size, build.seconds))
             except Exception as e:  # one level failing (out of memory, missing data) must not hide the others
-                rows.append(common.skipped({**base, "level": level}, e))
-            common.print_row(rows[-1], COLUMNS)
+                rows.append(harness.skipped({**base, "level": level}, e))
+            harness.print_row(rows[-1], COLUMNS)
         del model
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -258,7 +330,7 @@ def peak_gflops(precision):
         matmul = tf.function(tf.linalg.matmul)
         return lambda: matmul(a, b).numpy()
 
-    peak = common.matmul_peak_gflops(make_matmul)
+    peak = harness.matmul_peak_gflops(make_matmul)
     torch_peak = pytorch_reference()[2] if dtype == "float32" else None
     return max(peak, torch_peak or 0.0)
 
@@ -278,7 +350,7 @@ def pytorch_reference():
         raise app.UsageError(f"--pytorch_results: no file {path}")
     payload = json.loads(path.read_text())
     measured_on = payload.get("machine", {}).get("cpu_model")
-    same_cpu = measured_on == common.machine_info()["cpu_model"]
+    same_cpu = measured_on == harness.machine_info()["cpu_model"]
     if choice == "auto" and not same_cpu:
         return quoted
     images_per_s = {}
@@ -293,23 +365,45 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     rows = [row for preset in FLAGS.presets for precision in FLAGS.precisions for row in run_preset(preset, precision)]
-    settings = common.flag_values(["presets", "precisions", "levels", "mlp_batch_size", "style_batch_size",
-                                   "warmup_steps", "steps", "max_seconds", "min_steps", "input", "jit_compile",
-                                   "breakdown", "profile_dir", "seed", "pytorch_results", "roofline"])
+    settings = harness.flag_values(
+        [
+            "presets",
+            "precisions",
+            "levels",
+            "mlp_batch_size",
+            "style_batch_size",
+            "warmup_steps",
+            "steps",
+            "max_seconds",
+            "min_steps",
+            "input",
+            "jit_compile",
+            "breakdown",
+            "profile_dir",
+            "seed",
+            "pytorch_results",
+            "roofline",
+        ]
+    )
     source, reference, _ = pytorch_reference()
     settings["pytorch_source"] = source
-    settings["pytorch_images_per_s"] = {f"{p}" + ("" if lv is None else f"@{lv}"): v for (p, lv), v in reference.items()}
+    settings["pytorch_images_per_s"] = {
+        f"{p}" + ("" if lv is None else f"@{lv}"): v for (p, lv), v in reference.items()
+    }
     settings["target_speedup"] = TARGET_SPEEDUP
     if FLAGS.roofline:
         settings["peak_gflops_per_s"] = {p: peak_gflops(p) for p in FLAGS.precisions}
-    common.write_results(NAME, settings, rows, COLUMNS, FLAGS.output)
+    harness.write_results(NAME, settings, rows, COLUMNS, FLAGS.output)
     if FLAGS.roofline:
         print("\nroofline (FLOPs counted by TF; peak: square matmuls in the compute dtype, this run)\n")
-        print(common.format_table([r for r in rows if r.get("status") == "ok"], ROOFLINE_COLUMNS))
+        print(harness.format_table([r for r in rows if r.get("status") == "ok"], ROOFLINE_COLUMNS))
     if FLAGS.breakdown:
         print("\nSeconds per phase, each run alone as its own tf.function (median):")
-        print(common.format_table([{**row, **row["breakdown"]} for row in rows if "breakdown" in row],
-                                  COLUMNS[:5] + BREAKDOWN_COLUMNS))
+        print(
+            harness.format_table(
+                [{**row, **row["breakdown"]} for row in rows if "breakdown" in row], COLUMNS[:5] + BREAKDOWN_COLUMNS
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -2,44 +2,43 @@ r"""Export a trained ALAE for TF Serving, one SavedModel per part, always float3
 
     python export/saved_model.py --workdir=W --output_dir=OUT [--version=N] [--overwrite]
 
-Writes OUT/{mapping,generator,encoder,discriminator,alae}/N from the EMA weights of W's
-newest checkpoint, and OUT/models.config for tensorflow_model_server (see BUILD.md).
+Writes OUT/{mapping,generator,encoder,discriminator,alae,editor}/N from the EMA weights of
+W's newest checkpoint (the editor with W/directions/ baked in, if any), and OUT/models.config
+for tensorflow_model_server (see BUILD.md).
 A StyleALAE is exported at the level (and fade-in blend) it trained last: its images
 are at that level's resolution, printed at the end.
 """
 
-import pathlib
 import sys
 
-# `python export/saved_model.py` puts export/ first on sys.path, where onnx.py and
-# tflite.py would shadow the real packages of those names: drop it, and add the repo
-# root so that alae_tf imports without being installed.
-_HERE = pathlib.Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
-
-from alae_tf.checkpoint import CheckpointError  # noqa: E402
-from alae_tf.export import ExportError, saved_model  # noqa: E402
+import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
+from alae_tf.checkpoint import CheckpointError
+from alae_tf.export import ExportError, saved_model
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder written by alae_tf.train.", required=True)
-flags.DEFINE_string("output_dir", None, "Model server base folder OUT; parts go to OUT/<part>/<version>.",
-                    required=True)
+flags.DEFINE_string(
+    "output_dir", None, "Model server base folder OUT; parts go to OUT/<part>/<version>.", required=True
+)
 flags.DEFINE_integer("version", None, "Version folder; default: one more than the newest in OUT.", lower_bound=1)
 flags.DEFINE_bool("overwrite", False, "Replace existing OUT/<part>/<version> folders.")
-flags.DEFINE_string("server_base_path", None,
-                    "OUT as the model server sees it (e.g. /models inside a container), for models.config; "
-                    "default: OUT's absolute path.")
+flags.DEFINE_string(
+    "server_base_path",
+    None,
+    "OUT as the model server sees it (e.g. /models inside a container), for models.config; "
+    "default: OUT's absolute path.",
+)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:
-        result = saved_model.export_workdir(FLAGS.workdir, FLAGS.output_dir, FLAGS.version, FLAGS.overwrite,
-                                            FLAGS.server_base_path)
+        result = saved_model.export_workdir(
+            FLAGS.workdir, FLAGS.output_dir, FLAGS.version, FLAGS.overwrite, FLAGS.server_base_path
+        )
     except (CheckpointError, ExportError) as e:
         sys.exit(f"export/saved_model.py: error: {e}")
     for part, path in result.saved_models.items():

@@ -9,36 +9,39 @@ only for labelled data sets). A StyleALAE encoder reads images at the resolution
 level it was exported at: calibration and check images are pooled down to it.
 """
 
-import pathlib
+import json
 import sys
 
-# `python export/tflite.py` puts export/ first on sys.path, where this file and onnx.py
-# would shadow the real packages of those names: drop it, and add the repo root so
-# that alae_tf imports without being installed.
-_HERE = pathlib.Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+from absl import app, flags
 
-import json  # noqa: E402
-
-from absl import app, flags  # noqa: E402
-
-from alae_tf import data  # noqa: E402
-from alae_tf.export import ExportError, tflite  # noqa: E402
+import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
+from alae_tf import data
+from alae_tf.export import ExportError, tflite
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("saved_model", None, "An exported encoder (or alae) version folder, e.g. OUT/encoder/1.",
-                    required=True)
-flags.DEFINE_enum("quantize", "none", list(tflite.QUANTIZE_MODES),
-                  "none: float32; float16: float16 weights; dynamic: int8 weights, float activations; "
-                  "int8: int8 weights and activations, calibrated on --representative_data; "
-                  "int16x8: int8 weights, int16 activations (keeps the MLP's 5-NN accuracy; int8 loses ~1.3 points).")
+flags.DEFINE_string(
+    "saved_model", None, "An exported encoder (or alae) version folder, e.g. OUT/encoder/1.", required=True
+)
+flags.DEFINE_enum(
+    "quantize",
+    "none",
+    list(tflite.QUANTIZE_MODES),
+    "none: float32; float16: float16 weights; dynamic: int8 weights, float activations; "
+    "int8: int8 weights and activations, calibrated on --representative_data; "
+    "int16x8: int8 weights, int16 activations (keeps the MLP's 5-NN accuracy; int8 loses ~1.3 points).",
+)
 flags.DEFINE_string("output", None, "The .tflite file; the report goes beside it as .json.", required=True)
-flags.DEFINE_string("representative_data", None,
-                    "int8 calibration images (train split); default: the training data set. " + data.SPEC_HELP)
-flags.DEFINE_integer("representative_images", 60_000,
-                     "int8 calibration images (the first N of the train split; more give steadier ranges).",
-                     lower_bound=1)
+flags.DEFINE_string(
+    "representative_data",
+    None,
+    "int8 calibration images (train split); default: the training data set. " + data.SPEC_HELP,
+)
+flags.DEFINE_integer(
+    "representative_images",
+    60_000,
+    "int8 calibration images (the first N of the train split; more give steadier ranges).",
+    lower_bound=1,
+)
 flags.DEFINE_string("eval_data", None, "Data set of the check and 5-NN (default: the training data set).")
 flags.DEFINE_string("data_dir", None, "Overrides the data sets' default location.")
 flags.DEFINE_integer("check_images", 1000, "Test images on which w is compared with the SavedModel.", lower_bound=1)
@@ -48,8 +51,9 @@ flags.DEFINE_integer("latency_runs", 200, "Batch-1 invocations timed on one thre
 flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
 
 for _name in ("representative_data", "eval_data"):
-    flags.register_validator(_name, lambda s: s is None or data.is_valid_spec(s),
-                             message="unknown data set form. " + data.SPEC_HELP)
+    flags.register_validator(
+        _name, lambda s: s is None or data.is_valid_spec(s), message="unknown data set form. " + data.SPEC_HELP
+    )
 
 
 def main(argv):

@@ -4,8 +4,9 @@
 # and losses, tuned for a short run; benchmarks/quality.md says what each change did), in
 # the machine's fastest precision; evaluates it (k-NN, SVM, reconstruction, FD/KID, the
 # judge's class checks and the samples' high-frequency energy, all in report.md with
-# figures, judged by a Fashion-MNIST classifier it trains once) and exports (SavedModels
-# for TF Serving, an int8 TFLite encoder). Rerunning resumes; WORKDIR (default
+# figures, judged by a Fashion-MNIST classifier it trains once), builds class directions
+# for editing and exports (SavedModels for TF Serving with an editor, an int8 TFLite
+# encoder). Rerunning resumes; WORKDIR (default
 # runs/mnist_mlp_demo) can be given as $1, the length as TRAIN_IMAGES, the precision as
 # PRECISION (default auto).
 set -euo pipefail
@@ -23,6 +24,8 @@ FEATURES=runs/fmnist_classifier.keras
 [ -f "$FEATURES" ] || .venv/bin/python -m alae_tf.features --output="$FEATURES" --verbose=0
 .venv/bin/python -m alae_tf.evaluate --workdir="$WORKDIR" \
   --metrics=knn1,knn5,svm,recon,recon_class,fd,kid,class_coverage,hf_ratio,class_mean_edit --feature_net="$FEATURES"
+# Class directions for editing (WORKDIR/directions/, one class-mean direction per class), baked into the editor export.
+.venv/bin/python -m alae_tf.edit --mode=directions --workdir="$WORKDIR" --method=class_mean --max_images=20000
 .venv/bin/python export/saved_model.py --workdir="$WORKDIR" --output_dir="$WORKDIR/export" --version=1 --overwrite
 .venv/bin/python export/tflite.py --saved_model="$WORKDIR/export/encoder/1" --quantize=int8 \
   --output="$WORKDIR/export/encoder_int8.tflite" --overwrite

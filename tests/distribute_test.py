@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alae_tf import configs, distribute, training
+from alae_tf import builders, configs, distribute, training
 from alae_tf.model import loss_scale
 from tests.conftest import REPO
 from tests.training_test import needs_fmnist
@@ -22,8 +22,16 @@ needs_two_cpus = pytest.mark.skipif(len(CPUS) < 2, reason="needs 2 logical CPU d
 MLP = configs.PRESETS["mnist_mlp_tiny"].replace(batch_size=8)
 # faces_tiny's nets at 8 px (levels 0, 1), style mixing on (the preset's 0.9).
 STYLE = configs.PRESETS["faces_tiny"].replace(
-    name="faces_distribute_test", image_shape=(8, 8, 3), layer_count=2, start_channels=4, max_channels=8,
-    latent_size=8, mapping_layers=2, batch_sizes=(8,), learning_rates=(0.002,), ema_halflife_images=100.0,
+    name="faces_distribute_test",
+    image_shape=(8, 8, 3),
+    layer_count=2,
+    start_channels=4,
+    max_channels=8,
+    latent_size=8,
+    mapping_layers=2,
+    batch_sizes=(8,),
+    learning_rates=(0.002,),
+    ema_halflife_images=100.0,
 )
 
 
@@ -63,7 +71,7 @@ def train_steps(config, strategy, images, level=None, blend=1.0, prepare=None):
 
     `prepare(model)`, when given, sets the starting state before the steps.
     """
-    model = training.build_compiled_model(config, seed=3, strategy=strategy)
+    model = builders.build_compiled_model(config, seed=3, strategy=strategy)
     if prepare is not None:
         prepare(model)
     if level is not None:
@@ -92,8 +100,9 @@ def assert_same_state(got, want, step_tolerance=0.0):
     for a, b in zip(got.weights, want.weights, strict=True):
         assert a.path == b.path
         path, a, b = a.path, a.numpy().astype(np.float64), b.numpy().astype(np.float64)
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=max(1e-5 * np.abs(b).max(), step_tolerance),
-                                   err_msg=f"{path} {a.shape}")
+        np.testing.assert_allclose(
+            a, b, rtol=1e-5, atol=max(1e-5 * np.abs(b).max(), step_tolerance), err_msg=f"{path} {a.shape}"
+        )
 
 
 @needs_two_cpus
@@ -103,11 +112,12 @@ def test_mirrored_mlp_matches_one_device():
     two = train_steps(MLP, mirrored(), images)
     assert_same_state(two, one)
     # The trained weights moved (the test compares training, not initial values).
-    fresh = training.build_compiled_model(MLP, seed=3)
+    fresh = builders.build_compiled_model(MLP, seed=3)
     assert not np.allclose(fresh.encoder.weights[0].numpy(), one.encoder.weights[0].numpy())
     # Logged losses are the global batch's, not replica 0's.
-    np.testing.assert_allclose(two.loss_trackers["loss_d"].result().numpy(),
-                               one.loss_trackers["loss_d"].result().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(
+        two.loss_trackers["loss_d"].result().numpy(), one.loss_trackers["loss_d"].result().numpy(), rtol=1e-5
+    )
 
 
 @needs_two_cpus
@@ -127,7 +137,7 @@ def test_mirrored_style_matches_one_device_mid_fade_in(dtype):
     assert_same_state(two, one, step_tolerance=1e-3 * STYLE.learning_rates[0])
     # The steps moved the trained weights (the test compares training, not initial values).
     with precision(dtype):
-        fresh = training.build_compiled_model(STYLE, seed=3)
+        fresh = builders.build_compiled_model(STYLE, seed=3)
     path = "generator/block_1/conv_2/kernel"
     assert not np.allclose(weight(fresh, path), weight(one, path))
 
@@ -135,7 +145,7 @@ def test_mirrored_style_matches_one_device_mid_fade_in(dtype):
 @needs_two_cpus
 def test_replicas_draw_distinct_rows_of_the_global_batch():
     strategy = mirrored()
-    model = training.build_compiled_model(MLP, seed=3, strategy=strategy)
+    model = builders.build_compiled_model(MLP, seed=3, strategy=strategy)
     per_replica = strategy.run(lambda: model.draw_latents(4)[0])
     rows = [t.numpy() for t in strategy.experimental_local_results(per_replica)]
     whole = model.draw_latents(8)[0].numpy()
@@ -149,10 +159,14 @@ def test_float16_inf_on_one_replica_skips_the_step_everywhere_and_halves_the_sca
     images[12:] = np.inf  # batch 2, rows 4-7: replica 1 only
     strategy = mirrored()
     with precision("mixed_float16"), strategy.scope():
-        model = configs.build_model(MLP, seed=3)
+        model = builders.build_model(MLP, seed=3)
         # A small initial scale: the clean steps must not overflow on their own here.
-        model.compile(*(keras.optimizers.LossScaleOptimizer(opt, initial_scale=16.0)
-                        for opt in configs.make_optimizers(MLP.learning_rate)))
+        model.compile(
+            *(
+                keras.optimizers.LossScaleOptimizer(opt, initial_scale=16.0)
+                for opt in builders.make_optimizers(MLP.learning_rate)
+            )
+        )
     assert model.mapping.dtype_policy.name == "mixed_float16"
     assert model.encoder(images[:2]).dtype == "float32"  # outputs leave the nets in float32
     ed_scale, fg_scale = (float(loss_scale(o).numpy()) for o in (model.ed_optimizer, model.fg_optimizer))
@@ -197,8 +211,9 @@ print(json.dumps({"replicas": first.distribute_strategy.num_replicas_in_sync,
 @needs_fmnist
 def test_training_loop_runs_mirrored_and_resumes(tmp_path):
     # A fresh process, as the binary runs: the strategies of the tests above share this one.
-    result = subprocess.run([sys.executable, "-c", _MIRRORED_TRAINING, str(tmp_path)], capture_output=True, text=True,
-                            timeout=600, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-c", _MIRRORED_TRAINING, str(tmp_path)], capture_output=True, text=True, timeout=600, cwd=REPO
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"replicas": 2, "first": 64, "resumed_step": 12}
@@ -221,5 +236,6 @@ def test_only_the_chief_writes():
 
 def test_jit_compile_is_refused_under_mirrored(tmp_path):
     with pytest.raises(ValueError, match="jit_compile"):
-        training.train(MLP, training.TrainOptions(workdir=str(tmp_path), train_images=8, strategy="mirrored",
-                                                  jit_compile=True))
+        training.train(
+            MLP, training.TrainOptions(workdir=str(tmp_path), train_images=8, strategy="mirrored", jit_compile=True)
+        )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alae_tf import atomic, configs, data, evaluation, features, report, training
+from alae_tf import atomic, builders, configs, data, evaluation, features, report, training
 from alae_tf.checkpoint import CheckpointManager
 from tests.conftest import REPO
 
@@ -31,7 +31,7 @@ def toy_images(n, seed, side=28):
     images = rng.integers(0, 60, size=(n, side, side, 1))
     band = side // 3
     for i, label in enumerate(labels):
-        images[i, label * band:(label + 1) * band] += 180
+        images[i, label * band : (label + 1) * band] += 180
     return images.astype(np.uint8), labels.astype(np.int64)
 
 
@@ -58,8 +58,16 @@ def mlp_run(toy, tmp_path_factory):
     """`(workdir, feature net path)`: the tiny MLP trained TRAIN_STEPS steps on the toy data."""
     workdir = tmp_path_factory.mktemp("mlp_run")
     config = TINY.replace(dataset=toy[0])
-    training.train(config, training.TrainOptions(workdir=str(workdir), train_images=TRAIN_STEPS * config.batch_size,
-                                                 checkpoint_every_images=32, log_every_steps=1, verbose=0))
+    training.train(
+        config,
+        training.TrainOptions(
+            workdir=str(workdir),
+            train_images=TRAIN_STEPS * config.batch_size,
+            checkpoint_every_images=32,
+            log_every_steps=1,
+            verbose=0,
+        ),
+    )
     return workdir, train_feature_net(toy[0], toy[2] / "toy_classifier.keras")
 
 
@@ -90,8 +98,17 @@ def test_must_show_metrics_and_report(mlp_run):
     text = report_md.read_text()
     for name in MUST_SHOW:
         assert f"| `{name}` |" in text, name
-    for key in ("knn1_accuracy", "knn5_accuracy", "svm_accuracy", "recon_mse", "recon_psnr", "recon_ssim",
-                "fd_toy_classifier", "kid_toy_classifier", "kid_toy_classifier_std"):
+    for key in (
+        "knn1_accuracy",
+        "knn5_accuracy",
+        "svm_accuracy",
+        "recon_mse",
+        "recon_psnr",
+        "recon_ssim",
+        "fd_toy_classifier",
+        "kid_toy_classifier",
+        "kid_toy_classifier_std",
+    ):
         assert f"`{key}`" in text, key
     assert "Feature network for FD / KID / PPL: `toy_classifier`" in text and str(feature_path) in text
     assert "**EMA**" in text and "num_samples=48" in text and "kid_subsets=4" in text
@@ -127,15 +144,24 @@ def test_options_and_missing_parts_fail_before_any_work(mlp_run, toy, tmp_path):
 
 
 TINY_STYLE = configs.PRESETS["faces_tiny"].replace(
-    name="style_eval_test", image_shape=(16, 16, 1), layer_count=3, start_channels=4, max_channels=8,
-    latent_size=8, mapping_layers=2, images_per_level=32, batch_sizes=(8,), learning_rates=(0.002,))
+    name="style_eval_test",
+    image_shape=(16, 16, 1),
+    layer_count=3,
+    start_channels=4,
+    max_channels=8,
+    latent_size=8,
+    mapping_layers=2,
+    images_per_level=32,
+    batch_sizes=(8,),
+    learning_rates=(0.002,),
+)
 
 
 def test_style_nets_are_evaluated_at_their_level(toy, tmp_path):
     # A style run stopped at level 1 (8 px) of 3: checkpointed as training leaves it, without
     # training (the metrics' numbers do not matter here, their shapes do).
     config = TINY_STYLE.replace(dataset=toy[0])
-    model = training.build_compiled_model(config)
+    model = builders.build_compiled_model(config)
     model.images_seen.assign(2 * config.images_per_level)  # the last batch was level 1's last
     CheckpointManager(tmp_path, model, config).save()
     atomic.write_text(tmp_path / "config.json", config.to_json())
@@ -159,15 +185,28 @@ def test_style_nets_are_evaluated_at_their_level(toy, tmp_path):
 
 def run_evaluate(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "alae_tf.evaluate", *args], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "alae_tf.evaluate", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+    )
 
 
 def test_binary_flags(mlp_run, tmp_path):
     workdir, feature_path = mlp_run
-    result = run_evaluate(f"--workdir={workdir}", "--metrics=knn5,kid", f"--feature_net={feature_path}",
-                          "--num_samples=32", "--kid_subsets=3", "--kid_subset_size=8", "--noreport",
-                          "--truncation_psi=0.5")
+    result = run_evaluate(
+        f"--workdir={workdir}",
+        "--metrics=knn5,kid",
+        f"--feature_net={feature_path}",
+        "--num_samples=32",
+        "--kid_subsets=3",
+        "--kid_subset_size=8",
+        "--noreport",
+        "--truncation_psi=0.5",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     saved = json.loads((workdir / "metrics.json").read_text())
     assert saved["kid_toy_classifier_subsets"] == 3 and saved["options"]["num_samples"] == 32

@@ -32,8 +32,17 @@ pytestmark = needs_fmnist
 def short_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("learning")
     config = configs.PRESETS["mnist_mlp_demo"].replace(train_images=IMAGES)
-    training.train(config, training.TrainOptions(workdir=str(workdir), train_images=IMAGES, seed=0,
-                                                 checkpoint_every_images=IMAGES, log_every_steps=25, verbose=0))
+    training.train(
+        config,
+        training.TrainOptions(
+            workdir=str(workdir),
+            train_images=IMAGES,
+            seed=0,
+            checkpoint_every_images=IMAGES,
+            log_every_steps=25,
+            verbose=0,
+        ),
+    )
     results = evaluation.evaluate(workdir, ["knn5", "recon"], options={"num_samples": 2000}, report=False)
     return report.read_scalars(workdir / "logs"), results
 

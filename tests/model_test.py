@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alae_tf import configs, losses
+from alae_tf import builders, configs, losses
 
 TINY = configs.PRESETS["mnist_mlp_tiny"]
 
 
 def tiny_model(**changes):
-    model = configs.build_model(TINY.replace(**changes), seed=3)
-    model.compile(*configs.make_optimizers(0.01))
+    model = builders.build_model(TINY.replace(**changes), seed=3)
+    model.compile(*builders.make_optimizers(0.01))
     return model
 
 
@@ -48,8 +48,9 @@ def test_step_two_moves_only_mapping_and_generator(batch):
     assert changed_nets(model, before) == {"mapping", "generator"}
 
 
-@pytest.mark.parametrize("mode, nets", [("official", {"encoder", "mapping", "generator"}),
-                                        ("paper", {"encoder", "generator"})])
+@pytest.mark.parametrize(
+    "mode, nets", [("official", {"encoder", "mapping", "generator"}), ("paper", {"encoder", "generator"})]
+)
 def test_step_three_moves_the_chosen_variables(batch, mode, nets):
     model = tiny_model(autoencoder_variables=mode)
     before = snapshot(model)
@@ -78,7 +79,7 @@ def float64():
 
 def test_r1_gradient_and_penalty_match_finite_differences(float64):
     keras.utils.set_random_seed(1)  # initial weights independent of the tests run before
-    model = configs.build_model(TINY, seed=1)
+    model = builders.build_model(TINY, seed=1)
     _, _, encoder, discriminator = model.training_nets
     rng = np.random.default_rng(1)
     x = tf.constant(rng.uniform(size=(2, 28, 28, 1)))

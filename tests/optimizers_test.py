@@ -41,14 +41,16 @@ def test_steps_equal_adam_with_epsilon_scaled_by_the_equalized_lr_multiplier(bet
     for grads in gradients:
         apply([tf.constant(g) for g in grads])
     epsilons = [1e-6 * (1.0 if s is None else s) for s in scales]
-    want = reference_adam(initial, [[g.astype(np.float64) for g in grads] for grads in gradients], epsilons,
-                          0.01, beta_1, 0.99)
+    want = reference_adam(
+        initial, [[g.astype(np.float64) for g in grads] for grads in gradients], epsilons, 0.01, beta_1, 0.99
+    )
     for variable, expected in zip(variables, want):
         np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-5, atol=1e-6)
     assert int(optimizer.iterations.numpy()) == 3
     # Plain epsilon on the scaled variables would give a different step: the check above can fail.
-    plain = reference_adam(initial, [[g.astype(np.float64) for g in grads] for grads in gradients], [1e-6] * 3,
-                           0.01, beta_1, 0.99)
+    plain = reference_adam(
+        initial, [[g.astype(np.float64) for g in grads] for grads in gradients], [1e-6] * 3, 0.01, beta_1, 0.99
+    )
     assert np.abs(plain[0] - want[0]).max() > 1e-3
 
 

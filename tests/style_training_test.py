@@ -5,15 +5,24 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from alae_tf import configs, training
+from alae_tf import builders, configs, training
 from tests.conftest import SHARED
 
 FACES = SHARED / "data" / "faces128"
 
 # 8 px = 2 levels (4, 8 px) of 32 images at batch 8: level 1 starts at 32 and fades in over 32-48.
 TINY_STYLE = configs.PRESETS["faces_tiny"].replace(
-    name="faces_test", image_shape=(8, 8, 3), layer_count=2, start_channels=4, max_channels=8, latent_size=8,
-    mapping_layers=2, images_per_level=32, batch_sizes=(8,), learning_rates=(0.002,), ema_halflife_images=100.0,
+    name="faces_test",
+    image_shape=(8, 8, 3),
+    layer_count=2,
+    start_channels=4,
+    max_channels=8,
+    latent_size=8,
+    mapping_layers=2,
+    images_per_level=32,
+    batch_sizes=(8,),
+    learning_rates=(0.002,),
+    ema_halflife_images=100.0,
     dataset=f"folder:{FACES}",
 )
 END = 56  # 7 steps: level 1 past its fade-in
@@ -23,8 +32,9 @@ needs_faces = pytest.mark.skipif(not FACES.is_dir(), reason=f"no faces at {FACES
 
 
 def run(workdir, images):
-    options = training.TrainOptions(workdir=str(workdir), train_images=images, seed=5, checkpoint_every_images=16,
-                                    log_every_steps=1, verbose=0)
+    options = training.TrainOptions(
+        workdir=str(workdir), train_images=images, seed=5, checkpoint_every_images=16, log_every_steps=1, verbose=0
+    )
     return training.train(TINY_STYLE, options)
 
 
@@ -78,8 +88,8 @@ def test_resume_in_the_middle_of_a_fade_in_is_exact(straight, tmp_path):
 
 
 def tiny_style_model(**changes):
-    model = configs.build_model(TINY_STYLE.replace(**changes), seed=1)
-    model.compile(*configs.make_optimizers(0.002))
+    model = builders.build_model(TINY_STYLE.replace(**changes), seed=1)
+    model.compile(*builders.make_optimizers(0.002))
     return model
 
 
@@ -141,7 +151,7 @@ def test_truncation_moves_only_the_first_style_layers_and_only_in_generate():
     w = model.ema_mapping(z)
     styles = np.repeat(w.numpy()[:, None], 4, axis=1)
     styles[:, :2] = 1.0 + 0.5 * (styles[:, :2] - 1.0)
-    want = model.run_generator(model.ema_generator, tf.constant(styles), noise_seed=seed).numpy()
+    want = model.synthesize(model.ema_generator, tf.constant(styles), noise_seed=seed).numpy()
     got = model.generate(z, truncation_psi=0.5, truncation_cutoff=2, noise_seed=seed).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert not np.allclose(got, plain)

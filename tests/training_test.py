@@ -23,8 +23,9 @@ needs_fmnist = pytest.mark.skipif(
 
 
 def run_training(workdir, images, config=TINY, **options):
-    opts = dict(workdir=str(workdir), train_images=images, seed=7, checkpoint_every_images=64, log_every_steps=2,
-                verbose=0)
+    opts = dict(
+        workdir=str(workdir), train_images=images, seed=7, checkpoint_every_images=64, log_every_steps=2, verbose=0
+    )
     opts.update(options)
     return training.train(config, training.TrainOptions(**opts))
 
@@ -34,9 +35,19 @@ def weights(model):
 
 
 @needs_fmnist
-@pytest.mark.parametrize("config", [TINY, TINY.replace(train_images=320, learning_rate_decay="cosine",
-                                                        learning_rate_decay_start=0.25, learning_rate_decay_final=0.1)],
-                         ids=["constant", "decay"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        TINY,
+        TINY.replace(
+            train_images=320,
+            learning_rate_decay="cosine",
+            learning_rate_decay_start=0.25,
+            learning_rate_decay_final=0.1,
+        ),
+    ],
+    ids=["constant", "decay"],
+)
 def test_resume_is_exact(tmp_path, config):
     # 160 images = 10 steps of 16, checkpoints every 4 steps: the stop falls mid-chunk (for
     # the decayed run, mid-decay: its schedule spans the config's 320 images).
@@ -89,8 +100,9 @@ def test_other_architecture_is_refused_and_checkpoints_untouched(tmp_path):
 
 def run_binary(module, *args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env,
-                          cwd=REPO, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=300
+    )
 
 
 def test_binary_rejects_unknown_flag_values(tmp_path):
@@ -101,8 +113,11 @@ def test_binary_rejects_unknown_flag_values(tmp_path):
     assert result.returncode != 0 and "unknown --dataset form" in result.stderr
     result = run_binary("alae_tf.train", "--batch_size=0", f"--workdir={tmp_path}")
     assert result.returncode != 0 and "batch_size" in result.stderr
-    for flag, message in (("--ema_halflife_images=0", "must be > 0"), ("--hidden_units=1024,x", "positive integers"),
-                          ("--learning_rate_decay=step", "learning_rate_decay")):
+    for flag, message in (
+        ("--ema_halflife_images=0", "must be > 0"),
+        ("--hidden_units=1024,x", "positive integers"),
+        ("--learning_rate_decay=step", "learning_rate_decay"),
+    ):
         result = run_binary("alae_tf.train", flag, f"--workdir={tmp_path}")
         assert result.returncode != 0 and message in result.stderr, (flag, result.stderr[-500:])
     assert not (tmp_path / "checkpoints").exists()
@@ -123,14 +138,20 @@ def corrupt_folder(d):
     return f"folder:{d / 'bad'}"
 
 
-@pytest.mark.parametrize("make_dataset, expect", [
-    (missing_idx, "not found"), (empty_folder, "no PNG/JPEG"), (corrupt_folder, "x.png"),
-])
+@pytest.mark.parametrize(
+    "make_dataset, expect",
+    [
+        (missing_idx, "not found"),
+        (empty_folder, "no PNG/JPEG"),
+        (corrupt_folder, "x.png"),
+    ],
+)
 def test_binary_bad_dataset_names_the_problem(tmp_path, make_dataset, expect):
     spec = make_dataset(tmp_path)
     workdir = tmp_path / "run"
-    result = run_binary("alae_tf.train", "--preset=mnist_mlp_tiny", f"--dataset={spec}", f"--workdir={workdir}",
-                        "--train_images=32")
+    result = run_binary(
+        "alae_tf.train", "--preset=mnist_mlp_tiny", f"--dataset={spec}", f"--workdir={workdir}", "--train_images=32"
+    )
     assert result.returncode != 0
     assert "alae_tf.train: error:" in result.stderr and expect in result.stderr, result.stderr[-2000:]
     assert not (workdir / "checkpoints").exists()
@@ -140,8 +161,9 @@ def test_binary_bad_dataset_names_the_problem(tmp_path, make_dataset, expect):
 def test_binary_other_architecture_exits_nonzero(tmp_path):
     run_training(tmp_path, 32)
     before = digest(tmp_path / "checkpoints")
-    result = run_binary("alae_tf.train", "--preset=mnist_mlp_tiny", "--latent_size=16", f"--workdir={tmp_path}",
-                        "--train_images=64")
+    result = run_binary(
+        "alae_tf.train", "--preset=mnist_mlp_tiny", "--latent_size=16", f"--workdir={tmp_path}", "--train_images=64"
+    )
     assert result.returncode != 0 and "another architecture" in result.stderr
     assert digest(tmp_path / "checkpoints") == before
 

@@ -13,7 +13,8 @@ import sys
 
 from absl import app, flags
 
-from alae_tf import train as train_binary  # defines the preset and architecture flags, shared with train
+import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
+from alae_tf import config_flags  # the preset and architecture flags, shared with alae_tf.train
 from alae_tf.convert.official import ConversionError
 from alae_tf.convert.workdir import convert_to_workdir, load_torch_checkpoint
 
@@ -25,7 +26,7 @@ flags.DEFINE_string("official_checkpoint", None, "Official .pth checkpoint (podg
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    config = train_binary.config_from_flags()
+    config = config_flags.config_from_flags()
     try:
         state_dicts = load_torch_checkpoint(FLAGS.official_checkpoint)
         path = convert_to_workdir(state_dicts, config, FLAGS.workdir, seed=FLAGS.seed)

@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from alae_tf import atomic, training
+from alae_tf import atomic, builders
 from alae_tf.checkpoint import CheckpointManager
 from alae_tf.convert.official import ConversionError, import_official, mlp_parameter_map, style_parameter_map
 
@@ -138,7 +138,7 @@ def convert_to_workdir(state_dicts, config, workdir, seed=0):
         ConversionError: see `import_state_dicts`; or `workdir` already holds checkpoints.
     """
     workdir = pathlib.Path(workdir)
-    model = training.build_compiled_model(config, seed=seed)
+    model = builders.build_compiled_model(config, seed=seed)
     manager = CheckpointManager(workdir, model, config)
     if manager.latest() is not None:
         raise ConversionError(f"{workdir} already holds checkpoints; convert into a new --workdir")

@@ -14,8 +14,17 @@ from alae_tf.data.pipeline import eval_batches, from_pixel_range, to_pixel_range
 from alae_tf.data.tfrecord import write_tfrecords
 
 __all__ = [
-    "DatasetError", "ImageSet", "SPEC_HELP", "eval_batches", "from_pixel_range", "is_valid_spec", "load_images",
-    "to_pixel_range", "training_batches", "write_tfrecords",
+    "DatasetError",
+    "ImageSet",
+    "SPEC_HELP",
+    "eval_batches",
+    "from_pixel_range",
+    "is_valid_spec",
+    "load_images",
+    "load_split",
+    "to_pixel_range",
+    "training_batches",
+    "write_tfrecords",
 ]
 
 SPEC_HELP = (
@@ -37,8 +46,9 @@ SPEC_HELP = (
 _PREFIXED = ("idx", "tfds", "folder", "tfrecord")
 
 
-def load_images(spec: str, split: str = "train", *, resolution: int | None = None,
-                channels: int = 1, data_dir: str | None = None) -> ImageSet:
+def load_images(
+    spec: str, split: str = "train", *, resolution: int | None = None, channels: int = 1, data_dir: str | None = None
+) -> ImageSet:
     """Loads one split of the dataset named by `spec` (see SPEC_HELP) into memory.
 
     Args:
@@ -54,8 +64,7 @@ def load_images(spec: str, split: str = "train", *, resolution: int | None = Non
     """
     image_ops.check_options(resolution, channels)
     if not isinstance(split, str) or not split:
-        raise DatasetError(f"split must be a non-empty string such as 'train' or 'test', got "
-                           f"{split!r}.")
+        raise DatasetError(f"split must be a non-empty string such as 'train' or 'test', got {split!r}.")
     kind, colon, arg = (spec or "").partition(":")
     name = f"{spec}/{split}"
     options = dict(resolution=resolution, channels=channels)
@@ -72,6 +81,21 @@ def load_images(spec: str, split: str = "train", *, resolution: int | None = Non
             return folder.load(arg, split, name=name, **options)
         return tfrecord.load(arg, split, name=name, **options)
     raise DatasetError(f"unknown dataset {spec!r}. {SPEC_HELP}")
+
+
+def load_split(spec: str, split: str, image_shape: tuple[int, int, int], *, data_dir: str | None = None) -> ImageSet:
+    """`load_images` at a model's `image_shape` `(H, W, C)`, checked: what a run trains and is judged on.
+
+    Raises:
+      DatasetError: as `load_images`, or the source gives images of another shape.
+    """
+    height, _, channels = image_shape
+    image_set = load_images(spec, split, resolution=height, channels=channels, data_dir=data_dir)
+    if tuple(image_set.images.shape[1:]) != tuple(image_shape):
+        raise DatasetError(
+            f"{spec} gives images of shape {tuple(image_set.images.shape[1:])}, the model wants {tuple(image_shape)}"
+        )
+    return image_set
 
 
 def is_valid_spec(spec: str) -> bool:

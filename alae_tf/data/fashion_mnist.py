@@ -14,12 +14,16 @@ from alae_tf.data.base import ImageSet
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 
 
-def load(split: str, *, resolution: int | None, channels: int,
-         data_dir: str | None = None) -> ImageSet:
+def load(split: str, *, resolution: int | None, channels: int, data_dir: str | None = None) -> ImageSet:
     """Loads a Fashion-MNIST split: uint8 [N, 28, 28, channels] (or resized), int64 labels [N]."""
     directory = data_dir or DEFAULT_DIR
     return idx.load_dir(
-        directory, split, resolution=resolution, channels=channels,
-        name=f"fashion_mnist/{split}", what="Fashion-MNIST",
+        directory,
+        split,
+        resolution=resolution,
+        channels=channels,
+        name=f"fashion_mnist/{split}",
+        what="Fashion-MNIST",
         fix="Install it with `apt-get install dataset-fashion-mnist`, pass its folder as "
-            "data_dir, or pass --dataset=idx:DIR.")
+        "data_dir, or pass --dataset=idx:DIR.",
+    )

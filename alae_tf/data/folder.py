@@ -10,7 +10,11 @@
 * Images may have any size and mode; see `image_ops` for the crop, resize and channel
   conversions. A resolution is needed unless all images already share one size.
 * The whole split is decoded once into memory (PNG decoding is the slow part: 1-3k images/s
-  on two cores, so it must not happen every epoch). There are no labels.
+  on two cores, so it must not happen every epoch).
+* Labels follow the ImageFolder convention: when every image of the split lies inside a
+  first-level subfolder (`ROOT/<class>/...`, ROOT the split's folder) and there are at least
+  two of them, an image's label is its subfolder's index in sorted name order, and the names
+  are the set's `class_names`. Images directly in ROOT (or a single subfolder) mean no labels.
 `data_dir` is not used by this source: PATH is part of the spec.
 """
 
@@ -29,8 +33,11 @@ def list_images(root: str) -> list[str]:
     paths = []
     for folder, subfolders, files in os.walk(root):
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
-        paths += [os.path.join(folder, f) for f in files
-                  if not f.startswith(".") and f.lower().endswith(image_ops.IMAGE_SUFFIXES)]
+        paths += [
+            os.path.join(folder, f)
+            for f in files
+            if not f.startswith(".") and f.lower().endswith(image_ops.IMAGE_SUFFIXES)
+        ]
     return sorted(paths)
 
 
@@ -47,18 +54,39 @@ def load(path: str, split: str, *, resolution: int | None, channels: int, name: 
     """Loads the images of `split` under `path`: uint8 [N, resolution, resolution, channels]."""
     if not os.path.isdir(path):
         problem = "is not a folder" if os.path.exists(path) else "does not exist"
-        raise DatasetError(f"image folder {path} {problem}. Pass --dataset=folder:PATH with PATH "
-                           "a folder of PNG/JPEG files (optionally in train/ and test/).")
+        raise DatasetError(
+            f"image folder {path} {problem}. Pass --dataset=folder:PATH with PATH "
+            "a folder of PNG/JPEG files (optionally in train/ and test/)."
+        )
     root = os.path.join(path, split)
     if not os.path.isdir(root):
         present = [d for d in _SPLIT_DIRS if os.path.isdir(os.path.join(path, d))]
         if present:
-            raise DatasetError(f"{path} has split folders ({', '.join(present)}) but no {split}/"
-                               f" folder. Add {os.path.join(path, split)} or use another split.")
+            raise DatasetError(
+                f"{path} has split folders ({', '.join(present)}) but no {split}/"
+                f" folder. Add {os.path.join(path, split)} or use another split."
+            )
         root = path
     files = list_images(root)
     if not files:
-        raise DatasetError(f"no PNG/JPEG images found under {root} (searched recursively). Put "
-                           "the images there or point --dataset=folder:PATH at the right folder.")
+        raise DatasetError(
+            f"no PNG/JPEG images found under {root} (searched recursively). Put "
+            "the images there or point --dataset=folder:PATH at the right folder."
+        )
     images = image_ops.parallel_map(lambda p: _read(p, resolution, channels), files, names=files)
-    return ImageSet(images, None, name)
+    labels, class_names = subfolder_labels(root, files)
+    return ImageSet(images, labels, name, class_names)
+
+
+def subfolder_labels(root: str, files: list[str]):
+    """`(labels int64 [N], class names)` from the first-level subfolders of `root`, or `(None, None)`."""
+    import numpy as np
+
+    parts = [os.path.relpath(f, root).split(os.sep) for f in files]
+    if any(len(p) < 2 for p in parts):
+        return None, None
+    class_names = sorted({p[0] for p in parts})
+    if len(class_names) < 2:
+        return None, None
+    index = {c: i for i, c in enumerate(class_names)}
+    return np.array([index[p[0]] for p in parts], np.int64), tuple(class_names)

@@ -33,11 +33,10 @@ def check_options(resolution: int | None, channels: int) -> None:
     """Raises DatasetError for a resolution or channel count the sources cannot produce."""
     if channels not in (1, 3):
         raise DatasetError(f"channels={channels!r} is not supported: use 1 (grey) or 3 (RGB).")
-    if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)
-                                   or resolution < 1):
+    if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1):
         raise DatasetError(
-            f"resolution={resolution!r} is not valid: pass a positive int, or None to keep "
-            "the native size.")
+            f"resolution={resolution!r} is not valid: pass a positive int, or None to keep the native size."
+        )
 
 
 def decode(data: bytes, where: str) -> Image.Image:
@@ -48,7 +47,8 @@ def decode(data: bytes, where: str) -> Image.Image:
     except Exception as e:  # PIL raises many types: UnidentifiedImageError, OSError, SyntaxError
         raise DatasetError(
             f"{where} is not a readable PNG/JPEG image ({type(e).__name__}: {e}). Delete or "
-            "replace it, or move it out of the dataset.") from e
+            "replace it, or move it out of the dataset."
+        ) from e
     return image
 
 
@@ -63,8 +63,8 @@ def _to_pil(array: np.ndarray) -> Image.Image:
         mode = mode.get(array.shape[-1])
     if mode is None:
         raise DatasetError(
-            f"cannot read an image of shape {array.shape}: expected [H, W] or [H, W, C] with "
-            "C in 1, 2, 3, 4.")
+            f"cannot read an image of shape {array.shape}: expected [H, W] or [H, W, C] with C in 1, 2, 3, 4."
+        )
     return Image.fromarray(np.ascontiguousarray(array), mode)
 
 
@@ -109,8 +109,7 @@ def fit(image: Image.Image | np.ndarray, resolution: int | None, channels: int) 
     return array[..., None] if array.ndim == 2 else array
 
 
-def stack(images: Iterable[np.ndarray], names: Sequence[str] | None = None,
-          source: str = "the dataset") -> np.ndarray:
+def stack(images: Iterable[np.ndarray], names: Sequence[str] | None = None, source: str = "the dataset") -> np.ndarray:
     """Stacks [H, W, C] uint8 images into [N, H, W, C]; DatasetError if sizes differ or none."""
     images = list(images)
     if not images:
@@ -122,7 +121,8 @@ def stack(images: Iterable[np.ndarray], names: Sequence[str] | None = None,
             raise DatasetError(
                 f"images have different sizes ({first[1]}x{first[0]} first, {image.shape[1]}x"
                 f"{image.shape[0]} for {which}): pass a resolution to resize "
-                "them all.")
+                "them all."
+            )
     return np.stack(images)
 
 
@@ -142,8 +142,12 @@ def fit_array(images: np.ndarray, resolution: int | None, channels: int) -> np.n
     return parallel_map(lambda image: fit(image, resolution, channels), images)
 
 
-def parallel_map(fn: Callable[[Any], np.ndarray], items: Iterable[Any],
-                 names: Sequence[str] | None = None, source: str = "the dataset") -> np.ndarray:
+def parallel_map(
+    fn: Callable[[Any], np.ndarray],
+    items: Iterable[Any],
+    names: Sequence[str] | None = None,
+    source: str = "the dataset",
+) -> np.ndarray:
     """Applies `fn` to each item on a thread pool (PIL decodes and resizes without the GIL)
     and stacks the results in input order.
 
@@ -156,7 +160,7 @@ def parallel_map(fn: Callable[[Any], np.ndarray], items: Iterable[Any],
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         # Tasks of 32 items: one future per small image (28x28) costs more than the image.
         while window := list(itertools.islice(items, 32 * 4 * workers)):
-            tasks = [window[i:i + 32] for i in range(0, len(window), 32)]
+            tasks = [window[i : i + 32] for i in range(0, len(window), 32)]
             for done in pool.map(lambda task: [fn(item) for item in task], tasks):
                 results += done
     return stack(results, names, source)

@@ -26,8 +26,9 @@ def _check_range(pixel_range: Sequence[float]) -> tuple[float, float]:
     except (TypeError, ValueError):
         lo = hi = None
     if lo is None or lo == hi:
-        raise DatasetError(f"pixel_range must be two different numbers (lo, hi), got "
-                           f"{pixel_range!r}; e.g. (0, 1) or (-1, 1).")
+        raise DatasetError(
+            f"pixel_range must be two different numbers (lo, hi), got {pixel_range!r}; e.g. (0, 1) or (-1, 1)."
+        )
     return lo, hi
 
 
@@ -57,14 +58,15 @@ def _check_images(images, labels, batch_size) -> tuple[tf.Tensor, tf.Tensor | No
     shape = tuple(images.shape)
     uint8 = tf.uint8 if isinstance(images, tf.Tensor) else np.uint8
     if images.dtype != uint8 or len(shape) != 4 or shape[0] == 0:
-        raise DatasetError(f"expected uint8 images [N, H, W, C] with N > 0, got {images.dtype} "
-                           f"{shape}; load them with alae_tf.data.load_images.")
+        raise DatasetError(
+            f"expected uint8 images [N, H, W, C] with N > 0, got {images.dtype} "
+            f"{shape}; load them with alae_tf.data.load_images."
+        )
     _check_int("batch_size", batch_size, 1)
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != shape[:1] or labels.dtype.kind not in "iu":
-            raise DatasetError(f"labels must be {shape[0]} integers, got {labels.dtype} "
-                               f"{labels.shape}.")
+            raise DatasetError(f"labels must be {shape[0]} integers, got {labels.dtype} {labels.shape}.")
         labels = tf.constant(labels.astype(np.int64))
     # A numpy array is copied into a tensor here, on every call: for a large set, convert it
     # once with tf.constant and pass the tensor to each new stream.
@@ -77,12 +79,23 @@ def _finish(ds: tf.data.Dataset) -> tf.data.Dataset:
     # captured image tensor: about 0.7 s per GB at every new stream. Nothing here needs them
     # (autotuned parallelism and prefetch are separate and stay on).
     options.experimental_optimization.apply_default_optimizations = False
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+    # Autotuning's model thread makes deleting an iterator block for up to ~9 s (measured:
+    # every other fit() of a chunked run returned 9 s after its last step, 40% of a demo's
+    # wall time). Without it, parallel maps use one call per core and we prefetch 2 batches.
+    options.autotune.enabled = False
+    return ds.prefetch(2).with_options(options)
 
 
-def training_batches(images: np.ndarray, *, batch_size: int, seed: int, start_image: int = 0,
-                     pixel_range: Sequence[float] = (0.0, 1.0), flip: bool = False,
-                     labels: np.ndarray | None = None) -> tf.data.Dataset:
+def training_batches(
+    images: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int,
+    start_image: int = 0,
+    pixel_range: Sequence[float] = (0.0, 1.0),
+    flip: bool = False,
+    labels: np.ndarray | None = None,
+) -> tf.data.Dataset:
     """An infinite, deterministic, resumable stream of shuffled training batches.
 
     Args:
@@ -107,8 +120,9 @@ def training_batches(images: np.ndarray, *, batch_size: int, seed: int, start_im
         key = tf.stack([seed, e])
         order = tf.argsort(tf.random.stateless_uniform([n], key, alg=_ALG), stable=True)
         # Flips come from their own key, so turning flip on leaves the order unchanged.
-        flips = tf.random.stateless_uniform(
-            [n], tf.random.experimental.stateless_fold_in(key, 1, alg=_ALG), alg=_ALG) < 0.5
+        flips = (
+            tf.random.stateless_uniform([n], tf.random.experimental.stateless_fold_in(key, 1, alg=_ALG), alg=_ALG) < 0.5
+        )
         begin = tf.where(e == first_epoch, offset, 0)
         return tf.data.Dataset.from_tensor_slices((order[begin:], flips[begin:]))
 
@@ -125,9 +139,9 @@ def training_batches(images: np.ndarray, *, batch_size: int, seed: int, start_im
     return _finish(ds)
 
 
-def eval_batches(images: np.ndarray, *, batch_size: int,
-                 pixel_range: Sequence[float] = (0.0, 1.0),
-                 labels: np.ndarray | None = None) -> tf.data.Dataset:
+def eval_batches(
+    images: np.ndarray, *, batch_size: int, pixel_range: Sequence[float] = (0.0, 1.0), labels: np.ndarray | None = None
+) -> tf.data.Dataset:
     """One ordered pass over all images, no shuffle; the last batch may be smaller.
 
     Returns a finite tf.data.Dataset of float32 [<=B, H, W, C] in `pixel_range` (and int64

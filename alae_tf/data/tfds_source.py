@@ -24,28 +24,30 @@ from alae_tf.data import image_ops
 from alae_tf.data.base import DatasetError, ImageSet
 
 
-def load(name: str, split: str, *, resolution: int | None, channels: int,
-         data_dir: str | None, spec_name: str) -> ImageSet:
+def load(
+    name: str, split: str, *, resolution: int | None, channels: int, data_dir: str | None, spec_name: str
+) -> ImageSet:
     """Loads a prepared TFDS split: uint8 images [N, H, W, channels], int64 labels [N] or None."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
     from tensorflow_datasets.core import constants, naming
 
     data_dir = os.path.expanduser(data_dir or constants.get_default_data_dir())
-    prepare = (f"On a machine with network run `tfds build {name} --data_dir={data_dir}` and "
-               "copy the folder here, or pass the data_dir that holds it.")
+    prepare = (
+        f"On a machine with network run `tfds build {name} --data_dir={data_dir}` and "
+        "copy the folder here, or pass the data_dir that holds it."
+    )
     try:
         dataset_name, _ = naming.parse_builder_name_kwargs(name)
     except ValueError as e:
-        raise DatasetError(f"{name!r} is not a TFDS dataset name ({e}); use tfds:NAME, "
-                           "tfds:NAME/CONFIG or tfds:NAME:VERSION.") from e
+        raise DatasetError(
+            f"{name!r} is not a TFDS dataset name ({e}); use tfds:NAME, tfds:NAME/CONFIG or tfds:NAME:VERSION."
+        ) from e
     if dataset_name.namespace:
-        raise DatasetError(f"tfds:{name} is a community dataset, which needs the network to "
-                           f"resolve. {prepare}")
+        raise DatasetError(f"tfds:{name} is a community dataset, which needs the network to resolve. {prepare}")
     folder = os.path.join(data_dir, dataset_name.name)
     if not os.path.isdir(folder):
-        raise DatasetError(f"TFDS dataset {name} is not prepared in {data_dir} (no folder "
-                           f"{folder}). {prepare}")
+        raise DatasetError(f"TFDS dataset {name} is not prepared in {data_dir} (no folder {folder}). {prepare}")
 
     tfds_errors = (AssertionError, ValueError, KeyError, OSError, tf.errors.OpError)
     splits: list[str] = []
@@ -56,14 +58,17 @@ def load(name: str, split: str, *, resolution: int | None, channels: int,
             split = "validation"
         ds = builder.as_dataset(split=split, shuffle_files=False)  # never downloads
     except tfds_errors as e:
-        raise DatasetError(f"cannot read TFDS dataset {name} split {split!r} from {data_dir} "
-                           f"({type(e).__name__}: {e}); prepared splits: {splits or 'none'}. "
-                           f"{prepare}") from e
+        raise DatasetError(
+            f"cannot read TFDS dataset {name} split {split!r} from {data_dir} "
+            f"({type(e).__name__}: {e}); prepared splits: {splits or 'none'}. "
+            f"{prepare}"
+        ) from e
 
     features = builder.info.features
     if "image" not in features.keys():
-        raise DatasetError(f"TFDS dataset {name} has no 'image' feature (it has "
-                           f"{sorted(features.keys())}); use a dataset of images.")
+        raise DatasetError(
+            f"TFDS dataset {name} has no 'image' feature (it has {sorted(features.keys())}); use a dataset of images."
+        )
     label = features["label"] if "label" in features.keys() else None
     has_label = label is not None and label.shape == () and np.dtype(label.np_dtype).kind in "iu"
     ds = ds.map(lambda ex: (ex["image"], ex["label"] if has_label else tf.zeros([], tf.int64)))
@@ -82,15 +87,19 @@ def load(name: str, split: str, *, resolution: int | None, channels: int,
             images = np.concatenate(chunks)
             labels = np.concatenate(labels)
         else:
+
             def note(example):  # keeps labels in step with the images, in read order
                 labels.append(example[1])
                 return example[0]
 
             images = image_ops.parallel_map(
                 lambda image: image_ops.fit(image, resolution, channels),
-                map(note, ds.as_numpy_iterator()), source=source)
+                map(note, ds.as_numpy_iterator()),
+                source=source,
+            )
             labels = np.asarray(labels)
     except tf.errors.OpError as e:
-        raise DatasetError(f"cannot read {source} from {data_dir} ({e.message.strip()}); the "
-                           f"files are damaged. {prepare}") from e
+        raise DatasetError(
+            f"cannot read {source} from {data_dir} ({e.message.strip()}); the files are damaged. {prepare}"
+        ) from e
     return ImageSet(images, labels.astype(np.int64) if has_label else None, spec_name)

@@ -21,8 +21,9 @@ from alae_tf.data import image_ops
 from alae_tf.data.base import DatasetError, ImageSet
 
 
-def write_tfrecords(path: str, images_uint8: np.ndarray, labels: Sequence[int] | None = None,
-                    shards: int = 1) -> list[str]:
+def write_tfrecords(
+    path: str, images_uint8: np.ndarray, labels: Sequence[int] | None = None, shards: int = 1
+) -> list[str]:
     """Writes images (PNG-encoded, lossless) and optional labels as tf.train.Example records.
 
     Args:
@@ -35,15 +36,16 @@ def write_tfrecords(path: str, images_uint8: np.ndarray, labels: Sequence[int] |
       The paths written.
     """
     images = np.asarray(images_uint8)
-    if images.dtype != np.uint8 or images.ndim not in (3, 4) or (
-            images.ndim == 4 and images.shape[-1] not in (1, 3, 4)):
-        raise DatasetError(f"write_tfrecords needs uint8 images [N, H, W(, C)], got "
-                           f"{images.dtype} {images.shape}.")
+    if (
+        images.dtype != np.uint8
+        or images.ndim not in (3, 4)
+        or (images.ndim == 4 and images.shape[-1] not in (1, 3, 4))
+    ):
+        raise DatasetError(f"write_tfrecords needs uint8 images [N, H, W(, C)], got {images.dtype} {images.shape}.")
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != (len(images),) or labels.dtype.kind not in "iu":
-            raise DatasetError(f"labels must be {len(images)} integers, got {labels.dtype} "
-                               f"{labels.shape}.")
+            raise DatasetError(f"labels must be {len(images)} integers, got {labels.dtype} {labels.shape}.")
     if not isinstance(shards, int) or shards < 1:
         raise DatasetError(f"shards must be a positive int, got {shards!r}.")
     if images.ndim == 4 and images.shape[-1] == 1:
@@ -60,13 +62,10 @@ def write_tfrecords(path: str, images_uint8: np.ndarray, labels: Sequence[int] |
             for i in range(begin, end):
                 png = io.BytesIO()
                 Image.fromarray(images[i]).save(png, format="PNG")
-                feature = {"image": tf.train.Feature(bytes_list=tf.train.BytesList(
-                    value=[png.getvalue()]))}
+                feature = {"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[png.getvalue()]))}
                 if labels is not None:
-                    feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(
-                        value=[int(labels[i])]))
-                writer.write(tf.train.Example(features=tf.train.Features(
-                    feature=feature)).SerializeToString())
+                    feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(labels[i])]))
+                writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
         tf.io.gfile.rename(shard + ".incomplete", shard, overwrite=True)
     return paths
 
@@ -84,16 +83,17 @@ def _records(files: list[str]):
                 if "image" not in feature or not feature["image"].bytes_list.value:
                     raise DatasetError(
                         f"{where} has no bytes feature 'image' (features: {sorted(feature)}). "
-                        "Write the files with alae_tf.data.tfrecord.write_tfrecords.")
+                        "Write the files with alae_tf.data.tfrecord.write_tfrecords."
+                    )
                 label = feature["label"].int64_list.value if "label" in feature else None
                 yield where, feature["image"].bytes_list.value[0], (label[0] if label else None)
         except tf.errors.OpError as e:
-            raise DatasetError(f"cannot read {path} ({e.message.strip()}); it is corrupt or not "
-                               "a TFRecord file: rewrite it.") from e
+            raise DatasetError(
+                f"cannot read {path} ({e.message.strip()}); it is corrupt or not a TFRecord file: rewrite it."
+            ) from e
 
 
-def load(pattern: str, split: str, *, resolution: int | None, channels: int,
-         name: str) -> ImageSet:
+def load(pattern: str, split: str, *, resolution: int | None, channels: int, name: str) -> ImageSet:
     """Loads the records matching `pattern` (`{split}` substituted) into memory.
 
     Returns uint8 images [N, H, W, channels] (resized to `resolution` if given) and int64
@@ -102,9 +102,11 @@ def load(pattern: str, split: str, *, resolution: int | None, channels: int,
     pattern = pattern.replace("{split}", split)
     files = sorted(tf.io.gfile.glob(pattern))
     if not files:
-        raise DatasetError(f"no TFRecord files match {pattern}. Check the path, or write them with"
-                           " alae_tf.data.tfrecord.write_tfrecords; use {split} in the pattern "
-                           "for per-split files.")
+        raise DatasetError(
+            f"no TFRecord files match {pattern}. Check the path, or write them with"
+            " alae_tf.data.tfrecord.write_tfrecords; use {split} in the pattern "
+            "for per-split files."
+        )
     wheres, labels = [], []
 
     def note(record):  # keeps names and labels in step with the images, in read order
@@ -115,9 +117,14 @@ def load(pattern: str, split: str, *, resolution: int | None, channels: int,
 
     images = image_ops.parallel_map(
         lambda item: image_ops.fit(image_ops.decode(*item), resolution, channels),
-        map(note, _records(files)), names=wheres, source=f"the records of {pattern}")
+        map(note, _records(files)),
+        names=wheres,
+        source=f"the records of {pattern}",
+    )
     if None in labels and any(label is not None for label in labels):
-        raise DatasetError(f"records under {pattern} mix labelled and unlabelled images ("
-                           f"{wheres[labels.index(None)]} has no label): label all or none.")
+        raise DatasetError(
+            f"records under {pattern} mix labelled and unlabelled images ("
+            f"{wheres[labels.index(None)]} has no label): label all or none."
+        )
     labels = None if None in labels else np.asarray(labels, np.int64)
     return ImageSet(images, labels, name)

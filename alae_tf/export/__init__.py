@@ -4,19 +4,22 @@
   each part (`mapping`, `generator`, `encoder`, `discriminator`, `alae`).
 - `style`: a StyleALAE's G and E fixed at the level (and blend) it trained last,
   with the interface `signatures` expects (w in, explicit noise maps).
+- `editor`: the `editor` part: edits of real images by a direction (given, or baked in
+  at export by index) and style mixing, uint8 in and out.
 - `saved_model`: one SavedModel per part in TF Serving layout
-  (`OUT/<part>/<version>`), written atomically, plus `OUT/models.config`.
+  (`OUT/<part>/<version>`, the five above and `editor`), written atomically, plus
+  `OUT/models.config`.
 - `serving`: `models.config`, warm-up records, and a `PredictRequest`
   validator that checks a request against a SignatureDef the way the model
   server would, then runs it.
-- `tflite`: the encoder to a builtins-only `.tflite` (none / float16 /
+- `tflite` (with `litert_check`): the encoder to a builtins-only `.tflite` (none / float16 /
   dynamic / int8), checked in LiteRT, with a JSON report.
-- `onnx_export`: any signature to ONNX through tf2onnx, checked in
+- `onnx`: any signature to ONNX through tf2onnx, checked in
   onnxruntime. (Not named `onnx`: that would shadow the `onnx` package.)
 
 The binaries in the top-level `export/` folder are thin wrappers around these.
 """
 
-from alae_tf.export.common import ExportError
+from alae_tf.export.artifacts import ExportError
 
 __all__ = ["ExportError"]

@@ -1,5 +1,9 @@
 """SavedModels for TF Serving: `OUT/<part>/<version>/` for every part, plus `OUT/models.config`.
 
+The parts (`PARTS`) are the nets' (`signatures.PARTS`) and the `editor` (`alae_tf.export.editor`),
+which bakes in the edit directions given (`export_workdir`: the run's `WORKDIR/directions/`) and
+lists them in its `assets.extra/directions.json`.
+
 Every part is written into a temp folder beside its final place; the temp folders
 are renamed only once all parts are complete, so a failure anywhere leaves no part
 of the export behind (and, with `overwrite`, the old version untouched). Each
@@ -16,10 +20,13 @@ import pathlib
 import re
 
 import alae_tf
-from alae_tf import atomic, evaluation
-from alae_tf.export import serving, signatures
-from alae_tf.export.common import ExportError, write_metadata
+from alae_tf import atomic, editing
+from alae_tf import workdir as workdir_lib
+from alae_tf.editing.directions import SUFFIX as DIRECTION_SUFFIX
+from alae_tf.export import editor, serving, signatures
+from alae_tf.export.artifacts import ExportError, write_metadata
 
+PARTS = (*signatures.PARTS, editor.PART)
 MODELS_CONFIG = "models.config"
 _VERSION_DIR = re.compile(r"^\d+$")
 
@@ -35,6 +42,7 @@ class ExportResult:
         image_shape: `(H, W, C)` of the images at the signatures (a StyleALAE's
             trained level's resolution).
         level: the StyleALAE level exported; None for the MLP.
+        directions: names of the directions baked into the editor, in index order.
     """
 
     version: int
@@ -42,9 +50,10 @@ class ExportResult:
     models_config: pathlib.Path
     image_shape: tuple = ()
     level: int | None = None
+    directions: tuple = ()
 
 
-def next_version(output_dir, parts=signatures.PARTS):
+def next_version(output_dir, parts=PARTS):
     """One more than the highest version of any part in `output_dir` (1 for a new folder)."""
     versions = [
         int(p.name)
@@ -85,15 +94,31 @@ def _remove_if_empty(folders):
             folder.rmdir()
 
 
-def _write_part(part, nets, config, folder, metadata):
-    signatures.build_archive(part, nets, config.pixel_range).write_out(str(folder), verbose=False)
+def _write_part(part, nets, config, folder, metadata, directions):
+    int_ranges = None
+    if part == editor.PART:
+        editor.build_archive(nets, config.pixel_range, directions).write_out(str(folder), verbose=False)
+        editor.write_directions_asset(folder, directions, nets.mapping.dlatent_size)
+        int_ranges = editor.int_ranges(nets, directions)
+        metadata = {**metadata, "directions": [d.name for d in directions]}
+    else:
+        signatures.build_archive(part, nets, config.pixel_range).write_out(str(folder), verbose=False)
     signature_defs = serving.read_signature_defs(folder)
-    serving.write_warmup(folder, part, signature_defs, config.pixel_range)
+    serving.write_warmup(folder, part, signature_defs, config.pixel_range, int_ranges)
     write_metadata(folder, {**metadata, "part": part, "signatures": sorted(signature_defs)})
 
 
-def export_saved_models(model, config, output_dir, version=None, overwrite=False, source=None,
-                        parts=signatures.PARTS, server_base_path=None):
+def export_saved_models(
+    model,
+    config,
+    output_dir,
+    version=None,
+    overwrite=False,
+    source=None,
+    parts=PARTS,
+    server_base_path=None,
+    directions=None,
+):
     """Export `model`'s EMA nets, in float32, as one SavedModel per part.
 
     Args:
@@ -105,21 +130,26 @@ def export_saved_models(model, config, output_dir, version=None, overwrite=False
             version of any part in `OUT`.
         overwrite: replace existing `OUT/<part>/<version>` folders.
         source: JSON-able provenance stored in the metadata (workdir, step).
-        parts: subset of `signatures.PARTS` to write.
+        parts: subset of `PARTS` to write.
         server_base_path: the folder `OUT` as the model server sees it (e.g.
             a path inside a container); default: `OUT`'s absolute path.
+        directions: `alae_tf.editing.Direction`s (a list, or the dict
+            `editing.load_directions` returns) to bake into the editor, whose
+            `edit_by_index` takes indices into them in this order; None: none.
 
     Returns:
         `ExportResult`.
 
     Raises:
-        ExportError: a version folder exists and `overwrite` is False, or a
-            bad version / part; nothing is written then.
+        ExportError: a version folder exists and `overwrite` is False, a
+            bad version / part, or directions that do not fit the model;
+            nothing is written then.
     """
     output_dir = pathlib.Path(output_dir).absolute()
-    unknown = sorted(set(parts) - set(signatures.PARTS))
+    unknown = sorted(set(parts) - set(PARTS))
     if unknown or not parts:
-        raise ExportError(f"unknown parts {unknown}; parts are {signatures.PARTS}")
+        raise ExportError(f"unknown parts {unknown}; parts are {PARTS}")
+    directions = editor.check_directions(directions, model.dlatent_size)
     version = next_version(output_dir, parts) if version is None else _check_version(version)
     finals = {part: output_dir / part / str(version) for part in parts}
     existing = [str(p) for p in finals.values() if p.exists()]
@@ -146,23 +176,57 @@ def export_saved_models(model, config, output_dir, version=None, overwrite=False
         # All parts go to temp folders first; the renames happen as the stack unwinds, after the last part.
         with contextlib.ExitStack() as stack:
             for part, final in finals.items():
-                _write_part(part, nets, config, stack.enter_context(atomic.directory(final, overwrite)), metadata)
+                folder = stack.enter_context(atomic.directory(final, overwrite))
+                _write_part(part, nets, config, folder, metadata, directions)
             serving.write_models_config(output_dir / MODELS_CONFIG, _server_models(output_dir, parts, server_base_path))
     except BaseException:
         _remove_if_empty(created)
         raise
-    return ExportResult(version, finals, output_dir / MODELS_CONFIG, image_shape, model.level)
+    names = tuple(d.name for d in directions) if editor.PART in parts else ()
+    return ExportResult(version, finals, output_dir / MODELS_CONFIG, image_shape, model.level, names)
 
 
-def export_workdir(workdir, output_dir, version=None, overwrite=False, server_base_path=None):
-    """`export_saved_models` for the newest checkpoint in `workdir`.
+def workdir_directions(workdir, latent_size):
+    """The directions saved in `WORKDIR/directions/` (file-name order), or [] when there are none.
+
+    Raises:
+        ExportError: a file there is corrupt or was made for another model.
+    """
+    folder = pathlib.Path(workdir) / editor.WORKDIR_DIRECTIONS
+    if not folder.is_dir() or not any(not p.name.startswith(".") for p in folder.glob(f"*{DIRECTION_SUFFIX}")):
+        return []
+    try:
+        return list(editing.load_directions(folder, latent_size).values())
+    except editing.EditingError as e:
+        raise ExportError(f"cannot bake the run's directions into the editor: {e}") from e
+
+
+def export_workdir(
+    workdir: str | pathlib.Path,
+    output_dir: str | pathlib.Path,
+    version: int | None = None,
+    overwrite: bool = False,
+    server_base_path: str | None = None,
+) -> ExportResult:
+    """`export_saved_models` for the newest checkpoint in `workdir`, with its directions in the editor.
+
+    The editor gets the directions saved in `WORKDIR/directions/` (`workdir_directions`), none if
+    there are none.
 
     Raises:
         CheckpointError: `workdir` has no config or checkpoint.
         ExportError: see `export_saved_models`.
     """
-    config, model, meta = evaluation.load_workdir(workdir)
-    source = {"workdir": str(pathlib.Path(workdir).absolute()), "step": meta["step"],
-              "images_seen": meta["images_seen"]}
-    return export_saved_models(model, config, output_dir, version, overwrite, source,
-                               server_base_path=server_base_path)
+    run = workdir_lib.open_run(workdir)
+    source = {"workdir": str(run.path.absolute()), "step": run.meta["step"], "images_seen": run.meta["images_seen"]}
+    directions = workdir_directions(run.path, run.model.dlatent_size)
+    return export_saved_models(
+        run.model,
+        run.config,
+        output_dir,
+        version,
+        overwrite,
+        source,
+        server_base_path=server_base_path,
+        directions=directions,
+    )

@@ -17,10 +17,12 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from alae_tf import atomic
-from alae_tf.export.common import ExportError
+from alae_tf.export.artifacts import ExportError
 
 WARMUP_PATH = pathlib.Path("assets.extra") / "tf_serving_warmup_requests"
 DEFAULT_SIGNATURE = "serving_default"
+# Inputs that may hold one row for the whole batch instead of one per image (the editor's `direction`).
+BROADCAST_INPUTS = frozenset({"direction"})
 _INIT_OP = "__saved_model_init_op"  # a SignatureDef-shaped entry that is not a signature
 
 
@@ -49,14 +51,22 @@ def _dtype_name(enum):
     return tf.dtypes.as_dtype(enum).name
 
 
-def example_inputs(signature_def, batch=1, pixel_range=(0.0, 1.0), seed=0):
+def example_inputs(signature_def, batch=1, pixel_range=(0.0, 1.0), seed=0, int_ranges=None):
     """Plausible random inputs for `signature_def`, `batch` rows each.
 
     uint8 inputs are pixels 0..255; float images (rank 4) are uniform in
-    `pixel_range`; other float inputs (z, w) standard normal; int64 inputs
-    (seeds) non-negative ints.
+    `pixel_range`; other float inputs (z, w, directions, strengths) standard
+    normal; integer inputs uniform in `int_ranges[key]` (`(low, high)`,
+    half-open: the editor's `index` and `cutoff`) where given, else
+    non-negative ints (seeds).
+
+    Raises:
+        ExportError: an integer input whose range in `int_ranges` is empty
+            (no valid request exists, e.g. `edit_by_index` of an editor
+            exported without directions).
     """
     rng = np.random.default_rng(seed)
+    int_ranges = int_ranges or {}
     inputs = {}
     for key, info in sorted(signature_def.inputs.items()):
         shape = [batch if d == -1 else d for d in _shape(info.tensor_shape)]
@@ -68,7 +78,10 @@ def example_inputs(signature_def, batch=1, pixel_range=(0.0, 1.0), seed=0):
         elif dtype.is_floating:
             value = rng.standard_normal(shape)
         elif dtype.is_integer:
-            value = rng.integers(0, 2**31 - 1, shape)
+            low, high = int_ranges.get(key, (0, 2**31 - 1))
+            if low >= high:
+                raise ExportError(f"no valid value for input {key!r}: its range [{low}, {high}) is empty")
+            value = rng.integers(low, high, shape)
         else:
             raise ExportError(f"no example input for {key!r} of type {dtype.name}")
         inputs[key] = np.asarray(value, dtype.as_numpy_dtype)
@@ -114,20 +127,40 @@ def predict_request(model_name, signature_name, inputs):
     return request
 
 
-def write_warmup(saved_model_dir, model_name, signature_defs, pixel_range=(0.0, 1.0)):
+def _has_valid_inputs(signature_def, int_ranges):
+    """False if an integer input of `signature_def` has an empty range in `int_ranges`."""
+    return all(
+        int_ranges.get(key, (0, 1))[0] < int_ranges.get(key, (0, 1))[1]
+        for key, info in signature_def.inputs.items()
+        if tf.dtypes.as_dtype(info.dtype).is_integer
+    )
+
+
+def write_warmup(saved_model_dir, model_name, signature_defs, pixel_range=(0.0, 1.0), int_ranges=None):
     """Write `assets.extra/tf_serving_warmup_requests`: one batch-1 request per signature.
 
     The model server replays these before it reports the model available,
     so the first real request of every signature does not pay for graph
-    setup.
+    setup; a request that fails would stop the model from loading, so a
+    signature without any valid request (an integer input whose range in
+    `int_ranges` is empty: `edit_by_index` of an editor without directions)
+    gets none. Integer inputs are drawn from `int_ranges` (see
+    `example_inputs`).
+
+    Returns:
+        The names of the signatures that got a request, sorted.
     """
+    int_ranges = int_ranges or {}
     path = pathlib.Path(saved_model_dir) / WARMUP_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
+    names = [name for name in sorted(signature_defs) if _has_valid_inputs(signature_defs[name], int_ranges)]
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for name in sorted(signature_defs):
-            request = predict_request(model_name, name, example_inputs(signature_defs[name], 1, pixel_range))
+        for name in names:
+            inputs = example_inputs(signature_defs[name], 1, pixel_range, int_ranges=int_ranges)
+            request = predict_request(model_name, name, inputs)
             log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
+    return names
 
 
 def read_warmup(saved_model_dir):
@@ -162,9 +195,7 @@ def _check_tensor(name, key, info, proto):
     if not info.tensor_shape.unknown_rank and (
         len(want) != len(got) or any(w not in (-1, g) for w, g in zip(want, got))
     ):
-        raise PredictRequestError(
-            f"input {key!r} has shape {got}, signature {name!r} wants {want} (-1: any size)"
-        )
+        raise PredictRequestError(f"input {key!r} has shape {got}, signature {name!r} wants {want} (-1: any size)")
     try:
         return tf.make_ndarray(proto)
     except (ValueError, TypeError) as e:
@@ -176,8 +207,10 @@ def validate_predict_request(request, signature_defs):
 
     Checked: the signature exists (empty name means `serving_default`), the
     input keys are exactly the signature's, each input's dtype and shape fit
-    (-1 matches any size), the values fill the shape, and all inputs agree
-    on the batch size.
+    (-1 matches any size), the values fill the shape, and all inputs but
+    scalars agree on the batch size (an input of `BROADCAST_INPUTS` may
+    also have one row, for every image). Value ranges (the editor's `index`
+    and `cutoff`) are checked by the signatures themselves when they run.
 
     Raises:
         PredictRequestError: saying which input is wrong and what was expected.
@@ -189,8 +222,12 @@ def validate_predict_request(request, signature_defs):
     _check_keys(name, signature_def, request)
     arrays = {key: _check_tensor(name, key, info, request.inputs[key]) for key, info in signature_def.inputs.items()}
     batches = {key: a.shape[0] for key, a in sorted(arrays.items()) if a.ndim}
-    if len(set(batches.values())) > 1:
-        raise PredictRequestError(f"inputs of signature {name!r} disagree on the batch size: {batches}")
+    # One row of a broadcast input goes with any batch; else every batched input has the batch's rows.
+    sizes = {b for key, b in batches.items() if not (key in BROADCAST_INPUTS and b == 1)}
+    if len(sizes) > 1:
+        once = sorted(BROADCAST_INPUTS & set(batches))
+        hint = f" ({', '.join(once)}: one row for every image, or one per image)" if once else ""
+        raise PredictRequestError(f"inputs of signature {name!r} disagree on the batch size: {batches}{hint}")
     return name, arrays
 
 

@@ -48,8 +48,9 @@ import tensorflow as tf
 
 from alae_tf import data
 from alae_tf.export import style
-from alae_tf.export.common import ExportError
+from alae_tf.export.artifacts import ExportError
 
+# The parts built here from the nets; `saved_model.PARTS` adds the `editor` (`alae_tf.export.editor`).
 PARTS = ("mapping", "generator", "encoder", "discriminator", "alae")
 NOISE_SEED = 0
 
@@ -132,11 +133,15 @@ def noise_inputs(generator, batch, seeds=None):
                 one = tf.random.stateless_normal([1, *shape], seed=[NOISE_SEED, index]).numpy()
             noise.append(tf.broadcast_to(tf.constant(one), tf.concat([[batch], shape], axis=0)))
         else:
-            noise.append(tf.map_fn(
-                lambda s, shape=shape, index=index: tf.random.stateless_normal(
-                    shape, seed=tf.stack([s, tf.constant(index, tf.int64)])),
-                seeds, fn_output_signature=tf.float32,
-            ))
+            noise.append(
+                tf.map_fn(
+                    lambda s, shape=shape, index=index: tf.random.stateless_normal(
+                        shape, seed=tf.stack([s, tf.constant(index, tf.int64)])
+                    ),
+                    seeds,
+                    fn_output_signature=tf.float32,
+                )
+            )
     return noise
 
 
@@ -148,8 +153,8 @@ def run_generator(generator, w, seeds=None):
 
 
 # ------------------------------------------------------------------- signatures
-class _Computations:
-    """Input specs and the computations behind every signature, on float32 nets."""
+class Computations:
+    """Input specs and the computations behind every signature, on float32 nets (the editor's too)."""
 
     def __init__(self, nets, pixel_range):
         self.nets = nets
@@ -180,7 +185,7 @@ class _Computations:
         return data.to_pixel_range(images, self.pixel_range)
 
 
-def _fn(python_fn, *specs):
+def signature_function(python_fn, *specs):
     """A signature function: `python_fn` on inputs checked against `specs` (whose names are the input keys)."""
 
     def checked(*inputs):
@@ -194,26 +199,26 @@ def _fn(python_fn, *specs):
 
 
 def _mapping_endpoints(c):
-    return {"serving_default": _fn(lambda z: {"w": c.map(z)}, c.z)}
+    return {"serving_default": signature_function(lambda z: {"w": c.map(z)}, c.z)}
 
 
 def _generator_endpoints(c):
     return {
-        "serving_default": _fn(lambda w: {"image": c.to_uint8(c.decode(w))}, c.w),
-        "decode_float": _fn(lambda w: {"image": c.decode(w)}, c.w),
-        "decode_with_seed": _fn(lambda w, seed: {"image": c.to_uint8(c.decode(w, seed))}, c.w, c.seed),
+        "serving_default": signature_function(lambda w: {"image": c.to_uint8(c.decode(w))}, c.w),
+        "decode_float": signature_function(lambda w: {"image": c.decode(w)}, c.w),
+        "decode_with_seed": signature_function(lambda w, seed: {"image": c.to_uint8(c.decode(w, seed))}, c.w, c.seed),
     }
 
 
 def _encoder_endpoints(c):
     return {
-        "serving_default": _fn(lambda image: {"w": c.encode(c.from_uint8(image))}, c.image_uint8),
-        "encode_float": _fn(lambda image: {"w": c.encode(image)}, c.image_float),
+        "serving_default": signature_function(lambda image: {"w": c.encode(c.from_uint8(image))}, c.image_uint8),
+        "encode_float": signature_function(lambda image: {"w": c.encode(image)}, c.image_float),
     }
 
 
 def _discriminator_endpoints(c):
-    return {"serving_default": _fn(lambda w: {"logit": c.discriminate(w)}, c.w)}
+    return {"serving_default": signature_function(lambda w: {"logit": c.discriminate(w)}, c.w)}
 
 
 def _alae_endpoints(c):
@@ -222,11 +227,11 @@ def _alae_endpoints(c):
 
     return {
         # The autoencoder's own job is the default: images in, images out.
-        "serving_default": _fn(reconstruct, c.image_uint8),
-        "generate": _fn(lambda z: {"image": c.to_uint8(c.decode(c.map(z)))}, c.z),
-        "encode": _fn(lambda image: {"w": c.encode(c.from_uint8(image))}, c.image_uint8),
-        "decode": _fn(lambda w: {"image": c.to_uint8(c.decode(w))}, c.w),
-        "reconstruct": _fn(reconstruct, c.image_uint8),
+        "serving_default": signature_function(reconstruct, c.image_uint8),
+        "generate": signature_function(lambda z: {"image": c.to_uint8(c.decode(c.map(z)))}, c.z),
+        "encode": signature_function(lambda image: {"w": c.encode(c.from_uint8(image))}, c.image_uint8),
+        "decode": signature_function(lambda w: {"image": c.to_uint8(c.decode(w))}, c.w),
+        "reconstruct": signature_function(reconstruct, c.image_uint8),
     }
 
 
@@ -244,7 +249,7 @@ def endpoints(part, nets, pixel_range):
     if part not in _ENDPOINTS:
         raise ExportError(f"unknown part {part!r}; parts are {PARTS}")
     make, _ = _ENDPOINTS[part]
-    return make(_Computations(nets, pixel_range))
+    return make(Computations(nets, pixel_range))
 
 
 def build_archive(part, nets, pixel_range):

@@ -1,7 +1,7 @@
 """The StyleALAE's G and E as the export calls them: one fixed level and blend.
 
 A progressively grown model is exported at the level it trained last (`ALAE.level`,
-set by `training.position_model` when a workdir is restored), so its signatures read
+set by `builders.place_at_trained_level` when a workdir is opened), so its signatures read
 and write images at that level's resolution (`4 * 2**level` px), not necessarily the
 preset's final one. The wrappers here fix the level (a Python int: one trace) and the
 blend (a Python float: the value of the last trained batch, a constant of the graph)
@@ -69,8 +69,9 @@ class StyleGeneratorAtLevel(keras.layers.Layer):
 
     def call(self, w, noise, training=False):
         # A broadcast, not G's own `ops.repeat` of a 2-D w: one op whatever the style count.
-        styles = ops.broadcast_to(ops.expand_dims(w, 1),
-                                  (ops.shape(w)[0], self.generator.num_styles, self.generator.latent_size))
+        styles = ops.broadcast_to(
+            ops.expand_dims(w, 1), (ops.shape(w)[0], self.generator.num_styles, self.generator.latent_size)
+        )
         return self.generator(styles, level=self.level, blend=self.blend, noise=list(noise), training=training)
 
 

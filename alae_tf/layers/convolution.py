@@ -20,7 +20,7 @@ Three things here make the StyleALAE step faster without changing its math:
    (stride-2 ones slower still). `matmul_filter_gradient` computes
    `dk[i, j] = sum over pixels of x_shifted(i, j)^T dy` as one matmul per tap
    (stride 2: per tap of the space-to-depth input, so no strided slices):
-   1.3-3.5x faster there (`benchmarks/README.md`). `conv2d` and
+   faster there (measured in `benchmarks/README.md`). `conv2d` and
    `conv2d_transpose` carry it as their custom gradient, each calling the
    other for the input gradient, so R1's gradient of a gradient stays on the
    fast path at every order.
@@ -30,24 +30,24 @@ Three things here make the StyleALAE step faster without changing its math:
    that the native kernels multiply (a third of the work of a 3x3 conv at
    4x4); stride 2 runs as four matmuls over the space-to-depth input.
 
-`filter_gradient="auto"` (the layers' choice while training) keeps the native ops when a GPU
+`path="auto"` (the layers' choice of convolution path while training) keeps the native ops when a GPU
 or TPU is visible (cuDNN, XLA). On CPUs it takes the matmul filter gradient
 for bfloat16. float32 convolutions run wholly as matmuls (3.) where the
 small side (the output of a convolution, the input of a transposed one) is
 at most 4x4 (`FLOAT32_MATMUL_MAX_PIXELS`; on larger maps the native float32
 ops are as fast or faster). float64 stays native. "native" and "matmul" force the
-filter-gradient path (tests compare the two).
+path (tests compare the two).
 """
 
 import functools
 
 import tensorflow as tf
 
-FILTER_GRADIENTS = ("auto", "native", "matmul")
+CONV_PATHS = ("auto", "native", "matmul")
 
 
-def filter_gradient_for(training):
-    """The layers' `filter_gradient`: "auto" while training, else "native".
+def conv_path_for(training):
+    """The layers' `path`: "auto" while training, else "native".
 
     Inference and export graphs (SavedModel, TFLite, ONNX) keep plain
     convolutions, which their runtimes fuse and quantize as such; the matmul
@@ -62,26 +62,24 @@ def _accelerator_visible():
 
 
 # float32 on CPUs runs convolutions as matmuls (`tap_conv2d`, `tap_conv2d_transpose`)
-# up to this many pixels on the small side: 4x4 (measured on an Intel AVX-512 CPU at
-# 512 channels; on 8x8 maps the two paths are level, the full 8 px step slightly
-# faster with the native ops).
+# up to this many pixels on the small side: 4x4 (on 8x8 maps the two paths are level;
+# benchmarks/README.md has the measurement).
 FLOAT32_MATMUL_MAX_PIXELS = 16
 
 
-def _matmul_path(filter_gradient, dtype, small_side):
+def _matmul_path(path, dtype, small_side):
     """Whether to use the matmul filter gradient; `small_side` is the (H, W) of the smaller map."""
-    if filter_gradient not in FILTER_GRADIENTS:
-        raise ValueError(f"filter_gradient must be one of {FILTER_GRADIENTS}, got {filter_gradient!r}")
-    if filter_gradient != "auto":
-        return filter_gradient == "matmul"
+    if path not in CONV_PATHS:
+        raise ValueError(f"path must be one of {CONV_PATHS}, got {path!r}")
+    if path != "auto":
+        return path == "matmul"
     if _accelerator_visible():
         return False
     dtype = tf.as_dtype(dtype)
     if dtype == tf.bfloat16:
         return True
     height, width = small_side
-    return (dtype == tf.float32 and None not in (height, width)
-            and height * width <= FLOAT32_MATMUL_MAX_PIXELS)
+    return dtype == tf.float32 and None not in (height, width) and height * width <= FLOAT32_MATMUL_MAX_PIXELS
 
 
 def _check_geometry(kernel_shape, strides, spatial):
@@ -120,22 +118,28 @@ def matmul_filter_gradient(x, dy, kernel_shape, strides):
         # sides are cut to them instead of multiplying zero padding (a third
         # of the work for 3x3 on 4x4 maps).
         taps = []
-        for i, j, (window_start, out_start, extent) in _valid_taps(size, out_h, out_w):
+        for _i, _j, (window_start, out_start, extent) in _valid_taps(size, out_h, out_w):
             window = tf.slice(x, (0, *window_start, 0), (-1, *extent, -1))
             grads = tf.slice(dy, (0, *out_start, 0), (-1, *extent, -1))
-            taps.append(tf.matmul(tf.reshape(window, (-1, channels_in)), tf.reshape(grads, (-1, channels_out)),
-                                  transpose_a=True))
+            taps.append(
+                tf.matmul(
+                    tf.reshape(window, (-1, channels_in)), tf.reshape(grads, (-1, channels_out)), transpose_a=True
+                )
+            )
         return tf.reshape(tf.stack(taps), kernel_shape)
     # Stride 2, 4x4, padding 1: tap (2a + di, 2b + dj) reads phase (di, dj) of
     # the padded input at offset (a, b). Space-to-depth puts the four phases
     # side by side in the channels, so each (a, b) is one contiguous slice
     # and one matmul with 4x the depth.
     rows = tf.reshape(dy, (-1, channels_out))
-    blocks = {offset: tf.split(tf.matmul(window, rows, transpose_a=True), 4)  # (di, dj)
-              for offset, window in zip(PHASE_OFFSETS, _phase_windows(x))}
+    blocks = {
+        offset: tf.split(tf.matmul(window, rows, transpose_a=True), 4)  # (di, dj)
+        for offset, window in zip(PHASE_OFFSETS, _phase_windows(x))
+    }
     # Tap (p, q) = (2a + di, 2b + dj), stacked in kernel order (a split + stack, not a 6-D transpose).
-    return tf.reshape(tf.stack([blocks[p // 2, q // 2][2 * (p % 2) + q % 2] for p in range(4) for q in range(4)]),
-                      kernel_shape)
+    return tf.reshape(
+        tf.stack([blocks[p // 2, q // 2][2 * (p % 2) + q % 2] for p in range(4) for q in range(4)]), kernel_shape
+    )
 
 
 def _valid_taps(size, height, width):
@@ -162,18 +166,22 @@ def _phase_windows(x):
     four `[B * H/2 * W/2, 4 * in]` matrices of the one-pixel padded, space-to-depth input."""
     out_h, out_w = x.shape[1] // 2, x.shape[2] // 2
     phases = tf.nn.space_to_depth(tf.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))), 2)
-    return [tf.reshape(tf.slice(phases, (0, a, b, 0), (-1, out_h, out_w, -1)), (-1, 4 * x.shape[3]))
-            for a, b in PHASE_OFFSETS]
+    return [
+        tf.reshape(tf.slice(phases, (0, a, b, 0), (-1, out_h, out_w, -1)), (-1, 4 * x.shape[3]))
+        for a, b in PHASE_OFFSETS
+    ]
 
 
 def _phase_kernels(kernel):
     """`[4, 4, in, out]` -> four `[4 * in, out]` blocks, one per offset (a, b) of
     the space-to-depth input: tap (2a + di, 2b + dj) sits at rows (di, dj) of block
     (a, b), in `tf.nn.space_to_depth`'s channel order."""
-    # Unstack + concat, not a 6-D transpose: 2.6x faster with its gradient.
+    # Unstack + concat, not a 6-D transpose: faster with its gradient (benchmarks/README.md).
     taps = tf.unstack(tf.reshape(kernel, (16, kernel.shape[2], kernel.shape[3])))  # tap (p, q) at 4p + q
-    return [tf.concat([taps[4 * (2 * a + di) + 2 * b + dj] for di in range(2) for dj in range(2)], 0)
-            for a, b in PHASE_OFFSETS]
+    return [
+        tf.concat([taps[4 * (2 * a + di) + 2 * b + dj] for di in range(2) for dj in range(2)], 0)
+        for a, b in PHASE_OFFSETS
+    ]
 
 
 def _static_size(x, what):
@@ -184,7 +192,7 @@ def _static_size(x, what):
 
 
 def tap_conv2d(x, kernel, strides=1):
-    """"Same" convolution as one matmul per kernel tap on the pixels it reaches.
+    """ "Same" convolution as one matmul per kernel tap on the pixels it reaches.
 
     `[B, H, W, in] x [k, k, in, out] -> [B, H/s, W/s, out]`: k odd with
     stride 1, or 4x4 with stride 2 on even sizes. Stride 1: each tap
@@ -194,10 +202,8 @@ def tap_conv2d(x, kernel, strides=1):
     Stride 2: four matmuls over the space-to-depth input, as
     `matmul_filter_gradient` does. Plain slices, matmuls and pads: autodiff
     gives the input and filter gradients (and R1's second order) as matmuls
-    too. Against the native float32 ops on 512 channels, forward and
-    backward: stride 1 1.4x faster on 4x4 maps, level on 8x8, slower on
-    16x16; stride 2 2.3x on 4x4 inputs, 1.4x on 8x8, slower on 16x16; no
-    gain in bfloat16.
+    too. Against the native float32 ops it wins on 4x4 maps, is level on 8x8
+    and loses on 16x16, and gains nothing in bfloat16 (benchmarks/README.md).
     """
     size, _, channels_in, channels_out = kernel.shape
     _check_geometry(kernel.shape, strides, x.shape[1:3])
@@ -212,8 +218,17 @@ def tap_conv2d(x, kernel, strides=1):
         window = tf.slice(x, (0, *window_start, 0), (-1, *extent, -1))
         y = tf.matmul(tf.reshape(window, (-1, channels_in)), tap_kernels[i * size + j])
         y = tf.reshape(y, (-1, *extent, channels_out))
-        outputs.append(tf.pad(y, ((0, 0), (out_start[0], height - out_start[0] - extent[0]),
-                                  (out_start[1], width - out_start[1] - extent[1]), (0, 0))))
+        outputs.append(
+            tf.pad(
+                y,
+                (
+                    (0, 0),
+                    (out_start[0], height - out_start[0] - extent[0]),
+                    (out_start[1], width - out_start[1] - extent[1]),
+                    (0, 0),
+                ),
+            )
+        )
     return tf.add_n(outputs)
 
 
@@ -229,11 +244,15 @@ def tap_conv2d_transpose(x, kernel):
     height, width = _static_size(x, "tap_conv2d_transpose")
     channels_in, channels_out = kernel.shape[2], kernel.shape[3]
     rows = tf.reshape(x, (-1, channels_out))
-    phases = tf.add_n([
-        tf.pad(tf.reshape(tf.matmul(rows, block, transpose_b=True), (-1, height, width, 4 * channels_in)),
-               ((0, 0), (a, 1 - a), (b, 1 - b), (0, 0)))
-        for (a, b), block in zip(PHASE_OFFSETS, _phase_kernels(kernel))
-    ])
+    phases = tf.add_n(
+        [
+            tf.pad(
+                tf.reshape(tf.matmul(rows, block, transpose_b=True), (-1, height, width, 4 * channels_in)),
+                ((0, 0), (a, 1 - a), (b, 1 - b), (0, 0)),
+            )
+            for (a, b), block in zip(PHASE_OFFSETS, _phase_kernels(kernel))
+        ]
+    )
     return tf.slice(tf.nn.depth_to_space(phases, 2), (0, 1, 1, 0), (-1, 2 * height, 2 * width, -1))
 
 
@@ -243,8 +262,8 @@ def _conv2d_transpose_op(x, kernel, output_shape, strides):
     )
 
 
-def conv2d(x, kernel, strides=1, filter_gradient="auto"):
-    """"Same" 2-D cross-correlation `[B, H, W, in] x [k, k, in, out] -> [B, H/s, W/s, out]` (NHWC).
+def conv2d(x, kernel, strides=1, path="auto"):
+    """ "Same" 2-D cross-correlation `[B, H, W, in] x [k, k, in, out] -> [B, H/s, W/s, out]` (NHWC).
 
     Paths (see the module docstring): native `tf.nn.conv2d`; on the matmul
     path, `tf.nn.conv2d` with `conv2d_transpose` as the input gradient and
@@ -252,17 +271,17 @@ def conv2d(x, kernel, strides=1, filter_gradient="auto"):
     for small float32 maps under "auto", `tap_conv2d` (forward included).
     """
     small_side = [None if size is None else size // strides for size in x.shape[1:3]]
-    if not _matmul_path(filter_gradient, x.dtype, small_side):
+    if not _matmul_path(path, x.dtype, small_side):
         return tf.nn.conv2d(x, kernel, strides, "SAME")
     _check_geometry(kernel.shape, strides, x.shape[1:3])
-    if filter_gradient == "auto" and tf.as_dtype(x.dtype) == tf.float32:
+    if path == "auto" and tf.as_dtype(x.dtype) == tf.float32:
         return tap_conv2d(x, kernel, strides)  # small float32 maps: forward and input gradient gain too
     kernel = tf.convert_to_tensor(kernel)  # a variable read here, outside: custom_gradient refuses variables
 
     @tf.custom_gradient
     def forward(x, kernel):
         def backward(dy):
-            dx = conv2d_transpose(dy, kernel, tf.shape(x), strides, filter_gradient="matmul")
+            dx = conv2d_transpose(dy, kernel, tf.shape(x), strides, path="matmul")
             return dx, matmul_filter_gradient(x, dy, kernel.shape, strides)
 
         return tf.nn.conv2d(x, kernel, strides, "SAME"), backward
@@ -270,7 +289,7 @@ def conv2d(x, kernel, strides=1, filter_gradient="auto"):
     return forward(x, kernel)
 
 
-def conv2d_transpose(x, kernel, output_shape, strides=2, filter_gradient="auto"):
+def conv2d_transpose(x, kernel, output_shape, strides=2, path="auto"):
     """The transpose (input gradient) of `conv2d`: `[B, h, w, out] -> output_shape [B, H, W, in]`.
 
     `kernel` is `conv2d`'s `[k, k, in, out]`. Its gradient is `conv2d` for
@@ -279,9 +298,9 @@ def conv2d_transpose(x, kernel, output_shape, strides=2, filter_gradient="auto")
     (stride 2, whose output is always twice x's size: what `output_shape`
     gives for "same" padding on even sizes).
     """
-    if not _matmul_path(filter_gradient, x.dtype, x.shape[1:3]):
+    if not _matmul_path(path, x.dtype, x.shape[1:3]):
         return _conv2d_transpose_op(x, kernel, output_shape, strides)
-    if filter_gradient == "auto" and tf.as_dtype(x.dtype) == tf.float32 and strides == 2:
+    if path == "auto" and tf.as_dtype(x.dtype) == tf.float32 and strides == 2:
         return tap_conv2d_transpose(x, kernel)
     kernel = tf.convert_to_tensor(kernel)
 
@@ -290,7 +309,7 @@ def conv2d_transpose(x, kernel, output_shape, strides=2, filter_gradient="auto")
         result = _conv2d_transpose_op(x, kernel, output_shape, strides)
 
         def backward(dz):
-            dx = conv2d(dz, kernel, strides, filter_gradient="matmul")
+            dx = conv2d(dz, kernel, strides, path="matmul")
             return dx, matmul_filter_gradient(dz, x, kernel.shape, strides)
 
         return result, backward
@@ -314,16 +333,16 @@ def box_sum_3x3_to_4x4(kernel, rotate=False):
     return tf.pad(rows, ((0, 0), (1, 0), (0, 0), (0, 0))) + tf.pad(rows, ((0, 0), (0, 1), (0, 0), (0, 0)))
 
 
-def conv3x3_avgpool(x, kernel, filter_gradient="auto"):
+def conv3x3_avgpool(x, kernel, path="auto"):
     """3x3 "same" convolution then 2x2 average pooling, as one stride-2 4x4 convolution.
 
     Shapes: `[B, H, W, in] x [3, 3, in, out]` -> `[B, H/2, W/2, out]`, H and W even.
     """
     kernel_4x4 = box_sum_3x3_to_4x4(kernel) * tf.constant(0.25, kernel.dtype)
-    return conv2d(x, kernel_4x4, strides=2, filter_gradient=filter_gradient)
+    return conv2d(x, kernel_4x4, strides=2, path=path)
 
 
-def upsample_conv3x3(x, kernel, rotate=True, filter_gradient="auto"):
+def upsample_conv3x3(x, kernel, rotate=True, path="auto"):
     """Nearest 2x upsampling then a 3x3 "same" convolution, as one stride-2 transposed convolution.
 
     Upsampled pixel `2i + a` sees input rows `i - 1 + a .. i + a` through
@@ -337,5 +356,4 @@ def upsample_conv3x3(x, kernel, rotate=True, filter_gradient="auto"):
     transposed = tf.transpose(box_sum_3x3_to_4x4(kernel, rotate=rotate), (0, 1, 3, 2))
     shape = tf.shape(x)
     output_shape = tf.stack([shape[0], 2 * shape[1], 2 * shape[2], kernel.shape[-1]])
-    return conv2d_transpose(x, transposed, output_shape, strides=2, filter_gradient=filter_gradient)
-
+    return conv2d_transpose(x, transposed, output_shape, strides=2, path=path)

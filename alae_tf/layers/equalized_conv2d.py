@@ -67,8 +67,18 @@ class EqualizedConv2D(keras.layers.Layer):
     ("same"), H - kernel_size + 1 ("valid"), 2H ("up") or H / 2 ("down").
     """
 
-    def __init__(self, filters, kernel_size=3, gain=SQRT2, lrmul=1.0, use_bias=True, padding="same",
-                 negative_slope=None, resample=None, **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size=3,
+        gain=SQRT2,
+        lrmul=1.0,
+        use_bias=True,
+        padding="same",
+        negative_slope=None,
+        resample=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
@@ -90,15 +100,18 @@ class EqualizedConv2D(keras.layers.Layer):
         if in_channels is None:
             raise ValueError(f"{self.name}: the channel dimension of the input must be known, got {input_shape}")
         self.in_channels = int(in_channels)
-        add_equalized_kernel(self, (self.kernel_size, self.kernel_size, self.in_channels, self.filters),
-                             fan_in=self.in_channels * self.kernel_size * self.kernel_size)
+        add_equalized_kernel(
+            self,
+            (self.kernel_size, self.kernel_size, self.in_channels, self.filters),
+            fan_in=self.in_channels * self.kernel_size * self.kernel_size,
+        )
         if self.use_bias:
             add_equalized_bias(self, self.filters)
 
     def call(self, x, training=None):
         if self.resample == "down" and any(size is not None and size % 2 for size in x.shape[1:3]):
             raise ValueError(f"{self.name}: height and width must be even, got input shape {tuple(x.shape)}")
-        linear = functools.partial(self._linear, filter_gradient=convolution.filter_gradient_for(training))
+        linear = functools.partial(self._linear, path=convolution.conv_path_for(training))
         y = apply_equalized(linear, x, self.kernel, self.coef, {None: 1.0, "up": 4.0, "down": 0.25}[self.resample])
         if self.use_bias:
             y = y + self.bias * ops.cast(self.lrmul, self.bias.dtype)
@@ -106,13 +119,13 @@ class EqualizedConv2D(keras.layers.Layer):
             y = ops.leaky_relu(y, negative_slope=self.negative_slope)
         return y
 
-    def _linear(self, x, kernel, filter_gradient):
+    def _linear(self, x, kernel, path):
         if self.resample == "up":
-            return convolution.upsample_conv3x3(x, kernel, filter_gradient=filter_gradient)
+            return convolution.upsample_conv3x3(x, kernel, path=path)
         if self.resample == "down":
-            return convolution.conv3x3_avgpool(x, kernel, filter_gradient)
+            return convolution.conv3x3_avgpool(x, kernel, path)
         if self.padding == "same":
-            return convolution.conv2d(x, kernel, filter_gradient=filter_gradient)
+            return convolution.conv2d(x, kernel, path=path)
         return ops.conv(x, kernel, strides=1, padding="valid")
 
     def compute_output_shape(self, input_shape):

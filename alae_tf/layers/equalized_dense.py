@@ -72,7 +72,7 @@ class EqualizedDense(keras.layers.Layer):
     def call(self, x):
         # The run-time scale goes on the output, not the kernel: a batch has fewer
         # rows than a 784/1024-wide layer has inputs, so it touches fewer elements
-        # (forward and backward; +12 % MLP steps/s), and the same graph runs at
+        # (forward and backward; faster MLP steps), and the same graph runs at
         # every batch size, so exports compute exactly what training does.
         y = ops.matmul(x, self.kernel) * ops.cast(self.coef, self.kernel.dtype)
         if self.use_bias:

@@ -1,7 +1,6 @@
 """Fused 3x3 convolution + 2x2 average pooling (a stride-2 4x4 convolution)."""
 
 import keras
-from keras import ops
 
 from alae_tf.layers import convolution
 from alae_tf.layers.fused_upsample_conv2d import Fused3x3Conv
@@ -34,7 +33,7 @@ class FusedDownsampleConv2D(Fused3x3Conv):
             size = x.shape[axis]
             if size is not None and size % 2:
                 raise ValueError(f"{self.name}: height and width must be even, got input shape {tuple(x.shape)}")
-        return convolution.conv3x3_avgpool(x, self.scaled_kernel(), convolution.filter_gradient_for(training))
+        return convolution.conv3x3_avgpool(x, self.scaled_kernel(), convolution.conv_path_for(training))
 
     def compute_output_shape(self, input_shape):
         b, h, w = input_shape[0], input_shape[1], input_shape[2]

@@ -68,8 +68,9 @@ class FusedUpsampleConv2D(Fused3x3Conv):
     def call(self, x, training=None):
         # The official transposed conv uses the box-summed kernel as it is,
         # which is nearest 2x + a 3x3 conv with the rotated kernel.
-        return convolution.upsample_conv3x3(x, self.scaled_kernel(), rotate=False,
-                                            filter_gradient=convolution.filter_gradient_for(training))
+        return convolution.upsample_conv3x3(
+            x, self.scaled_kernel(), rotate=False, path=convolution.conv_path_for(training)
+        )
 
     def compute_output_shape(self, input_shape):
         b, h, w = input_shape[0], input_shape[1], input_shape[2]

@@ -24,9 +24,7 @@ class LearnedConstant(keras.layers.Layer):
         self.size = int(size)
 
     def build(self, input_shape=None):
-        self.const = self.add_weight(
-            name="const", shape=(1, self.size, self.size, self.channels), initializer="ones"
-        )
+        self.const = self.add_weight(name="const", shape=(1, self.size, self.size, self.channels), initializer="ones")
 
     def call(self, inputs):
         batch = ops.shape(inputs)[0]

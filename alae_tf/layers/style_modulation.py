@@ -39,7 +39,7 @@ class StyleModulation(keras.layers.Layer):
     def call(self, x, style):
         y = self.affine(style)
         scale = ops.reshape(y[:, : self.channels], (-1, 1, 1, self.channels))
-        shift = ops.reshape(y[:, self.channels:], (-1, 1, 1, self.channels))
+        shift = ops.reshape(y[:, self.channels :], (-1, 1, 1, self.channels))
         return instance_norm(x, self.epsilon) * (1.0 + scale) + shift
 
     def compute_output_shape(self, x_shape, style_shape=None):

@@ -73,16 +73,25 @@ def kernel_distance(features1, features2, num_subsets=100, subset_size=1000, see
 def _fd(ctx, which, prefix):
     fake, real = ctx.image_features(which), ctx.image_features("real")
     key = f"{prefix}_{ctx.features.name}"
-    return {key: frechet_distance(*feature_stats(fake), *feature_stats(real)),
-            f"{key}_samples": len(fake), f"{key}_real_samples": len(real)}
+    return {
+        key: frechet_distance(*feature_stats(fake), *feature_stats(real)),
+        f"{key}_samples": len(fake),
+        f"{key}_real_samples": len(real),
+    }
 
 
 def _kid(ctx, which, prefix):
     fake, real = ctx.image_features(which), ctx.image_features("real")
     key = f"{prefix}_{ctx.features.name}"
     mean, std = kernel_distance(fake, real, ctx.kid_subsets, ctx.kid_subset_size, seed=ctx.seed)
-    return {key: mean, f"{key}_std": std, f"{key}_samples": len(fake), f"{key}_real_samples": len(real),
-            f"{key}_subsets": ctx.kid_subsets, f"{key}_subset_size": min(len(fake), len(real), ctx.kid_subset_size)}
+    return {
+        key: mean,
+        f"{key}_std": std,
+        f"{key}_samples": len(fake),
+        f"{key}_real_samples": len(real),
+        f"{key}_subsets": ctx.kid_subsets,
+        f"{key}_subset_size": min(len(fake), len(real), ctx.kid_subset_size),
+    }
 
 
 @register("fd", needs=("features",))

@@ -29,9 +29,11 @@ def _judge(ctx):
     """The context's feature network if it can judge classes, else a ValueError saying why."""
     features = ctx.require_features()
     if getattr(features, "num_classes", None) is None:
-        raise ValueError(f"this metric needs a classifier to judge classes; the feature network "
-                         f"{features.name!r} has no class head (use the project's classifier: "
-                         f"`python -m alae_tf.features`)")
+        raise ValueError(
+            f"this metric needs a classifier to judge classes; the feature network "
+            f"{features.name!r} has no class head (use the project's classifier: "
+            f"`python -m alae_tf.features`)"
+        )
     return features
 
 
@@ -44,7 +46,7 @@ def judged_classes(ctx, which):
 def _eval_labels(ctx):
     if ctx.test_labels is None:
         raise ValueError("this metric needs labels; the evaluation split has none")
-    return np.asarray(ctx.test_labels[:len(ctx.eval_images)], np.int64)
+    return np.asarray(ctx.test_labels[: len(ctx.eval_images)], np.int64)
 
 
 @register("recon_class", needs=("features", "labels"))
@@ -59,9 +61,13 @@ def recon_class(ctx):
     labels = _eval_labels(ctx)
     real, reconstructed = judged_classes(ctx, "real"), judged_classes(ctx, "reconstructed")
     kept, accuracy = float(np.mean(reconstructed == labels)), float(np.mean(real == labels))
-    return {"recon_class_kept": kept, "judge_accuracy_real": accuracy,
-            "recon_class_kept_relative": kept / accuracy if accuracy > 0 else 0.0,
-            "recon_class_agreement": float(np.mean(reconstructed == real)), "recon_class_samples": len(labels)}
+    return {
+        "recon_class_kept": kept,
+        "judge_accuracy_real": accuracy,
+        "recon_class_kept_relative": kept / accuracy if accuracy > 0 else 0.0,
+        "recon_class_agreement": float(np.mean(reconstructed == real)),
+        "recon_class_samples": len(labels),
+    }
 
 
 @register("class_coverage", needs=("features",))
@@ -77,10 +83,13 @@ def class_coverage(ctx):
     fractions = counts / counts.sum()
     nonzero = fractions[fractions > 0]
     entropy = float(-np.sum(nonzero * np.log(nonzero)))
-    return {"sample_class_fractions": [float(f) for f in fractions], "sample_class_min_fraction": float(fractions.min()),
-            "sample_class_max_fraction": float(fractions.max()),
-            "sample_class_entropy_ratio": entropy / float(np.log(judge.num_classes)),
-            "class_coverage_samples": int(counts.sum())}
+    return {
+        "sample_class_fractions": [float(f) for f in fractions],
+        "sample_class_min_fraction": float(fractions.min()),
+        "sample_class_max_fraction": float(fractions.max()),
+        "sample_class_entropy_ratio": entropy / float(np.log(judge.num_classes)),
+        "class_coverage_samples": int(counts.sum()),
+    }
 
 
 def class_mean_codes(codes, labels):
@@ -110,10 +119,10 @@ def class_mean_edit(ctx):
     num_classes = len(means)
     rng = np.random.default_rng([ctx.seed, 3])
     targets = (labels + rng.integers(1, num_classes, size=len(labels))) % num_classes
-    edited = ctx.test_codes[:len(labels)] + (means[targets] - means[labels])
+    edited = ctx.test_codes[: len(labels)] + (means[targets] - means[labels])
     judged = []
     for start in range(0, len(edited), ctx.batch_size):
-        w = tf.constant(edited[start:start + ctx.batch_size], tf.float32)
+        w = tf.constant(edited[start : start + ctx.batch_size], tf.float32)
         judged.append(np.argmax(judge.logits(judge(ctx.clip(ctx._decode_fn(w)), ctx.pixel_range)), axis=1))
     success = np.concatenate(judged) == targets
     return {"class_mean_edit_success": float(np.mean(success)), "class_mean_edit_samples": len(labels)}

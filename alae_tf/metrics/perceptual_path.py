@@ -48,8 +48,9 @@ def path_distances(ctx, z0, z1, t, epsilon, noise_seed):
     t = tf.constant(t)[:, None]
     wa = w0 + t * (w1 - w0)
     wb = w0 + (t + epsilon) * (w1 - w0)
-    fa, fb = (np.asarray(ctx.features(ctx.clip(ctx._decode_fn(w, noise_seed)), ctx.pixel_range), np.float64)
-              for w in (wa, wb))
+    fa, fb = (
+        np.asarray(ctx.features(ctx.clip(ctx._decode_fn(w, noise_seed)), ctx.pixel_range), np.float64) for w in (wa, wb)
+    )
     return np.sum(np.square(fb - fa), axis=1) / epsilon**2
 
 
@@ -62,9 +63,12 @@ def filtered_mean(distances):
 
 def perceptual_path_length(ctx, sampling):
     features = ctx.require_features()
-    distances = np.concatenate([
-        path_distances(ctx, z0, z1, t, ctx.ppl_epsilon, noise_seed=tf.constant([ctx.seed, i], tf.int32))
-        for i, (z0, z1, t) in enumerate(ppl_inputs(ctx, sampling))])
+    distances = np.concatenate(
+        [
+            path_distances(ctx, z0, z1, t, ctx.ppl_epsilon, noise_seed=tf.constant([ctx.seed, i], tf.int32))
+            for i, (z0, z1, t) in enumerate(ppl_inputs(ctx, sampling))
+        ]
+    )
     key = f"ppl_{sampling}_{features.name}"
     return {key: filtered_mean(distances), f"{key}_samples": ctx.ppl_samples, f"{key}_epsilon": ctx.ppl_epsilon}
 

@@ -21,7 +21,7 @@ def knn_predict(train_codes, train_labels, test_codes, k, chunk=512):
     weights = 1.0 + 1e-3 * tf.range(k, 0, -1, dtype=tf.float32)
     out = []
     for start in range(0, len(test_codes), chunk):
-        test = tf.constant(test_codes[start:start + chunk], tf.float32)
+        test = tf.constant(test_codes[start : start + chunk], tf.float32)
         # ||a-b||^2 = |a|^2 - 2ab + |b|^2; |a|^2 is constant per row and dropped.
         dist = train_sq[tf.newaxis, :] - 2.0 * tf.matmul(test, train, transpose_b=True)
         _, idx = tf.math.top_k(-dist, k=k)
@@ -122,6 +122,7 @@ def svm(ctx):
     """Linear SVM accuracy: fitted on E(train), scored on E(test)."""
     if ctx.train_labels is None or ctx.test_labels is None:
         raise ValueError("SVM accuracy needs labels; this dataset has none")
-    predicted = linear_svm_predict(ctx.train_codes, ctx.train_labels, ctx.test_codes, steps=ctx.svm_steps,
-                                   l2=ctx.svm_l2)
+    predicted = linear_svm_predict(
+        ctx.train_codes, ctx.train_labels, ctx.test_codes, steps=ctx.svm_steps, l2=ctx.svm_l2
+    )
     return {"svm_accuracy": float(np.mean(predicted == ctx.test_labels)), "svm_steps": ctx.svm_steps}

@@ -5,7 +5,7 @@ from keras import ops
 
 from alae_tf.layers import EqualizedDense
 from alae_tf.layers.functional import at_least_float32
-from alae_tf.networks.common import apply_stack, build_stack, check_last_dim
+from alae_tf.networks.stack import apply_stack, build_stack, check_last_dim
 
 
 @keras.saving.register_keras_serializable(package="alae_tf")

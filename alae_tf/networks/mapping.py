@@ -4,7 +4,7 @@ import keras
 
 from alae_tf.layers import EqualizedDense, PixelNorm
 from alae_tf.layers.functional import at_least_float32
-from alae_tf.networks.common import apply_stack, build_stack, check_last_dim
+from alae_tf.networks.stack import apply_stack, build_stack, check_last_dim
 
 
 @keras.saving.register_keras_serializable(package="alae_tf")
@@ -25,8 +25,9 @@ class MappingNetwork(keras.Model):
     Shapes: z `[batch, latent_size]` -> w `[batch, dlatent_size]`.
     """
 
-    def __init__(self, latent_size, dlatent_size=None, num_layers=8, hidden_size=None, lrmul=0.1,
-                 negative_slope=0.2, **kwargs):
+    def __init__(
+        self, latent_size, dlatent_size=None, num_layers=8, hidden_size=None, lrmul=0.1, negative_slope=0.2, **kwargs
+    ):
         super().__init__(**kwargs)
         self.latent_size = int(latent_size)
         self.dlatent_size = int(dlatent_size or latent_size)

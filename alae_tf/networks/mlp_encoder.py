@@ -7,7 +7,7 @@ from keras import ops
 
 from alae_tf.layers import EqualizedDense
 from alae_tf.layers.functional import at_least_float32
-from alae_tf.networks.common import apply_stack, build_stack, check_image
+from alae_tf.networks.stack import apply_stack, build_stack, check_image
 
 
 @keras.saving.register_keras_serializable(package="alae_tf")
@@ -28,8 +28,15 @@ class MLPEncoder(keras.Model):
     Shapes: images `[batch, *image_shape]` -> w `[batch, latent_size]`.
     """
 
-    def __init__(self, latent_size, image_shape=(28, 28, 1), hidden_units=(1024, 1024), negative_slope=0.2,
-                 output_negative_slope=0.01, **kwargs):
+    def __init__(
+        self,
+        latent_size,
+        image_shape=(28, 28, 1),
+        hidden_units=(1024, 1024),
+        negative_slope=0.2,
+        output_negative_slope=0.01,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.latent_size = int(latent_size)
         self.image_shape = tuple(int(d) for d in image_shape)

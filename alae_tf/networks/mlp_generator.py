@@ -7,7 +7,7 @@ from keras import ops
 
 from alae_tf.layers import EqualizedDense
 from alae_tf.layers.functional import at_least_float32
-from alae_tf.networks.common import apply_stack, build_stack, check_last_dim
+from alae_tf.networks.stack import apply_stack, build_stack, check_last_dim
 
 
 @keras.saving.register_keras_serializable(package="alae_tf")
@@ -27,8 +27,7 @@ class MLPGenerator(keras.Model):
     Shapes: w `[batch, latent_size]` -> images `[batch, *image_shape]`.
     """
 
-    def __init__(self, latent_size, image_shape=(28, 28, 1), hidden_units=(1024, 1024), negative_slope=0.01,
-                 **kwargs):
+    def __init__(self, latent_size, image_shape=(28, 28, 1), hidden_units=(1024, 1024), negative_slope=0.01, **kwargs):
         super().__init__(**kwargs)
         self.latent_size = int(latent_size)
         self.image_shape = tuple(int(d) for d in image_shape)

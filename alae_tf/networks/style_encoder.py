@@ -14,8 +14,8 @@ from alae_tf.layers import (
     instance_norm,
     lerp,
 )
-from alae_tf.networks.style_generator import as_weight, check_level, fade_in_weight
 from alae_tf.layers.functional import at_least_float32
+from alae_tf.networks.style_generator import as_weight, check_level, fade_in_weight
 
 
 class StyleEncoderBlock(keras.layers.Layer):
@@ -130,8 +130,17 @@ class StyleEncoder(keras.Model):
     Returns: w `[B, latent_size]` (and the dict when asked).
     """
 
-    def __init__(self, latent_size, layer_count, start_channels=64, max_channels=512, channels=3,
-                 fused_scale_resolution=128, negative_slope=0.2, **kwargs):
+    def __init__(
+        self,
+        latent_size,
+        layer_count,
+        start_channels=64,
+        max_channels=512,
+        channels=3,
+        fused_scale_resolution=128,
+        negative_slope=0.2,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.latent_size = int(latent_size)
         self.layer_count = int(layer_count)

@@ -184,8 +184,17 @@ class StyleGenerator(keras.Model):
     Returns: images `[B, 4 * 2**level, 4 * 2**level, channels]`, NHWC.
     """
 
-    def __init__(self, latent_size, layer_count, start_channels=64, max_channels=512, channels=3,
-                 fused_scale_resolution=128, negative_slope=0.2, **kwargs):
+    def __init__(
+        self,
+        latent_size,
+        layer_count,
+        start_channels=64,
+        max_channels=512,
+        channels=3,
+        fused_scale_resolution=128,
+        negative_slope=0.2,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.latent_size = int(latent_size)
         self.layer_count = int(layer_count)
@@ -272,7 +281,9 @@ class StyleGenerator(keras.Model):
         for k, n in enumerate(noise):
             r = self.resolutions[k // 2]
             if len(n.shape) != 4 or any(g is not None and g != w for g, w in zip(n.shape[1:], (r, r, 1))):
-                raise ValueError(f"StyleGenerator: noise map {k} must be [batch or 1, {r}, {r}, 1], got {tuple(n.shape)}")
+                raise ValueError(
+                    f"StyleGenerator: noise map {k} must be [batch or 1, {r}, {r}, 1], got {tuple(n.shape)}"
+                )
 
     def call(self, styles, level=None, blend=1.0, noise=None, noise_seed=None):
         styles = self._check_styles(ops.convert_to_tensor(styles))

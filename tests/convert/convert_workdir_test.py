@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from alae_tf import configs, evaluation
+from alae_tf import builders, configs
+from alae_tf import workdir as workdir_lib
 from alae_tf.convert import ConversionError, export_official
 from alae_tf.convert.workdir import convert_to_workdir, import_state_dicts, parameter_map
 from tests.conftest import FIXTURES, REPO
@@ -21,10 +22,16 @@ def fixture_config(entry):
     layers = model["LAYER_COUNT"]
     resolution = 4 * 2 ** (layers - 1)
     return configs.PRESETS["faces_tiny"].replace(
-        name="fixture", latent_size=model["LATENT_SPACE_SIZE"], layer_count=layers,
-        start_channels=model["START_CHANNEL_COUNT"], max_channels=model["MAX_CHANNEL_COUNT"],
-        mapping_layers=model["MAPPING_LAYERS"], image_shape=(resolution, resolution, model["CHANNELS"]),
-        images_per_level=16, batch_sizes=(8,), train_images=80,
+        name="fixture",
+        latent_size=model["LATENT_SPACE_SIZE"],
+        layer_count=layers,
+        start_channels=model["START_CHANNEL_COUNT"],
+        max_channels=model["MAX_CHANNEL_COUNT"],
+        mapping_layers=model["MAPPING_LAYERS"],
+        image_shape=(resolution, resolution, model["CHANNELS"]),
+        images_per_level=16,
+        batch_sizes=(8,),
+        train_images=80,
     )
 
 
@@ -54,7 +61,8 @@ def test_convert_writes_a_workdir_with_trained_and_ema_nets_at_the_last_level(of
     entry, state_dicts = official
     config = fixture_config(entry)
     convert_to_workdir(state_dicts, config, tmp_path)
-    restored_config, model, meta = evaluation.load_workdir(tmp_path)
+    run = workdir_lib.open_run(tmp_path)
+    restored_config, model, meta = run.config, run.model, run.meta
     assert restored_config == config
     assert model.level == config.layer_count - 1 and float(model.blend.numpy()) == 1.0
     assert meta["images_seen"] >= config.train_images
@@ -73,7 +81,7 @@ def test_convert_writes_a_workdir_with_trained_and_ema_nets_at_the_last_level(of
 def test_missing_ema_copies_start_from_the_trained_nets_and_aliases_are_accepted(official):
     entry, state_dicts = official
     plain = {alias: state_dicts[name] for alias, name in NETS.items()}  # encoder/decoder/mapping_f/mapping_d
-    model = configs.build_model(fixture_config(entry))
+    model = builders.build_model(fixture_config(entry))
     assert import_state_dicts(model, plain) is False
     for net, ema in zip(model.training_nets, model.ema_nets):
         for a, b in zip(net.weights, ema.weights):
@@ -89,7 +97,7 @@ def test_mlp_checkpoint_imports_into_the_mnist_mlp_preset(official_manifest):
         net, name = key.split("/", 1)
         state_dicts.setdefault(nets[net], {})[name] = data[key]
     state_dicts["discriminator"]["bn_2.running_mean"] = np.zeros(1024, np.float32)  # unused BatchNorm statistics
-    model = configs.build_model(configs.PRESETS["mnist_mlp"])
+    model = builders.build_model(configs.PRESETS["mnist_mlp"])
     import_state_dicts(model, state_dicts)
     got = exported(model, model.ema_nets)
     for p in parameter_map(model, model.ema_nets):
@@ -99,12 +107,12 @@ def test_mlp_checkpoint_imports_into_the_mnist_mlp_preset(official_manifest):
 
 def test_wrong_architecture_or_missing_net_is_a_clear_error(official):
     entry, state_dicts = official
-    model = configs.build_model(fixture_config(entry).replace(max_channels=16))
+    model = builders.build_model(fixture_config(entry).replace(max_channels=16))
     with pytest.raises(ConversionError, match="shape"):
         import_state_dicts(model, state_dicts)
     incomplete = {k: v for k, v in state_dicts.items() if k != "mapping_tl"}
     with pytest.raises(ConversionError, match="mapping_tl"):
-        import_state_dicts(configs.build_model(fixture_config(entry)), incomplete)
+        import_state_dicts(builders.build_model(fixture_config(entry)), incomplete)
 
 
 def test_binary_reads_the_training_flagfile_and_names_missing_torch(tmp_path):
@@ -116,9 +124,19 @@ def test_binary_reads_the_training_flagfile_and_names_missing_torch(tmp_path):
         pytest.skip("torch is installed: the missing-torch message cannot be shown")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     result = subprocess.run(
-        [sys.executable, "-m", "alae_tf.convert", f"--official_checkpoint={tmp_path / 'model.pth'}",
-         "--flagfile=flags/ffhq.cfg", f"--workdir={tmp_path / 'w'}"],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "alae_tf.convert",
+            f"--official_checkpoint={tmp_path / 'model.pth'}",
+            "--flagfile=flags/ffhq.cfg",
+            f"--workdir={tmp_path / 'w'}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
     )
     assert result.returncode != 0
     assert "needs PyTorch" in result.stderr

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alae_tf import configs, losses
+from alae_tf import builders, configs, losses
 from alae_tf.convert import export_official, import_official, mlp_parameter_map
 from tests.conftest import FIXTURES
 
@@ -35,7 +35,7 @@ def fixture(official_manifest):
 def model(fixture):
     entry, data = fixture
     # The official code's step III (E, F and G), which the fixtures record.
-    model = configs.build_model(configs.PRESETS["mnist_mlp"].replace(autoencoder_variables="official"))
+    model = builders.build_model(configs.PRESETS["mnist_mlp"].replace(autoencoder_variables="official"))
     pmap = mlp_parameter_map(*model.training_nets, logit_index=0)
     import_official(pmap, {k: data[k] for k in entry["params"]})
     for net, ema in zip(model.training_nets, model.ema_nets):
@@ -96,7 +96,7 @@ def test_one_training_iteration(fixture, model):
     entry, data = fixture
     model, pmap = model
     lr = float(data["train_step/lr"])
-    model.compile(*configs.make_optimizers(lr))
+    model.compile(*builders.make_optimizers(lr))
     z = tf.constant(data["z"])
     results = model.alternating_update(data["x"].reshape(-1, 28, 28, 1), z, z, z)
     for key in ("loss_d", "loss_g", "loss_ae"):
@@ -118,7 +118,7 @@ def test_ema_after_one_iteration(fixture, model):
     _, data = fixture
     model, _ = model
     model.ema_halflife_images = 10000.0
-    model.compile(*configs.make_optimizers(float(data["train_step/lr"])))
+    model.compile(*builders.make_optimizers(float(data["train_step/lr"])))
     z = tf.constant(data["z"])
     model.alternating_update(data["x"].reshape(-1, 28, 28, 1), z, z, z)
     ema_map = mlp_parameter_map(*model.ema_nets, logit_index=0)

@@ -17,11 +17,9 @@ comparison measures the math; the forward and loss checks stay float32.
 """
 
 import contextlib
-
 import json
 
 import keras
-
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -68,6 +68,21 @@ def test_split_subfolders(tmp_path):
         load_images(f"folder:{tmp_path}", "validation", resolution=6)
 
 
+def test_class_subfolders_give_labels_and_class_names(tmp_path):
+    # ImageFolder convention: ROOT/<class>/... -> the class's index in sorted name order.
+    for cls, n in [("sneaker", 2), ("bag", 1), ("coat", 2)]:
+        os.makedirs(tmp_path / "train" / cls)
+        for i in range(n):
+            Image.fromarray(np.full((6, 6), 10 * i, np.uint8)).save(tmp_path / "train" / cls / f"{i}.png")
+    image_set = load_images(f"folder:{tmp_path}", "train", resolution=6)
+    assert image_set.class_names == ("bag", "coat", "sneaker")
+    np.testing.assert_array_equal(image_set.labels, [0, 1, 1, 2, 2])  # sorted paths: bag/, coat/, sneaker/
+    # One image beside the class folders: not the convention, so no labels.
+    Image.fromarray(np.zeros((6, 6), np.uint8)).save(tmp_path / "train" / "loose.png")
+    image_set = load_images(f"folder:{tmp_path}", "train", resolution=6)
+    assert image_set.labels is None and image_set.class_names is None
+
+
 def test_corrupt_png_names_the_file(tmp_path):
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "good.png")
     bad = tmp_path / "broken.png"

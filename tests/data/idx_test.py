@@ -28,8 +28,10 @@ def write(path, data: bytes, gz: bool):
 @pytest.fixture
 def tiny():
     rng = np.random.default_rng(0)
-    return {"train": (rng.integers(0, 256, (5, 4, 3), dtype=np.uint8), np.arange(5) % 3),
-            "t10k": (rng.integers(0, 256, (2, 4, 3), dtype=np.uint8), np.array([7, 1]))}
+    return {
+        "train": (rng.integers(0, 256, (5, 4, 3), dtype=np.uint8), np.arange(5) % 3),
+        "t10k": (rng.integers(0, 256, (2, 4, 3), dtype=np.uint8), np.array([7, 1])),
+    }
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -58,6 +60,7 @@ def test_idx_discovery_prefix_no_labels_and_resize(tmp_path, tiny):
 
 def test_idx_reads_big_endian_wider_types(tmp_path):
     from alae_tf.data.idx import read_idx
+
     values = np.array([[1, -2, 70000], [0, 2**31 - 1, -(2**31)]], np.int32)
     write(tmp_path / "x.idx", idx_bytes(values), gz=False)
     np.testing.assert_array_equal(read_idx(str(tmp_path / "x.idx")), values)
@@ -106,7 +109,8 @@ def test_fashion_mnist_missing_dir_names_the_package(tmp_path):
 
 @pytest.mark.skipif(
     not os.path.isdir(fashion_mnist.DEFAULT_DIR),
-    reason=f"{fashion_mnist.DEFAULT_DIR} absent: apt-get install dataset-fashion-mnist")
+    reason=f"{fashion_mnist.DEFAULT_DIR} absent: apt-get install dataset-fashion-mnist",
+)
 def test_fashion_mnist_from_debian_package():
     for split, n in [("train", 60000), ("test", 10000)]:
         loaded = load_images("fashion_mnist", split)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alae_tf.data import (DatasetError, eval_batches, from_pixel_range, to_pixel_range,
-                          training_batches)
+from alae_tf.data import DatasetError, eval_batches, from_pixel_range, to_pixel_range, training_batches
 
 N = 10
 
@@ -31,8 +30,12 @@ def take(ds, k):
 
 
 def stream(seed, start=0, batch_size=4, k=8, flip=False):
-    batches = take(training_batches(tagged_images(), batch_size=batch_size, seed=seed,
-                                    start_image=start, pixel_range=(0, 255), flip=flip), k)
+    batches = take(
+        training_batches(
+            tagged_images(), batch_size=batch_size, seed=seed, start_image=start, pixel_range=(0, 255), flip=flip
+        ),
+        k,
+    )
     ids, flips = zip(*(decode(b) for b in batches))
     return np.concatenate(ids), np.concatenate(flips)
 
@@ -55,7 +58,7 @@ def test_same_seed_and_start_give_identical_batches():
 def test_resume_from_any_position_continues_the_same_stream(start):
     full, _ = stream(seed=5, k=12)
     resumed, _ = stream(seed=5, start=start, k=4)
-    np.testing.assert_array_equal(resumed, full[start:start + 16])
+    np.testing.assert_array_equal(resumed, full[start : start + 16])
 
 
 def test_every_image_once_per_epoch_and_epochs_differ():
@@ -71,7 +74,7 @@ def test_order_is_the_documented_stateless_permutation():
     for e in range(2):
         key = tf.constant([9, e], tf.int64)
         perm = tf.argsort(tf.random.stateless_uniform([N], key, alg="philox"), stable=True)
-        np.testing.assert_array_equal(ids[e * N:(e + 1) * N], perm.numpy())
+        np.testing.assert_array_equal(ids[e * N : (e + 1) * N], perm.numpy())
 
 
 def test_different_seeds_give_different_orders():
@@ -80,8 +83,7 @@ def test_different_seeds_give_different_orders():
 
 def test_labels_follow_their_images():
     labels = np.arange(N) * 3 + 1
-    ds = training_batches(tagged_images(), batch_size=4, seed=2, pixel_range=(0, 255),
-                          labels=labels)
+    ds = training_batches(tagged_images(), batch_size=4, seed=2, pixel_range=(0, 255), labels=labels)
     for x, y in take(ds, 5):
         np.testing.assert_array_equal(y, decode(x)[0] * 3 + 1)
         assert y.dtype == np.int64
@@ -130,12 +132,15 @@ def test_eval_batches_cover_everything_in_order():
     np.testing.assert_allclose(with_labels[0][0], images[:6] / 255.0, atol=1e-7)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(batch_size=0), "batch_size"),
-    (dict(start_image=-1), "start_image"),
-    (dict(pixel_range=(1, 1)), "pixel_range"),
-    (dict(labels=np.arange(3)), "labels"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(batch_size=0), "batch_size"),
+        (dict(start_image=-1), "start_image"),
+        (dict(pixel_range=(1, 1)), "pixel_range"),
+        (dict(labels=np.arange(3)), "labels"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     args = dict(batch_size=4, seed=0) | kwargs
     with pytest.raises(DatasetError, match=match):
@@ -149,8 +154,12 @@ def test_tensor_input_gives_the_same_stream():
 
 
 def test_images_must_be_uint8_nhwc():
-    for images in (np.zeros((3, 2, 2, 1), np.float32), np.zeros((3, 2, 2), np.uint8),
-                   np.zeros((0, 2, 2, 1), np.uint8), tf.zeros((3, 2, 2, 1), tf.float32)):
+    for images in (
+        np.zeros((3, 2, 2, 1), np.float32),
+        np.zeros((3, 2, 2), np.uint8),
+        np.zeros((0, 2, 2, 1), np.uint8),
+        tf.zeros((3, 2, 2, 1), tf.float32),
+    ):
         with pytest.raises(DatasetError, match="uint8"):
             training_batches(images, batch_size=1, seed=0)
         with pytest.raises(DatasetError, match="uint8"):

@@ -18,8 +18,10 @@ class NetworkUsed(BaseException):
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Any DNS lookup or connection fails the test instead of hanging on retries."""
+
     def refuse(*args, **kwargs):
         raise NetworkUsed(f"network access attempted: {args[:2]}")
+
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.setattr(socket.socket, "connect", refuse)
 
@@ -56,8 +58,8 @@ def test_variable_size_images(data_dir):
     assert loaded.images.shape == (3, 5, 5, 3) and loaded.labels is None
     # The 8x8 first image, Lanczos-resized, matches a direct resize of the source array.
     from alae_tf.data import image_ops
-    np.testing.assert_array_equal(loaded.images[0],
-                                  image_ops.fit(tiny_tfds_builder.varsize_images()[0], 5, 3))
+
+    np.testing.assert_array_equal(loaded.images[0], image_ops.fit(tiny_tfds_builder.varsize_images()[0], 5, 3))
     with pytest.raises(DatasetError, match="pass a resolution"):
         load_images("tfds:alae_tiny_varsize", data_dir=data_dir)
 

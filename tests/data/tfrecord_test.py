@@ -25,8 +25,7 @@ def test_round_trip_is_exact(tmp_path, channels):
 def test_shards_keep_order_and_no_labels(tmp_path):
     images = random_images(10)
     paths = write_tfrecords(str(tmp_path / "s.tfrecord"), images, shards=3)
-    assert [p.rsplit("/", 1)[1] for p in paths] == [
-        f"s.tfrecord-{i:05d}-of-00003" for i in range(3)]
+    assert [p.rsplit("/", 1)[1] for p in paths] == [f"s.tfrecord-{i:05d}-of-00003" for i in range(3)]
     loaded = load_images(f"tfrecord:{tmp_path}/s.tfrecord-*", channels=3)
     np.testing.assert_array_equal(loaded.images, images)
     assert loaded.labels is None
@@ -54,9 +53,14 @@ def test_no_match_and_corrupt_files(tmp_path):
 def write_examples(path, features):
     with tf.io.TFRecordWriter(path) as writer:
         for feature in features:
-            example = tf.train.Example(features=tf.train.Features(feature={
-                key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-                for key, value in feature.items()}))
+            example = tf.train.Example(
+                features=tf.train.Features(
+                    feature={
+                        key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+                        for key, value in feature.items()
+                    }
+                )
+            )
             writer.write(example.SerializeToString())
 
 

@@ -32,10 +32,13 @@ class AlaeTinyImages(tfds.core.GeneratorBasedBuilder):
         # disable_shuffling keeps generation order, so tests can compare arrays exactly.
         return self.dataset_info_from_configs(
             disable_shuffling=True,
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(10, 12, 3)),
-                "label": tfds.features.ClassLabel(num_classes=5),
-            }))
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(10, 12, 3)),
+                    "label": tfds.features.ClassLabel(num_classes=5),
+                }
+            ),
+        )
 
     def _split_generators(self, dl_manager):
         return {split: self._generate_examples(split) for split in SIZES}
@@ -52,9 +55,12 @@ class AlaeTinyVarsize(tfds.core.GeneratorBasedBuilder):
     def _info(self):
         return self.dataset_info_from_configs(
             disable_shuffling=True,
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(None, None, 1)),
-            }))
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(None, None, 1)),
+                }
+            ),
+        )
 
     def _split_generators(self, dl_manager):
         return {"train": self._generate_examples()}

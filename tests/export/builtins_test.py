@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from alae_tf.export import tflite
+from alae_tf.export import litert_check
 from alae_tf.layers import EqualizedConv2D, NoiseInjection, downsample_avg_2x, instance_norm, upsample_nearest_2x
 
 
@@ -32,8 +32,13 @@ def style_blocks():
         x = upsample_nearest_2x(instance_norm(x, 1e-8))
         return {"y": downsample_avg_2x(conv_2(x))}
 
-    function = tf.function(serve, input_signature=[tf.TensorSpec([None, 8, 8, 4], tf.float32, name="x"),
-                                                   tf.TensorSpec([None, 16, 16, 1], tf.float32, name="noise")])
+    function = tf.function(
+        serve,
+        input_signature=[
+            tf.TensorSpec([None, 8, 8, 4], tf.float32, name="x"),
+            tf.TensorSpec([None, 16, 16, 1], tf.float32, name="noise"),
+        ],
+    )
     archive = keras.export.ExportArchive()
     for layer in (conv_1, conv_2, noise):
         archive.track(layer)
@@ -47,7 +52,7 @@ def test_style_blocks_convert_with_builtins_only_and_match_in_litert(tmp_path):
     converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path), signature_keys=["serving_default"])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     content = converter.convert()
-    ops = tflite.operators(content)
+    ops = litert_check.operators(content)
     assert not [op for op in ops if op.startswith("CUSTOM") or "VAR" in op], ops
     assert "TILE" in ops and "CONV_2D" in ops and "AVERAGE_POOL_2D" in ops, ops
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alae_tf import configs, data, evaluation, training
+from alae_tf import configs, data, training
+from alae_tf import workdir as workdir_lib
 from alae_tf.export import saved_model, serving, signatures
 from tests.conftest import FASHION_MNIST, REPO
 
@@ -55,7 +56,8 @@ def workdir(tmp_path_factory):
 def exported(workdir, tmp_path_factory):
     out = tmp_path_factory.mktemp("serving")
     result = saved_model.export_workdir(workdir, out, version=1)
-    config, model, _ = evaluation.load_workdir(workdir)
+    run = workdir_lib.open_run(workdir)
+    config, model, _ = run.config, run.model, run.meta
     return Export(out, result, config, model)
 
 
@@ -89,6 +91,7 @@ EXPECTED_SIGNATURES = {
     "encoder": ["encode_float", "serving_default"],
     "discriminator": ["serving_default"],
     "alae": ["decode", "encode", "generate", "reconstruct", "serving_default"],
+    "editor": ["directions", "edit", "edit_by_index", "serving_default"],  # style nets add "mix" (editor_test.py)
 }
 
 
@@ -105,13 +108,16 @@ def assert_matches(got, want, what, uint8_off_by_one=0.01):
         g, w = np.asarray(got[key]), np.asarray(want[key])
         assert g.dtype == w.dtype and g.shape == w.shape, f"{what}/{key}: {g.dtype}{g.shape} vs {w.dtype}{w.shape}"
         if np.issubdtype(w.dtype, np.floating):
-            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(w).max())),
-                                       err_msg=f"{what}/{key}")
+            np.testing.assert_allclose(
+                g, w, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(w).max())), err_msg=f"{what}/{key}"
+            )
         elif not uint8_off_by_one:
             np.testing.assert_array_equal(g, w, err_msg=f"{what}/{key}")
         else:
             diff = np.abs(g.astype(int) - w.astype(int))
-            assert diff.max() <= 1 and np.mean(diff > 0) < uint8_off_by_one, f"{what}/{key}: {diff.max()}, {np.mean(diff > 0)}"
+            assert diff.max() <= 1 and np.mean(diff > 0) < uint8_off_by_one, (
+                f"{what}/{key}: {diff.max()}, {np.mean(diff > 0)}"
+            )
 
 
 def assert_tf2_load_matches(exported, reference_fn, **tolerance):
@@ -119,8 +125,9 @@ def assert_tf2_load_matches(exported, reference_fn, **tolerance):
     loaded = {part: tf.saved_model.load(str(exported.dir(part))) for part in signatures.PARTS}  # kept alive
     for part, name, inputs in signature_cases(exported, batch=5):
         got = loaded[part].signatures[name](**{k: tf.constant(v) for k, v in inputs.items()})
-        assert_matches({k: v.numpy() for k, v in got.items()}, reference_fn(part, name, inputs), f"{part}/{name}",
-                       **tolerance)
+        assert_matches(
+            {k: v.numpy() for k, v in got.items()}, reference_fn(part, name, inputs), f"{part}/{name}", **tolerance
+        )
 
 
 def signature_cases(export, batch):
@@ -149,8 +156,14 @@ def leftovers(folder):
 def start_binary(script, *args):
     """Start `python export/<script> ARGS` the way a user would; returns the Popen."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
-    return subprocess.Popen([sys.executable, str(REPO / "export" / script), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "export" / script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
 
 
 def finish(processes, timeout=300):

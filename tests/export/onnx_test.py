@@ -6,7 +6,8 @@ import onnxruntime
 import pytest
 from onnx import numpy_helper
 
-from alae_tf.export import ExportError, onnx_export
+from alae_tf.export import ExportError
+from alae_tf.export import onnx as onnx_export
 from tests.export.conftest import reference
 
 CASES = (("encoder", "serving_default"), ("generator", "decode_float"))
@@ -25,8 +26,10 @@ def converted(exported, tmp_path_factory):
 
 def test_encoder_and_generator_match_the_keras_nets_in_onnxruntime(exported, converted):
     rng = np.random.default_rng(3)
-    inputs = {"encoder": {"image": rng.integers(0, 256, [9, 28, 28, 1], dtype=np.uint8)},
-              "generator": {"w": rng.standard_normal([9, exported.config.latent_size]).astype(np.float32)}}
+    inputs = {
+        "encoder": {"image": rng.integers(0, 256, [9, 28, 28, 1], dtype=np.uint8)},
+        "generator": {"w": rng.standard_normal([9, exported.config.latent_size]).astype(np.float32)},
+    }
     for (part, signature), (path, report) in converted.items():
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         assert [i.name for i in session.get_inputs()] == list(inputs[part])  # the signature's names
@@ -43,8 +46,11 @@ def test_encoder_and_generator_match_the_keras_nets_in_onnxruntime(exported, con
 
 
 def test_unknown_signature_is_refused_and_nothing_written(exported, tmp_path):
-    with pytest.raises(ExportError, match=r"has no signature 'decode'; it has \['decode_float', 'decode_with_seed', "
-                                          r"'serving_default'\]"):
+    with pytest.raises(
+        ExportError,
+        match=r"has no signature 'decode'; it has \['decode_float', 'decode_with_seed', "
+        r"'serving_default'\]",
+    ):
         onnx_export.export_onnx(exported.dir("generator"), "decode", tmp_path / "g.onnx")
     assert not list(tmp_path.iterdir())
 

@@ -8,16 +8,26 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alae_tf import evaluation
+from alae_tf import workdir as workdir_lib
 from alae_tf.checkpoint import CheckpointError
 from alae_tf.export import ExportError, saved_model, serving, signatures
 from tests.conftest import REPO
-from tests.export.conftest import (EXPECTED_SIGNATURES, TINY, assert_matches, assert_tf2_load_matches, digest,
-                                   leftovers, reference, signature_cases, train_tiny)
+from tests.export.conftest import (
+    EXPECTED_SIGNATURES,
+    TINY,
+    assert_matches,
+    assert_tf2_load_matches,
+    digest,
+    leftovers,
+    reference,
+    signature_cases,
+    train_tiny,
+)
 
 
 def test_layout_models_config_and_metadata(exported):
-    for part in signatures.PARTS:
+    assert saved_model.PARTS == (*signatures.PARTS, "editor")
+    for part in saved_model.PARTS:
         folder = exported.out / part / "1"
         assert (folder / "saved_model.pb").is_file() and (folder / "variables").is_dir()
         assert (folder / serving.WARMUP_PATH).is_file()
@@ -27,7 +37,7 @@ def test_layout_models_config_and_metadata(exported):
         assert meta["signatures"] == EXPECTED_SIGNATURES[part]
     config = serving.read_models_config(exported.out / "models.config")
     entries = {c.name: c for c in config.model_config_list.config}
-    assert sorted(entries) == sorted(signatures.PARTS)
+    assert sorted(entries) == sorted(saved_model.PARTS)
     for part, entry in entries.items():
         assert entry.base_path == str(exported.out / part) and entry.model_platform == "tensorflow"
     assert not leftovers(exported.out)
@@ -35,8 +45,15 @@ def test_layout_models_config_and_metadata(exported):
 
 def test_saved_model_cli_lists_the_signatures(exported):
     cli = str(REPO / ".venv" / "bin" / "saved_model_cli")
-    runs = {part: subprocess.Popen([cli, "show", "--dir", str(exported.dir(part)), "--all"], stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, text=True) for part in signatures.PARTS}
+    runs = {
+        part: subprocess.Popen(
+            [cli, "show", "--dir", str(exported.dir(part)), "--all"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for part in saved_model.PARTS
+    }
     shown = {part: p.communicate(timeout=120)[0] for part, p in runs.items()}
     for part, names in EXPECTED_SIGNATURES.items():
         for name in names:
@@ -47,6 +64,8 @@ def test_saved_model_cli_lists_the_signatures(exported):
     generator = shown["generator"].split("signature_def['decode_with_seed']")[1].split("signature_def[")[0]
     assert "inputs['seed']" in generator and "DT_INT64" in generator and "inputs['w']" in generator
     assert "outputs['logit']" in shown["discriminator"] and "outputs['w']" in shown["mapping"]
+    edit = shown["editor"].split("signature_def['edit_by_index']")[1].split("signature_def[")[0]
+    assert "inputs['index']" in edit and "DT_INT32" in edit and "inputs['strength']" in edit
 
 
 def test_tf2_load_matches_the_keras_ema_nets(exported):
@@ -71,8 +90,11 @@ def test_signatures_reject_wrong_dtype_and_shape(exported):
     with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a uint8 tensor but is a float"):
         serve(image=tf.zeros([1, 28, 28, 1], tf.float32))
     # Same number of values, wrong shape: would be reshaped silently without EnsureShape.
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[1,28,28\] is not compatible with expected shape "
-                                                             r"\[\?,28,28,1\]"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"\[1,28,28\] is not compatible with expected shape "
+        r"\[\?,28,28,1\]",
+    ):
         serve(image=tf.zeros([1, 28, 28], tf.uint8))
     with pytest.raises(TypeError, match="missing a required argument: 'image'"):
         serve(images=tf.zeros([1, 28, 28, 1], tf.uint8))
@@ -123,8 +145,9 @@ def test_noise_contract_for_generators_that_take_noise(exported, tmp_path):
     # Another batch size may round the matmul differently, but the noise is the same.
     np.testing.assert_allclose(fixed[:1], decode(w=w[:1])["image"].numpy(), atol=1e-6)
     seeded = loaded.signatures["serving_default"](w=w)["image"].numpy()
-    np.testing.assert_array_equal(seeded, with_seed(w=w, seed=tf.constant([signatures.NOISE_SEED] * 3, tf.int64))
-                                  ["image"].numpy())
+    np.testing.assert_array_equal(
+        seeded, with_seed(w=w, seed=tf.constant([signatures.NOISE_SEED] * 3, tf.int64))["image"].numpy()
+    )
     fresh = with_seed(w=w, seed=tf.constant([1, 2, 1], tf.int64))["image"].numpy()
     np.testing.assert_array_equal(fresh[0], fresh[2])
     assert np.mean(fresh[0] != fresh[1]) > 0.5  # another seed, other noise
@@ -193,9 +216,15 @@ def test_mixed_bfloat16_model_exports_float32_signatures(tmp_path):
     for part, folder in result.saved_models.items():
         for name, signature in serving.read_signature_defs(folder).items():
             for key, info in {**signature.inputs, **signature.outputs}.items():
-                assert info.dtype in (tf.float32.as_datatype_enum, tf.uint8.as_datatype_enum,
-                                      tf.int64.as_datatype_enum), f"{part}/{name}/{key}"
-    _, restored, _ = evaluation.load_workdir(tmp_path / "run")  # float32 nets, same weights
+                assert info.dtype in (
+                    tf.float32.as_datatype_enum,
+                    tf.uint8.as_datatype_enum,
+                    tf.int64.as_datatype_enum,
+                    tf.int32.as_datatype_enum,  # the editor's index
+                    tf.string.as_datatype_enum,  # the editor's direction names
+                ), f"{part}/{name}/{key}"
+    run = workdir_lib.open_run(tmp_path / "run")
+    _, restored, _ = run.config, run.model, run.meta  # float32 nets, same weights
     loaded = tf.saved_model.load(str(result.saved_models["encoder"]))
     images = np.random.default_rng(0).integers(0, 256, [6, *TINY.image_shape], dtype=np.uint8)
     got = {"w": loaded.signatures["serving_default"](image=tf.constant(images))["w"].numpy()}

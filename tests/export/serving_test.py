@@ -16,18 +16,22 @@ def request_for(model_name, inputs, signature_name="serving_default"):
 def serving_default_inputs(config, part, batch=3):
     rng = np.random.default_rng(7)
     image = rng.integers(0, 256, [batch, *config.image_shape], dtype=np.uint8)
-    return {"mapping": {"z": rng.standard_normal([batch, config.latent_size]).astype(np.float32)},
-            "generator": {"w": rng.standard_normal([batch, config.latent_size]).astype(np.float32)},
-            "encoder": {"image": image},
-            "discriminator": {"w": rng.standard_normal([batch, config.latent_size]).astype(np.float32)},
-            "alae": {"image": image}}[part]
+    return {
+        "mapping": {"z": rng.standard_normal([batch, config.latent_size]).astype(np.float32)},
+        "generator": {"w": rng.standard_normal([batch, config.latent_size]).astype(np.float32)},
+        "encoder": {"image": image},
+        "discriminator": {"w": rng.standard_normal([batch, config.latent_size]).astype(np.float32)},
+        "alae": {"image": image},
+    }[part]
 
 
 @pytest.fixture(scope="module")
 def models(exported):
     """`{part: (loaded SavedModel, SignatureDefs)}`; the loaded objects stay referenced here."""
-    return {part: (tf.saved_model.load(str(exported.dir(part))), serving.read_signature_defs(exported.dir(part)))
-            for part in signatures.PARTS}
+    return {
+        part: (tf.saved_model.load(str(exported.dir(part))), serving.read_signature_defs(exported.dir(part)))
+        for part in signatures.PARTS
+    }
 
 
 @pytest.mark.parametrize("part", signatures.PARTS)
@@ -57,17 +61,27 @@ def test_wrong_key_dtype_or_shape_is_rejected_with_a_clear_message(exported, mod
     _, defs = models["encoder"]
     image = np.zeros([2, 28, 28, 1], np.uint8)
     cases = [
-        (request_for("encoder", {"images": image}),
-         r"signature 'serving_default' takes inputs \['image'\]; the request has \['images'\] "
-         r"\(missing \['image'\], unexpected \['images'\]\)"),
-        (request_for("encoder", {"image": image.astype(np.float32)}),
-         r"input 'image' is float32, signature 'serving_default' wants uint8"),
-        (request_for("encoder", {"image": image[..., 0]}),
-         r"input 'image' has shape \[2, 28, 28\], signature 'serving_default' wants \[-1, 28, 28, 1\]"),
-        (request_for("encoder", {"image": np.zeros([2, 32, 32, 1], np.uint8)}),
-         r"has shape \[2, 32, 32, 1\], .* wants \[-1, 28, 28, 1\] \(-1: any size\)"),
-        (request_for("encoder", {"image": image}, signature_name="encode"),
-         r"no signature 'encode'; this model has \['encode_float', 'serving_default'\]"),
+        (
+            request_for("encoder", {"images": image}),
+            r"signature 'serving_default' takes inputs \['image'\]; the request has \['images'\] "
+            r"\(missing \['image'\], unexpected \['images'\]\)",
+        ),
+        (
+            request_for("encoder", {"image": image.astype(np.float32)}),
+            r"input 'image' is float32, signature 'serving_default' wants uint8",
+        ),
+        (
+            request_for("encoder", {"image": image[..., 0]}),
+            r"input 'image' has shape \[2, 28, 28\], signature 'serving_default' wants \[-1, 28, 28, 1\]",
+        ),
+        (
+            request_for("encoder", {"image": np.zeros([2, 32, 32, 1], np.uint8)}),
+            r"has shape \[2, 32, 32, 1\], .* wants \[-1, 28, 28, 1\] \(-1: any size\)",
+        ),
+        (
+            request_for("encoder", {"image": image}, signature_name="encode"),
+            r"no signature 'encode'; this model has \['encode_float', 'serving_default'\]",
+        ),
     ]
     for request, message in cases:
         with pytest.raises(serving.PredictRequestError, match=message):
@@ -76,8 +90,9 @@ def test_wrong_key_dtype_or_shape_is_rejected_with_a_clear_message(exported, mod
 
 def test_inputs_must_agree_on_the_batch_and_fill_their_shape(models):
     _, defs = models["generator"]
-    request = request_for("generator", {"w": np.zeros([3, 8], np.float32), "seed": np.zeros([2], np.int64)},
-                          "decode_with_seed")
+    request = request_for(
+        "generator", {"w": np.zeros([3, 8], np.float32), "seed": np.zeros([2], np.int64)}, "decode_with_seed"
+    )
     with pytest.raises(serving.PredictRequestError, match=r"disagree on the batch size: \{'seed': 2, 'w': 3\}"):
         serving.validate_predict_request(request, defs)
     request = request_for("generator", {"w": np.zeros([3, 8], np.float32)})

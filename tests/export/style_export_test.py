@@ -21,17 +21,25 @@ from ai_edge_litert.interpreter import Interpreter
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
-from alae_tf import atomic, configs, data, evaluation, training
+from alae_tf import atomic, builders, configs, data
+from alae_tf import workdir as workdir_lib
 from alae_tf.checkpoint import CheckpointManager
-from alae_tf.export import onnx_export, saved_model, serving, signatures, style, tflite
-from alae_tf.layers import downsample_avg_to
+from alae_tf.export import onnx, saved_model, serving, signatures, style, tflite
 from tests.conftest import FACES
 from tests.export.conftest import EXPECTED_SIGNATURES, Export, assert_matches, assert_tf2_load_matches, signature_cases
 
 # Level k lasts 32 images at batch 8; level 1 fades in over images 32-48.
 TINY_STYLE = configs.PRESETS["faces_tiny"].replace(
-    name="faces_export_test", image_shape=(16, 16, 3), layer_count=3, start_channels=4, max_channels=8,
-    latent_size=8, mapping_layers=2, images_per_level=32, batch_sizes=(8,), learning_rates=(0.002,),
+    name="faces_export_test",
+    image_shape=(16, 16, 3),
+    layer_count=3,
+    start_channels=4,
+    max_channels=8,
+    latent_size=8,
+    mapping_layers=2,
+    images_per_level=32,
+    batch_sizes=(8,),
+    learning_rates=(0.002,),
     dataset=f"folder:{FACES}",
 )
 LEVEL_1_DONE = 64  # the last batch (56-64) was level 1 at blend 1
@@ -43,7 +51,7 @@ pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason=f"no faces at {FACES}
 
 def make_workdir(workdir, images_seen, seed=4):
     """A TINY_STYLE workdir whose newest checkpoint says `images_seen`, with every EMA weight moved."""
-    model = training.build_compiled_model(TINY_STYLE, seed=seed)
+    model = builders.build_compiled_model(TINY_STYLE, seed=seed)
     rng = np.random.default_rng(seed)
     for net in model.ema_nets:
         for variable in net.weights:
@@ -64,16 +72,18 @@ def style_workdir(tmp_path_factory):
 def style_exported(style_workdir, tmp_path_factory):
     out = tmp_path_factory.mktemp("style_serving")
     result = saved_model.export_workdir(style_workdir, out, version=1)
-    config, model, _ = evaluation.load_workdir(style_workdir)
+    run = workdir_lib.open_run(style_workdir)
+    config, model, _ = run.config, run.model, run.meta
     assert (model.level, float(model.blend.numpy())) == (LEVEL, 1.0)
     return Export(out, result, config, model)
 
 
 @pytest.fixture(scope="module")
 def faces():
-    """Faces as the level-1 nets see them: float [N, 8, 8, 3] in [-1, 1], pooled from 16 px."""
+    """Faces as the level-1 nets are judged on them: float [N, 8, 8, 3] in [-1, 1], pooled from 16 px to
+    uint8 (`workdir.pool_to_resolution`, what evaluation and the TFLite check read)."""
     images = data.load_images(TINY_STYLE.dataset, "test", resolution=16, channels=3).images
-    return downsample_avg_to(data.to_pixel_range(images, TINY_STYLE.pixel_range), RESOLUTION).numpy()
+    return data.to_pixel_range(workdir_lib.pool_to_resolution(images, RESOLUTION), TINY_STYLE.pixel_range).numpy()
 
 
 # ------------------------------------------------------------------ references
@@ -81,10 +91,13 @@ def expected_noise(model, batch, seeds=None):
     """The noise the export documents: map k standard normal keyed by (seed, k), NOISE_SEED by default."""
     shapes = [shape[1:] for shape in model.ema_generator.noise_shapes(model.level, 1)]
     if seeds is None:
-        return [tf.repeat(tf.random.stateless_normal([1, *shape], seed=[signatures.NOISE_SEED, k]), batch, axis=0)
-                for k, shape in enumerate(shapes)]
-    return [tf.stack([tf.random.stateless_normal(shape, seed=[int(s), k]) for s in seeds])
-            for k, shape in enumerate(shapes)]
+        return [
+            tf.repeat(tf.random.stateless_normal([1, *shape], seed=[signatures.NOISE_SEED, k]), batch, axis=0)
+            for k, shape in enumerate(shapes)
+        ]
+    return [
+        tf.stack([tf.random.stateless_normal(shape, seed=[int(s), k]) for s in seeds]) for k, shape in enumerate(shapes)
+    ]
 
 
 def style_reference(model, config, part, signature, inputs):
@@ -131,9 +144,11 @@ def test_signatures_are_at_the_trained_level_and_the_metadata_says_so(style_expo
     image = [-1, RESOLUTION, RESOLUTION, 3]
     alae = serving.read_signature_defs(style_exported.dir("alae"))
     assert sorted(alae) == EXPECTED_SIGNATURES["alae"]
-    for name, key, signature_def in (("generate", "image", alae["generate"].outputs),
-                                     ("encode", "image", alae["encode"].inputs),
-                                     ("reconstruct", "image", alae["reconstruct"].outputs)):
+    for name, key, signature_def in (
+        ("generate", "image", alae["generate"].outputs),
+        ("encode", "image", alae["encode"].inputs),
+        ("reconstruct", "image", alae["reconstruct"].outputs),
+    ):
         info = signature_def[key]
         assert info.dtype == tf.uint8.as_datatype_enum and [d.size for d in info.tensor_shape.dim] == image, name
     decode = serving.read_signature_defs(style_exported.dir("generator"))["decode_with_seed"]
@@ -142,7 +157,8 @@ def test_signatures_are_at_the_trained_level_and_the_metadata_says_so(style_expo
 
 def test_tf2_load_matches_the_keras_ema_nets_at_the_trained_level(style_exported):
     assert_tf2_load_matches(
-        style_exported, lambda *case: style_reference(style_exported.model, style_exported.config, *case))
+        style_exported, lambda *case: style_reference(style_exported.model, style_exported.config, *case)
+    )
 
 
 def test_tf1_session_on_the_serve_tag_like_tf_serving(style_exported):
@@ -156,11 +172,13 @@ def test_tf1_session_on_the_serve_tag_like_tf_serving(style_exported):
             for _, name, inputs in (case for case in cases if case[0] == part):
                 signature = meta_graph.signature_def[name]
                 fetches = {k: v.name for k, v in signature.outputs.items()}
-                results.append((part, name, inputs,
-                                sess.run(fetches, {signature.inputs[k].name: v for k, v in inputs.items()})))
+                results.append(
+                    (part, name, inputs, sess.run(fetches, {signature.inputs[k].name: v for k, v in inputs.items()}))
+                )
     for part, name, inputs, got in results:  # the Keras nets run eagerly, outside the sessions' graphs
-        assert_matches(got, style_reference(style_exported.model, style_exported.config, part, name, inputs),
-                     f"{part}/{name}")
+        assert_matches(
+            got, style_reference(style_exported.model, style_exported.config, part, name, inputs), f"{part}/{name}"
+        )
 
 
 def test_generator_noise_is_fixed_by_default_per_image_with_seeds_and_matters(style_exported):
@@ -169,8 +187,9 @@ def test_generator_noise_is_fixed_by_default_per_image_with_seeds_and_matters(st
     default = loaded.signatures["serving_default"](w=w)["image"].numpy()
     np.testing.assert_array_equal(default[0], default[2])  # same w, same image, wherever it sits in a batch
     seeded = loaded.signatures["decode_with_seed"]
-    np.testing.assert_array_equal(default, seeded(w=w, seed=tf.constant([signatures.NOISE_SEED] * 3, tf.int64))
-                                  ["image"].numpy())
+    np.testing.assert_array_equal(
+        default, seeded(w=w, seed=tf.constant([signatures.NOISE_SEED] * 3, tf.int64))["image"].numpy()
+    )
     fresh = seeded(w=w, seed=tf.constant([1, 2, 1], tf.int64))["image"].numpy()
     np.testing.assert_array_equal(fresh[0], fresh[2])
     assert np.mean(fresh[0] != fresh[1]) > 0.5  # other noise, other image: the noise strengths are not zero
@@ -180,7 +199,8 @@ def test_generator_noise_is_fixed_by_default_per_image_with_seeds_and_matters(st
 
 
 def test_a_run_stopped_in_a_fade_in_exports_its_blend(tmp_path):
-    config, model, _ = evaluation.load_workdir(make_workdir(tmp_path / "run", LEVEL_1_MID_FADE_IN))
+    run = workdir_lib.open_run(make_workdir(tmp_path / "run", LEVEL_1_MID_FADE_IN))
+    config, model, _ = run.config, run.model, run.meta
     blend = float(model.blend.numpy())
     assert model.level == LEVEL and 0.4 < blend < 0.6
     result = saved_model.export_saved_models(model, config, tmp_path / "out", parts=("generator", "encoder"))
@@ -192,14 +212,18 @@ def test_a_run_stopped_in_a_fade_in_exports_its_blend(tmp_path):
     rng = np.random.default_rng(5)
     w = rng.standard_normal([4, TINY_STYLE.latent_size]).astype(np.float32)
     images = rng.uniform(-1, 1, [4, RESOLUTION, RESOLUTION, 3]).astype(np.float32)
-    for part, loaded, name, inputs in (("generator", decode, "decode_float", {"w": w}),
-                                       ("encoder", encode, "encode_float", {"image": images})):
+    for part, loaded, name, inputs in (
+        ("generator", decode, "decode_float", {"w": w}),
+        ("encoder", encode, "encode_float", {"image": images}),
+    ):
         got = {k: v.numpy() for k, v in loaded.signatures[name](**inputs).items()}
         assert_matches(got, style_reference(model, config, part, name, inputs), f"{part}/{name}")
     # The fade-in really is in the graph: at blend 1 the nets give something else.
     model.blend.assign(1.0)
-    assert np.abs(style_reference(model, config, "encoder", "encode_float", {"image": images})["w"]
-                  - got["w"]).max() > 1e-3
+    assert (
+        np.abs(style_reference(model, config, "encoder", "encode_float", {"image": images})["w"] - got["w"]).max()
+        > 1e-3
+    )
 
 
 def bfloat16_ops(saved_model_dir):
@@ -217,7 +241,7 @@ def bfloat16_ops(saved_model_dir):
 def test_a_bfloat16_model_exports_float32_graphs(style_exported, tmp_path):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")  # as a process that trains would have it
     try:
-        model = configs.build_model(TINY_STYLE, seed=4)
+        model = builders.build_model(TINY_STYLE, seed=4)
         for target, source in zip(model.weights, style_exported.model.weights):
             target.assign(source)
         model.set_level(LEVEL)
@@ -226,9 +250,10 @@ def test_a_bfloat16_model_exports_float32_graphs(style_exported, tmp_path):
     finally:
         keras.mixed_precision.set_global_policy("float32")
     rng = np.random.default_rng(6)
-    cases = (("generator", "decode_float", {"w": rng.standard_normal([3, TINY_STYLE.latent_size]).astype(np.float32)}),
-             ("encoder", "encode_float",
-              {"image": rng.uniform(-1, 1, [3, RESOLUTION, RESOLUTION, 3]).astype(np.float32)}))
+    cases = (
+        ("generator", "decode_float", {"w": rng.standard_normal([3, TINY_STYLE.latent_size]).astype(np.float32)}),
+        ("encoder", "encode_float", {"image": rng.uniform(-1, 1, [3, RESOLUTION, RESOLUTION, 3]).astype(np.float32)}),
+    )
     for part, name, inputs in cases:
         assert not bfloat16_ops(result.saved_models[part]), part
         loaded = tf.saved_model.load(str(result.saved_models[part]))
@@ -254,17 +279,25 @@ def lite(style_exported, tmp_path_factory):
     """`{mode: (path, report)}` for the float and int8 encoders, calibrated on the model's own faces."""
     folder = tmp_path_factory.mktemp("style_tflite")
     options = dict(check_images=200, latency_runs=5)  # all 146 faces
-    return {mode: (folder / f"encoder_{mode}.tflite",
-                   tflite.export_tflite(style_exported.dir("encoder"), folder / f"encoder_{mode}.tflite",
-                                        tflite.TFLiteOptions(quantize=mode, **options)))
-            for mode in ("none", "int8")}
+    return {
+        mode: (
+            folder / f"encoder_{mode}.tflite",
+            tflite.export_tflite(
+                style_exported.dir("encoder"),
+                folder / f"encoder_{mode}.tflite",
+                tflite.TFLiteOptions(quantize=mode, **options),
+            ),
+        )
+        for mode in ("none", "int8")
+    }
 
 
 def test_tflite_encoder_float_and_int8_run_in_litert_with_builtins_only(style_exported, lite, faces):
     loaded = tf.saved_model.load(str(style_exported.dir("encoder")))
     want = loaded.signatures["encode_float"](image=tf.constant(faces))["w"].numpy()
-    keras_w = style_reference(style_exported.model, style_exported.config, "encoder", "encode_float",
-                              {"image": faces})["w"]
+    keras_w = style_reference(style_exported.model, style_exported.config, "encoder", "encode_float", {"image": faces})[
+        "w"
+    ]
     np.testing.assert_allclose(want, keras_w, rtol=1e-5, atol=1e-5 * float(np.abs(keras_w).max()))
     spread = float(want.max() - want.min())
     errors = {}
@@ -289,12 +322,13 @@ def test_tflite_encoder_float_and_int8_run_in_litert_with_builtins_only(style_ex
 # ------------------------------------------------------------------------ ONNX
 def test_onnx_encoder_and_generator_match_the_keras_nets_in_onnxruntime(style_exported, tmp_path):
     rng = np.random.default_rng(3)
-    cases = (("encoder", "encode_float",
-              {"image": rng.uniform(-1, 1, [6, RESOLUTION, RESOLUTION, 3]).astype(np.float32)}),
-             ("generator", "decode_float", {"w": rng.standard_normal([6, TINY_STYLE.latent_size]).astype(np.float32)}))
+    cases = (
+        ("encoder", "encode_float", {"image": rng.uniform(-1, 1, [6, RESOLUTION, RESOLUTION, 3]).astype(np.float32)}),
+        ("generator", "decode_float", {"w": rng.standard_normal([6, TINY_STYLE.latent_size]).astype(np.float32)}),
+    )
     for part, signature, inputs in cases:
         path = tmp_path / f"{part}.onnx"
-        report = onnx_export.export_onnx(style_exported.dir(part), signature, path)
+        report = onnx.export_onnx(style_exported.dir(part), signature, path)
         for key, entry in report["outputs"].items():  # its own check against the SavedModel, batches 1 and 8
             assert entry["max_abs_diff"] <= 1e-4 * max(1.0, entry["max_abs"]), (part, key, entry)
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])

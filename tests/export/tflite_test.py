@@ -16,8 +16,9 @@ from tests.export.conftest import leftovers
 # tiny model's int8-vs-float difference moved by up to 2 points from one calibration
 # size to another (sampling noise); on 10k it stays within half a point.
 KNN_TRAIN, KNN_TEST = 10_000, 10_000
-OPTIONS = dict(knn_train_images=KNN_TRAIN, knn_test_images=KNN_TEST, check_images=1000, latency_runs=50,
-               representative_images=2000)
+OPTIONS = dict(
+    knn_train_images=KNN_TRAIN, knn_test_images=KNN_TEST, check_images=1000, latency_runs=50, representative_images=2000
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def fmnist():
 def run_litert(path, images):
     """w from a .tflite file through LiteRT's signature runner, 256 images at a time."""
     runner = Interpreter(model_path=str(path), num_threads=1).get_signature_runner("encode_float")
-    return np.concatenate([runner(image=images[i:i + 256])["w"] for i in range(0, len(images), 256)])
+    return np.concatenate([runner(image=images[i : i + 256])["w"] for i in range(0, len(images), 256)])
 
 
 def saved_model_w(exported, images, signature="encode_float"):
@@ -83,11 +84,18 @@ def test_uint8_images_divided_by_255_on_device_match_the_serving_signature(expor
 def test_int8_knn5_accuracy_is_within_one_point_of_the_saved_model(exported, lite, fmnist):
     # Recomputed here from the written .tflite file, independently of the report.
     (train, train_labels), (test, test_labels) = fmnist["train"], fmnist["test"]
-    train, train_labels, test, test_labels = train[:KNN_TRAIN], train_labels[:KNN_TRAIN], test[:KNN_TEST], test_labels[
-        :KNN_TEST]
+    train, train_labels, test, test_labels = (
+        train[:KNN_TRAIN],
+        train_labels[:KNN_TRAIN],
+        test[:KNN_TEST],
+        test_labels[:KNN_TEST],
+    )
     path, report = lite["int8"]
     accuracy = {}
-    for name, encode in (("tflite", lambda x: run_litert(path, x)), ("saved_model", lambda x: saved_model_w(exported, x))):
+    for name, encode in (
+        ("tflite", lambda x: run_litert(path, x)),
+        ("saved_model", lambda x: saved_model_w(exported, x)),
+    ):
         predicted = knn_predict(encode(train), train_labels, encode(test), k=5)
         accuracy[name] = float(np.mean(predicted == test_labels))
     assert accuracy["tflite"] == pytest.approx(report["knn5_accuracy_tflite"], abs=1e-9)
@@ -98,8 +106,11 @@ def test_int8_knn5_accuracy_is_within_one_point_of_the_saved_model(exported, lit
 
 
 def test_unknown_quantize_mode_is_refused(exported, tmp_path):
-    with pytest.raises(ExportError, match=r"unknown quantize mode 'int4'; modes are \('none', 'float16', 'dynamic', "
-                                          r"'int8', 'int16x8'\)"):
+    with pytest.raises(
+        ExportError,
+        match=r"unknown quantize mode 'int4'; modes are \('none', 'float16', 'dynamic', "
+        r"'int8', 'int16x8'\)",
+    ):
         tflite.export_tflite(exported.dir("encoder"), tmp_path / "e.tflite", tflite.TFLiteOptions(quantize="int4"))
     assert not list(tmp_path.iterdir())
 

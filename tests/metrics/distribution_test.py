@@ -67,16 +67,23 @@ def _blurred(sigma):
 
 
 def _recon_distances(generator):
-    ctx = context(StandIn(generator=generator), _smooth_images(), features=FlatFeatures(), batch_size=128,
-                  kid_subsets=20, kid_subset_size=200)
+    ctx = context(
+        StandIn(generator=generator),
+        _smooth_images(),
+        features=FlatFeatures(),
+        batch_size=128,
+        kid_subsets=20,
+        kid_subset_size=200,
+    )
     got = metrics.compute(["fd_recon", "kid_recon"], ctx)
     return got["fd_recon_flat"], got["kid_recon_flat"]
 
 
 @pytest.mark.parametrize("degrade, strengths", [(_noisy, [0.05, 0.1, 0.2]), (_blurred, [0.5, 0.8, 1.5])])
 def test_fd_and_kid_grow_with_noise_and_blur(degrade, strengths):
-    fds, kids = zip(*[_recon_distances(lambda w, training=False: w)]
-                    + [_recon_distances(degrade(s)) for s in strengths])
+    fds, kids = zip(
+        *[_recon_distances(lambda w, training=False: w)] + [_recon_distances(degrade(s)) for s in strengths]
+    )
     assert abs(fds[0]) < 1e-9  # reconstructions identical to the images
     assert 1e-3 < fds[1] < fds[2] < fds[3]
     # KID is unbiased for independent samples; reconstructions paired with their own images
@@ -96,8 +103,14 @@ def test_kid_of_identical_distributions_is_near_zero():
         return tf.reshape(tf.minimum(tf.floor(256.0 * u), 255.0) / 255.0, [-1, 4, 4, 1])
 
     def kid_with(generator):
-        ctx = context(StandIn(generator=generator, latent_size=16), _uniform_images(1000, 0),
-                      features=FlatFeatures(), num_samples=1000, kid_subsets=20, kid_subset_size=500)
+        ctx = context(
+            StandIn(generator=generator, latent_size=16),
+            _uniform_images(1000, 0),
+            features=FlatFeatures(),
+            num_samples=1000,
+            kid_subsets=20,
+            kid_subset_size=500,
+        )
         return metrics.compute(["kid", "fd"], ctx)
 
     same = kid_with(uniform_levels)
@@ -112,8 +125,7 @@ def test_kid_is_unbiased_on_tiny_subsets():
     # Two draws of the same Gaussian: the unbiased estimate averages to ~0 even with m = 10,
     # where the biased one (diagonal included) would be clearly positive.
     rng = np.random.default_rng(0)
-    mean, std = kernel_distance(rng.normal(size=(2000, 8)), rng.normal(size=(2000, 8)), num_subsets=400,
-                                subset_size=10)
+    mean, std = kernel_distance(rng.normal(size=(2000, 8)), rng.normal(size=(2000, 8)), num_subsets=400, subset_size=10)
     assert abs(mean) < 3 * std / np.sqrt(400)
 
 

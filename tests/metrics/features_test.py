@@ -20,8 +20,9 @@ def _toy_set(n, seed, name):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    model, accuracy = features.train_classifier(_toy_set(256, 0, "toy/train"), _toy_set(64, 1, "toy/test"),
-                                                "toy_classifier", epochs=2, batch_size=32, verbose=0)
+    model, accuracy = features.train_classifier(
+        _toy_set(256, 0, "toy/train"), _toy_set(64, 1, "toy/test"), "toy_classifier", epochs=2, batch_size=32, verbose=0
+    )
     path = tmp_path_factory.mktemp("features") / "toy.keras"
     features.save_classifier(model, path)
     return model, accuracy, path
@@ -65,11 +66,14 @@ def test_missing_and_unreadable_inception_weights_are_reported(tmp_path):
         features.InceptionFeatures(bad)
 
 
-@pytest.mark.parametrize("dataset, name", [
-    ("fashion_mnist", "fmnist_classifier"),
-    ("tfds:mnist", "mnist_classifier"),
-    ("folder:/data/Faces-HQ/", "faces_hq_classifier"),
-    ("tfrecord:/d/celeba-{split}-*.tfrecord", "celeba_tfrecord_classifier"),
-])
+@pytest.mark.parametrize(
+    "dataset, name",
+    [
+        ("fashion_mnist", "fmnist_classifier"),
+        ("tfds:mnist", "mnist_classifier"),
+        ("folder:/data/Faces-HQ/", "faces_hq_classifier"),
+        ("tfrecord:/d/celeba-{split}-*.tfrecord", "celeba_tfrecord_classifier"),
+    ],
+)
 def test_feature_names(dataset, name):
     assert features.feature_name(dataset) == name

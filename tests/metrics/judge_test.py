@@ -35,9 +35,17 @@ def flat_images(labels, size=6):
 
 def context(model, labels, **options):
     images = flat_images(labels)
-    return metrics.EvalContext(model=model, train_images=images, train_labels=labels, test_images=images,
-                               test_labels=labels, pixel_range=(0.0, 1.0), features=BrightnessJudge(),
-                               batch_size=7, **options)
+    return metrics.EvalContext(
+        model=model,
+        train_images=images,
+        train_labels=labels,
+        test_images=images,
+        test_labels=labels,
+        pixel_range=(0.0, 1.0),
+        features=BrightnessJudge(),
+        batch_size=7,
+        **options,
+    )
 
 
 LABELS = np.arange(40) % NUM_CLASSES
@@ -88,8 +96,10 @@ def test_class_mean_codes():
 def test_class_mean_edits_reach_their_target_when_codes_are_linear_in_class():
     # E flattens and G unflattens: w is the image, class means are the band centres, so
     # w + mean[target] - mean[label] is exactly a flat image of the target band.
-    flatten = StandIn(encoder=lambda x, training=False: tf.reshape(x, (-1, 36)),
-                      generator=lambda w, training=False: tf.reshape(w, (-1, 6, 6, 1)))
+    flatten = StandIn(
+        encoder=lambda x, training=False: tf.reshape(x, (-1, 36)),
+        generator=lambda w, training=False: tf.reshape(w, (-1, 6, 6, 1)),
+    )
     got = metrics.compute(["class_mean_edit"], context(flatten, LABELS))
     assert got["class_mean_edit_success"] == 1.0 and got["class_mean_edit_samples"] == len(LABELS)
 
@@ -123,8 +133,16 @@ def test_hf_ratio_reads_one_for_copies_above_for_speckle_and_below_for_blur():
             return w if filter_images is None else filter_images(w)
 
         model = StandIn(generator=generator, latent_size=64)
-        ctx = metrics.EvalContext(model=model, train_images=images, train_labels=None, test_images=images,
-                                  test_labels=None, pixel_range=(0.0, 1.0), batch_size=16, num_samples=64)
+        ctx = metrics.EvalContext(
+            model=model,
+            train_images=images,
+            train_labels=None,
+            test_images=images,
+            test_labels=None,
+            pixel_range=(0.0, 1.0),
+            batch_size=16,
+            num_samples=64,
+        )
         return metrics.compute(["hf_ratio"], ctx)
 
     got = ratio(None)  # reconstructions are copies

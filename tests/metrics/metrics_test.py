@@ -34,16 +34,26 @@ def IdentityModel(offset):
     return StandIn(generator=lambda w, training=False: w + offset)
 
 
-@pytest.mark.parametrize("offset, pixel_range, expected", [
-    (0.0, (0.0, 1.0), 0.0),
-    (0.1, (0.0, 1.0), None),   # computed below from the clipped images
-    (0.2, (-1.0, 1.0), 0.01),  # 0.2 on a range of 2 is 0.1 on [0, 1]; uint8 0 -> -1 stays inside after +0.2
-])
+@pytest.mark.parametrize(
+    "offset, pixel_range, expected",
+    [
+        (0.0, (0.0, 1.0), 0.0),
+        (0.1, (0.0, 1.0), None),  # computed below from the clipped images
+        (0.2, (-1.0, 1.0), 0.01),  # 0.2 on a range of 2 is 0.1 on [0, 1]; uint8 0 -> -1 stays inside after +0.2
+    ],
+)
 def test_recon_mse_on_a_unit_scale(offset, pixel_range, expected):
     images = np.zeros((5, 4, 4, 1), np.uint8)
     images[:, :2] = 255 if offset != 0.2 else 0
-    ctx = metrics.EvalContext(model=IdentityModel(offset), train_images=images, train_labels=None,
-                              test_images=images, test_labels=None, pixel_range=pixel_range, batch_size=2)
+    ctx = metrics.EvalContext(
+        model=IdentityModel(offset),
+        train_images=images,
+        train_labels=None,
+        test_images=images,
+        test_labels=None,
+        pixel_range=pixel_range,
+        batch_size=2,
+    )
     got = metrics.compute(["recon_mse"], ctx)["recon_mse"]
     if expected is None:  # half the pixels are 1.0 and clip back to 1.0; the other half are off by 0.1
         expected = 0.5 * 0.1**2

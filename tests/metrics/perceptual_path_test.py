@@ -24,12 +24,20 @@ def _linear_model():
 @pytest.mark.parametrize("sampling", ["full", "end"])
 def test_ppl_of_a_linear_generator_is_analytic(sampling):
     # A wide pixel range so that clipping never bends the linear map.
-    ctx = context(_linear_model(), np.zeros((1, 3, 4, 1), np.uint8), pixel_range=(-1e3, 1e3),
-                  features=FlatFeatures(), ppl_samples=200, ppl_epsilon=1e-2, batch_size=64)
+    ctx = context(
+        _linear_model(),
+        np.zeros((1, 3, 4, 1), np.uint8),
+        pixel_range=(-1e3, 1e3),
+        features=FlatFeatures(),
+        ppl_samples=200,
+        ppl_epsilon=1e-2,
+        batch_size=64,
+    )
     got = metrics.compute([f"ppl_{sampling}"], ctx)
     # For a linear G the step's squared distance / eps^2 is |A(w1 - w0)|^2 whatever t is.
-    expected = np.concatenate([np.sum(np.square((2.0 * (z1 - z0)) @ A), axis=1)
-                               for z0, z1, _ in ppl_inputs(ctx, sampling)])
+    expected = np.concatenate(
+        [np.sum(np.square((2.0 * (z1 - z0)) @ A), axis=1) for z0, z1, _ in ppl_inputs(ctx, sampling)]
+    )
     assert len(expected) == 200
     # np.percentile(d, 1, "lower") of 200 values is the 2nd smallest and (99, "higher") the
     # 2nd largest: the outlier rule drops exactly the smallest and the largest.

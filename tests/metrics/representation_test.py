@@ -30,9 +30,15 @@ def test_svm_metric_on_codes_of_the_encoder():
     test, test_labels = _separable(100, 1)
     # The stand-in "images" are the codes themselves; E flattens them.
     flatten = lambda x, training=False: np.reshape(x, (x.shape[0], -1))  # noqa: E731
-    ctx = metrics.EvalContext(model=StandIn(encoder=flatten), train_images=train.reshape(-1, 1, 3, 1),
-                              train_labels=train_labels, test_images=test.reshape(-1, 1, 3, 1),
-                              test_labels=test_labels, pixel_range=(0.0, 1.0), svm_steps=300)
+    ctx = metrics.EvalContext(
+        model=StandIn(encoder=flatten),
+        train_images=train.reshape(-1, 1, 3, 1),
+        train_labels=train_labels,
+        test_images=test.reshape(-1, 1, 3, 1),
+        test_labels=test_labels,
+        pixel_range=(0.0, 1.0),
+        svm_steps=300,
+    )
     ctx.__dict__["train_codes"], ctx.__dict__["test_codes"] = train, test  # codes, not uint8 images
     assert metrics.compute(["svm"], ctx) == {"svm_accuracy": 1.0, "svm_steps": 300}
 

@@ -41,5 +41,12 @@ class FlatFeatures:
 def context(model, test_images, train_images=None, pixel_range=(0.0, 1.0), **options):
     """An EvalContext without labels; `options` are its optional fields."""
     train_images = test_images if train_images is None else train_images
-    return metrics.EvalContext(model=model, train_images=train_images, train_labels=None, test_images=test_images,
-                               test_labels=None, pixel_range=pixel_range, **options)
+    return metrics.EvalContext(
+        model=model,
+        train_images=train_images,
+        train_labels=None,
+        test_images=test_images,
+        test_labels=None,
+        pixel_range=pixel_range,
+        **options,
+    )

@@ -41,9 +41,7 @@ def test_w_is_the_sum_of_the_block_styles(enc, level):
 
 def test_blend_zero_reads_the_pooled_image_with_the_previous_level(enc):
     x = images(2)
-    np.testing.assert_allclose(
-        enc(x, level=2, blend=0.0), enc(downsample_avg_2x(x), level=1), rtol=1e-5, atol=1e-5
-    )
+    np.testing.assert_allclose(enc(x, level=2, blend=0.0), enc(downsample_avg_2x(x), level=1), rtol=1e-5, atol=1e-5)
     w_half, styles = enc(x, level=2, blend=0.5, return_block_styles=True)
     assert sorted(styles) == [1, 2, 3]  # block 1 still runs; its styles are scaled by blend
 

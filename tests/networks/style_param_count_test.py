@@ -32,9 +32,12 @@ def official_counts(latent, layers, start, maximum, channels, mapping_layers):
         c_in, c_out = min(maximum, start * 2**i), min(maximum, start * 2 ** (i + 1))
         encoder += (
             dense(channels, c_in)  # from-RGB 1x1 conv
-            + c_in * c_in * 9 + c_in  # conv_1 + bias_1
-            + c_in * c_out * 9 + c_out  # conv_2 + bias_2
-            + dense(2 * c_in, latent) + dense(2 * c_out, latent)  # style read-outs
+            + c_in * c_in * 9
+            + c_in  # conv_1 + bias_1
+            + c_in * c_out * 9
+            + c_out  # conv_2 + bias_2
+            + dense(2 * c_in, latent)
+            + dense(2 * c_out, latent)  # style read-outs
         )
     mapping_f = mapping_layers * dense(latent, latent)
     mapping_d = 2 * dense(latent, latent) + dense(latent, 2 * latent)
@@ -67,12 +70,18 @@ def test_celeba_hq256_official_counts():
 
 def test_celeba_hq256_keras_nets_have_the_official_counts():  # about 5 s: full 256 px nets
     c = CELEBA_HQ256
-    args = dict(latent_size=c["latent"], layer_count=c["layers"], start_channels=c["start"],
-                max_channels=c["maximum"], channels=c["channels"])
+    args = dict(
+        latent_size=c["latent"],
+        layer_count=c["layers"],
+        start_channels=c["start"],
+        max_channels=c["maximum"],
+        channels=c["channels"],
+    )
     assert StyleEncoder(**args).count_params() == CELEBA_HQ256_COUNTS["encoder"]
     assert StyleGenerator(**args).count_params() == CELEBA_HQ256_COUNTS["decoder"]
-    assert MappingNetwork(c["latent"], c["latent"], num_layers=c["mapping_layers"]).count_params() == (
-        CELEBA_HQ256_COUNTS["mapping_f"]
+    assert (
+        MappingNetwork(c["latent"], c["latent"], num_layers=c["mapping_layers"]).count_params()
+        == (CELEBA_HQ256_COUNTS["mapping_f"])
     )
     # Ours keeps only the logit unit of D's last layer (2 * latent outputs in the official code).
     d = LatentDiscriminator(c["latent"], num_layers=3)

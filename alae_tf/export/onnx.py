@@ -18,7 +18,14 @@ import onnxruntime
 import tensorflow as tf
 
 from alae_tf import atomic
-from alae_tf.export.common import ExportError, check_new_file, config_of, read_metadata, report_path, write_json
+from alae_tf.export.artifacts import (
+    ExportError,
+    check_new_file,
+    config_of,
+    read_metadata,
+    report_path,
+    write_json,
+)
 from alae_tf.export.serving import example_inputs, read_signature_defs
 
 DEFAULT_OPSET = 17
@@ -38,12 +45,31 @@ def convert(saved_model_dir, signature, opset=DEFAULT_OPSET):
     """
     with tempfile.TemporaryDirectory() as tmp:
         output = pathlib.Path(tmp) / "model.onnx"
-        command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved_model_dir), "--tag", "serve",
-                   "--signature_def", signature, "--opset", str(opset), "--output", str(output)]
+        command = [
+            sys.executable,
+            "-m",
+            "tf2onnx.convert",
+            "--saved-model",
+            str(saved_model_dir),
+            "--tag",
+            "serve",
+            "--signature_def",
+            signature,
+            "--opset",
+            str(opset),
+            "--output",
+            str(output),
+        ]
         # cwd=tmp: `-m` puts the working folder first on sys.path, and the repo's export/
         # folder holds an onnx.py that would shadow the onnx package.
-        result = subprocess.run(command, capture_output=True, text=True, cwd=tmp,
-                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, check=False)
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            check=False,
+        )
         if result.returncode != 0 or not output.is_file():
             tail = "\n".join(result.stderr.strip().splitlines()[-15:])
             raise ExportError(f"tf2onnx could not convert signature {signature!r} of {saved_model_dir}:\n{tail}")
@@ -57,7 +83,9 @@ def _max_abs(a):
 def _compare(key, got, want):
     """`(report entry, ok)` for one output."""
     if got.shape != want.shape or got.dtype != want.dtype:
-        raise ExportError(f"ONNX output {key!r} is {got.dtype} {got.shape}, the SavedModel gives {want.dtype} {want.shape}")
+        raise ExportError(
+            f"ONNX output {key!r} is {got.dtype} {got.shape}, the SavedModel gives {want.dtype} {want.shape}"
+        )
     diff = _max_abs(got.astype(np.float64) - want.astype(np.float64))
     scale = _max_abs(want)
     limit = TOLERANCE * max(1.0, scale) if np.issubdtype(want.dtype, np.floating) else INTEGER_TOLERANCE
@@ -89,14 +117,22 @@ def check_onnx(model_content, saved_model_dir, signature, pixel_range=(0.0, 1.0)
                 raise ExportError(f"the ONNX model has no output {key!r} (it has {output_names})")
             entry, ok = _compare(key, got[key], want[key])
             if not ok:
-                raise ExportError(f"ONNX output {key!r} differs from the SavedModel by {entry['max_abs_diff']:.3g} "
-                                  f"at batch {batch} (limit {entry['limit']:.3g})")
+                raise ExportError(
+                    f"ONNX output {key!r} differs from the SavedModel by {entry['max_abs_diff']:.3g} "
+                    f"at batch {batch} (limit {entry['limit']:.3g})"
+                )
             if key not in worst or entry["max_abs_diff"] >= worst[key]["max_abs_diff"]:
                 worst[key] = entry
     return worst
 
 
-def export_onnx(saved_model_dir, signature, output, opset=DEFAULT_OPSET, overwrite=False):
+def export_onnx(
+    saved_model_dir: str | pathlib.Path,
+    signature: str,
+    output: str | pathlib.Path,
+    opset: int = DEFAULT_OPSET,
+    overwrite: bool = False,
+) -> dict:
     """Convert `signature` to `output` (`.onnx`), check it, write it and a `.json` report beside it.
 
     Returns the report dict.

@@ -15,7 +15,9 @@ def check_image(x, image_shape, what):
     if len(x.shape) != 1 + len(image_shape) or any(
         g is not None and int(g) != int(e) for g, e in zip(got, image_shape)
     ):
-        raise ValueError(f"{what}: expected images of shape [batch, {', '.join(map(str, image_shape))}], got {tuple(x.shape)}")
+        raise ValueError(
+            f"{what}: expected images of shape [batch, {', '.join(map(str, image_shape))}], got {tuple(x.shape)}"
+        )
 
 
 def build_stack(layers, input_shape):

@@ -6,7 +6,7 @@ Every benchmark writes one JSON file (`benchmarks/results/NAME.json`, or `--outp
      "settings": {flag: value}, "columns": [[key, header], ...], "results": [row, ...]}
 
 and prints the same rows as a Markdown table (pasteable into benchmarks/README.md;
-`python -m benchmarks.common FILE.json ...` prints it again from the file). A row is a
+`python -m benchmarks.harness FILE.json ...` prints it again from the file). A row is a
 flat dict; a case that could not run has `"status": "skipped"` and the error in
 `"error"` instead of numbers.
 """
@@ -143,16 +143,22 @@ def _version(package):
 def _gpus():
     try:
         import tensorflow as tf
+
         return [d.name for d in tf.config.list_physical_devices("GPU")]
     except Exception:  # reporting only: never fail a benchmark over it
         return []
 
 
 def _git_commit():
-    out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True, check=False)
-    dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     commit = out.stdout.strip() or None
     return f"{commit}+dirty" if commit and dirty.stdout.strip() else commit
 
@@ -262,15 +268,18 @@ def describe(payload):
     """A result file's provenance line and its Markdown table."""
     machine = payload["machine"]
     load = ", ".join(f"{v:.1f}" for v in machine["load_average"] or [])
-    versions = ", ".join(f"{title} {machine['versions'][package]}" for package, title in _FRAMEWORKS
-                         if machine["versions"].get(package))
-    header = (f"{payload['benchmark']}, {payload['created'][:10]}: {machine['cpu_model']}, {machine['cpu_cores']} "
-              f"cores, {versions}, load average {load}, commit {machine['git_commit']}")
+    versions = ", ".join(
+        f"{title} {machine['versions'][package]}" for package, title in _FRAMEWORKS if machine["versions"].get(package)
+    )
+    header = (
+        f"{payload['benchmark']}, {payload['created'][:10]}: {machine['cpu_model']}, {machine['cpu_cores']} "
+        f"cores, {versions}, load average {load}, commit {machine['git_commit']}"
+    )
     return header + "\n\n" + format_table(payload["results"], [tuple(c) for c in payload["columns"]])
 
 
 if __name__ == "__main__":
-    # `python -m benchmarks.common RESULT.json ...`: print stored results as Markdown (for the README).
+    # `python -m benchmarks.harness RESULT.json ...`: print stored results as Markdown (for the README).
     for result in sys.argv[1:]:
         print(describe(json.loads(pathlib.Path(result).read_text())) + "\n")
 

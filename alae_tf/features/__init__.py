@@ -10,14 +10,13 @@ other.
 
       python -m alae_tf.features --dataset=fashion_mnist --output=fmnist_classifier.keras
 
-  `load_feature_extractor(path)` loads it back.
+  `load_feature_extractor(path)` loads it back. The binary that trains one is `__main__.py`.
 - `InceptionFeatures`: the 2048-d pool features of Inception-v3, when the user supplies its
   ImageNet weights file (`include_top=False` .h5).
 """
 
 import pathlib
 import re
-import sys
 import tempfile
 
 import numpy as np
@@ -82,10 +81,19 @@ def train_classifier(train_set, test_set, name, epochs=2, batch_size=128, seed=0
     keras.utils.set_random_seed(seed)
     num_classes = int(max(train_set.labels.max(), test_set.labels.max())) + 1
     model = build_classifier(train_set.images.shape[1:], num_classes, name)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    model.fit(_unit_scale(train_set.images), train_set.labels, batch_size=batch_size, epochs=epochs,
-              shuffle=True, verbose=verbose)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(
+        _unit_scale(train_set.images),
+        train_set.labels,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=True,
+        verbose=verbose,
+    )
     _, accuracy = model.evaluate(_unit_scale(test_set.images), test_set.labels, batch_size=500, verbose=0)
     return model, float(accuracy)
 
@@ -133,8 +141,10 @@ class ClassifierFeatures:
         try:
             layer = model.get_layer(FEATURE_LAYER)
         except ValueError as e:
-            raise FeatureError(f"model {model.name!r} has no {FEATURE_LAYER!r} layer; train a feature "
-                               f"classifier with `python -m alae_tf.features`") from e
+            raise FeatureError(
+                f"model {model.name!r} has no {FEATURE_LAYER!r} layer; train a feature "
+                f"classifier with `python -m alae_tf.features`"
+            ) from e
         self.name = model.name
         self.source = None if source is None else str(source)
         self.input_shape = tuple(model.input_shape[1:])
@@ -158,21 +168,25 @@ class ClassifierFeatures:
             FeatureError: the model has no "logits" head on its feature layer.
         """
         if self._head is None:
-            raise FeatureError(f"{self.name} has no {LOGITS_LAYER!r} head on its {FEATURE_LAYER!r} layer: it cannot "
-                               f"judge classes; train one with `python -m alae_tf.features`")
+            raise FeatureError(
+                f"{self.name} has no {LOGITS_LAYER!r} head on its {FEATURE_LAYER!r} layer: it cannot "
+                f"judge classes; train one with `python -m alae_tf.features`"
+            )
         kernel, bias = self._head
         return np.asarray(features, np.float64) @ kernel + bias
 
     def __call__(self, images, pixel_range):
         """`[N, H, W, C]` float images in `pixel_range` -> `[N, d]` float32 numpy."""
         if tuple(images.shape[1:]) != self.input_shape:
-            raise FeatureError(f"{self.name} reads images of shape {self.input_shape}, got "
-                               f"{tuple(images.shape[1:])}: train a classifier at the model's resolution "
-                               f"and channels (python -m alae_tf.features --resolution= --channels=)")
+            raise FeatureError(
+                f"{self.name} reads images of shape {self.input_shape}, got "
+                f"{tuple(images.shape[1:])}: train a classifier at the model's resolution "
+                f"and channels (python -m alae_tf.features --resolution= --channels=)"
+            )
         return np.asarray(self._features(_to_unit(images, pixel_range), training=False), np.float32)
 
 
-def load_feature_extractor(path):
+def load_feature_extractor(path: str | pathlib.Path) -> "ClassifierFeatures":
     """A `ClassifierFeatures` from a .keras file saved by `python -m alae_tf.features`.
 
     Raises:
@@ -182,13 +196,17 @@ def load_feature_extractor(path):
 
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FeatureError(f"feature network {path} not found; train one with "
-                           f"`python -m alae_tf.features --dataset=... --output={path}`")
+        raise FeatureError(
+            f"feature network {path} not found; train one with "
+            f"`python -m alae_tf.features --dataset=... --output={path}`"
+        )
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types (zipfile, OSError, ValueError) for bad files.
-        raise FeatureError(f"cannot read feature network {path} ({type(e).__name__}: {e}); retrain it with "
-                           f"`python -m alae_tf.features`") from e
+        raise FeatureError(
+            f"cannot read feature network {path} ({type(e).__name__}: {e}); retrain it with "
+            f"`python -m alae_tf.features`"
+        ) from e
     return ClassifierFeatures(model, source=path)
 
 
@@ -213,14 +231,19 @@ class InceptionFeatures:
         path = pathlib.Path(weights_path)
         self.source = str(path)
         if not path.is_file():
-            raise FeatureError(f"Inception-v3 weights file {path} not found; pass the notop .h5 file "
-                               f"(inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5)")
+            raise FeatureError(
+                f"Inception-v3 weights file {path} not found; pass the notop .h5 file "
+                f"(inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5)"
+            )
         try:
             self._model = keras.applications.InceptionV3(
-                weights=str(path), include_top=False, pooling="avg", input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
+                weights=str(path), include_top=False, pooling="avg", input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3)
+            )
         except Exception as e:  # h5py/ValueError on a file that is not these weights.
-            raise FeatureError(f"cannot load Inception-v3 weights from {path} ({type(e).__name__}: {e}); it must "
-                               f"be the include_top=False .h5 file") from e
+            raise FeatureError(
+                f"cannot load Inception-v3 weights from {path} ({type(e).__name__}: {e}); it must "
+                f"be the include_top=False .h5 file"
+            ) from e
 
     def __call__(self, images, pixel_range):
         """`[N, H, W, C]` float images in `pixel_range`, C in {1, 3} -> `[N, 2048]` float32 numpy."""
@@ -231,54 +254,3 @@ class InceptionFeatures:
             x = tf.repeat(x, 3, axis=-1)
         x = tf.image.resize(x, (INCEPTION_SIZE, INCEPTION_SIZE), method="bilinear")
         return np.asarray(self._model(2.0 * x - 1.0, training=False), np.float32)
-
-
-def main(argv):
-    from absl import flags
-
-    from alae_tf import data
-
-    FLAGS = flags.FLAGS
-    if len(argv) > 1:
-        raise SystemExit(f"alae_tf.features: unexpected arguments: {argv[1:]}")
-    try:
-        train_set, test_set = (
-            data.load_images(FLAGS.dataset, split, resolution=FLAGS.resolution, channels=FLAGS.channels,
-                             data_dir=FLAGS.data_dir) for split in ("train", "test"))
-        if FLAGS.train_images:
-            train_set = data.ImageSet(train_set.images[:FLAGS.train_images],
-                                      train_set.labels[:FLAGS.train_images] if train_set.labels is not None else None,
-                                      train_set.name)
-        name = feature_name(FLAGS.dataset)
-        model, accuracy = train_classifier(train_set, test_set, name, epochs=FLAGS.epochs,
-                                           batch_size=FLAGS.batch_size, seed=FLAGS.seed, verbose=FLAGS.verbose)
-        save_classifier(model, FLAGS.output)
-    except (data.DatasetError, FeatureError) as e:
-        sys.exit(f"alae_tf.features: error: {e}")
-    print(f"{name}: test accuracy {accuracy:.4f} on {len(test_set)} images "
-          f"(trained on {len(train_set)}, {FLAGS.epochs} epochs); saved {FLAGS.output}")
-
-
-def _define_flags():
-    from absl import flags
-
-    from alae_tf import data
-
-    flags.DEFINE_string("dataset", "fashion_mnist", "Labelled data source. " + data.SPEC_HELP)
-    flags.DEFINE_string("output", None, "Where to save the classifier (.keras).", required=True)
-    flags.DEFINE_string("data_dir", None, "Overrides the dataset's default location.")
-    flags.DEFINE_integer("epochs", 2, "Training epochs.", lower_bound=1)
-    flags.DEFINE_integer("train_images", None, "Train on the first N training images only (default: all).",
-                         lower_bound=1)
-    flags.DEFINE_integer("resolution", None, "Image side (default: native); match the ALAE's.", lower_bound=1)
-    flags.DEFINE_integer("channels", 1, "1 (grey) or 3 (RGB); match the ALAE's.")
-    flags.DEFINE_integer("batch_size", 128, "Training batch size.", lower_bound=1)
-    flags.DEFINE_integer("seed", 0, "Seed of the initial weights and the data order.")
-    flags.DEFINE_integer("verbose", 1, "Keras fit verbosity (0, 1, 2).")
-
-
-if __name__ == "__main__":
-    from absl import app
-
-    _define_flags()
-    app.run(main)

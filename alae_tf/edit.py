@@ -1,0 +1,143 @@
+r"""Edit real images with a trained ALAE: find directions in w, then edit, mix or interpolate images.
+
+    # 1. Directions, saved with their provenance to W/directions/NAME.npz:
+    python -m alae_tf.edit --mode=directions --workdir=W --method=linear --classes=one_vs_rest
+    python -m alae_tf.edit --mode=directions --workdir=W --method=regression --attribute=ink_mass
+    python -m alae_tf.edit --mode=directions --workdir=W --method=pca --k=5
+    # 2. Edits of your own PNG/JPEG files (at the nets' size) or of a split's first images:
+    python -m alae_tf.edit --mode=edit --workdir=W --directions=linear_rest_to_3 \
+        --images=my_images/ --strengths=-2,-1,0,1,2 --output_dir=edits/
+    # 3. Style mixing (style nets) and interpolation, A and B paired row by row:
+    python -m alae_tf.edit --mode=mix --workdir=W --images=a/ --images_b=b/ --cutoff=4 --output_dir=mix/
+    python -m alae_tf.edit --mode=interpolate --workdir=W --split=test --count=4 --output_dir=lerp/
+
+A refused command (an unknown direction, layers out of range, images of another size) writes nothing.
+"""
+
+import sys
+
+from absl import app, flags
+
+import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
+from alae_tf import data, workdir
+from alae_tf.checkpoint import CheckpointError
+from alae_tf.editing import workflows
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum(
+    "mode",
+    "edit",
+    ["directions", "edit", "mix", "interpolate"],
+    "directions: find and save directions; edit: move images along them; mix: style mixing (style nets); "
+    "interpolate: from images A to images B in w.",
+)
+flags.DEFINE_string("workdir", None, "Run folder written by alae_tf.train.", required=True)
+# --mode=directions
+flags.DEFINE_enum("method", None, list(workflows.METHODS), "How directions are found (--mode=directions).")
+flags.DEFINE_string("classes", None, "class_mean / linear: 'one_vs_rest' (default) or 'A,B' (from class A to class B).")
+flags.DEFINE_string(
+    "attribute",
+    None,
+    f"regression: {' or '.join(workflows.ATTRIBUTES)} (from the images), or the name of --attribute_csv's attribute.",
+)
+flags.DEFINE_string("attribute_csv", None, "regression: CSV of 'filename,value' rows for a folder: dataset's files.")
+flags.DEFINE_integer("k", workflows.DEFAULT_K, "pca / sefa: how many directions.", lower_bound=1)
+flags.DEFINE_list("orthogonal_to", [], "Saved directions the new ones are made orthogonal to (named NAME_orth).")
+flags.DEFINE_integer(
+    "max_images", workflows.DEFAULT_MAX_IMAGES, "Directions: encode at most this many images.", lower_bound=3
+)
+# --mode=edit
+flags.DEFINE_list("directions", [], "Saved directions to edit along (default: all in WORKDIR/directions).")
+flags.DEFINE_list(
+    "strengths", [f"{s:g}" for s in workflows.DEFAULT_STRENGTHS], "Strengths, one grid column each (0: reconstruction)."
+)
+flags.DEFINE_string(
+    "layers", None, "Style nets: style inputs moved: coarse, middle, fine or START:END (default: all; sefa too)."
+)
+flags.DEFINE_integer(
+    "refine_steps",
+    0,
+    "Also fit each code to its image with this many Adam steps; edits in OUT/refined/.",
+    lower_bound=0,
+)
+# Images.
+flags.DEFINE_list("images", [], "Your PNG/JPEG files or folders, at the nets' size (never resized).")
+flags.DEFINE_list("images_b", [], "mix / interpolate: images B (default: the split's next --count images).")
+flags.DEFINE_string(
+    "split",
+    None,
+    "Without --images: the split whose first --count images are used (default test; train for directions).",
+)
+flags.DEFINE_integer("count", workflows.DEFAULT_COUNT, "Without --images: images taken from --split.", lower_bound=1)
+flags.DEFINE_string("dataset", None, "Another --dataset spec than the run's, cropped and resized to the nets' shape.")
+flags.DEFINE_string("data_dir", None, "Overrides the dataset's default location.")
+flags.DEFINE_integer("cutoff", None, "mix: style inputs taken from A (default: the coarse ones).", lower_bound=0)
+flags.DEFINE_integer("steps", workflows.DEFAULT_STEPS, "interpolate: frames from A to B.", lower_bound=2)
+# Output.
+flags.DEFINE_string("output_dir", None, "Folder written (default WORKDIR/edits/MODE-TIME); must be new or empty.")
+flags.DEFINE_bool("overwrite", False, "Replace a non-empty --output_dir.")
+flags.DEFINE_bool("use_ema", True, "Use the EMA nets (as the paper does) or the trained ones.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    images = dict(split=FLAGS.split, count=FLAGS.count, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir)
+    output = dict(output_dir=FLAGS.output_dir, use_ema=FLAGS.use_ema, overwrite=FLAGS.overwrite)
+    try:
+        run = workdir.open_run(FLAGS.workdir)
+        if FLAGS.mode == "directions":
+            directions = workflows.build_directions(
+                run,
+                FLAGS.method,
+                split=FLAGS.split,
+                classes=FLAGS.classes,
+                attribute=FLAGS.attribute,
+                attribute_csv=FLAGS.attribute_csv,
+                k=FLAGS.k,
+                layers=FLAGS.layers,
+                orthogonal_to=FLAGS.orthogonal_to,
+                max_images=FLAGS.max_images,
+                dataset=FLAGS.dataset,
+                data_dir=FLAGS.data_dir,
+                use_ema=FLAGS.use_ema,
+            )
+            for direction in directions:
+                print(workflows.describe_direction(run, direction))
+            return
+        if FLAGS.mode == "edit":
+            directions = workflows.select_directions(run, FLAGS.directions)  # fails before any image is read
+            pixels, names = workflows.select_images(run, FLAGS.images, **images)
+            written = workflows.apply_edits(
+                run,
+                pixels,
+                names,
+                directions,
+                FLAGS.strengths,
+                FLAGS.layers,
+                refine_steps=FLAGS.refine_steps,
+                **output,
+            )
+        else:
+            if FLAGS.mode == "mix":
+                workflows.check_style_nets(run, "--mode=mix")
+            (a, names_a), (b, names_b) = workflows.select_image_pairs(run, FLAGS.images, FLAGS.images_b, **images)
+            if FLAGS.mode == "mix":
+                written = workflows.apply_style_mix(run, a, b, FLAGS.cutoff, names_a=names_a, names_b=names_b, **output)
+            else:
+                written = workflows.apply_interpolation(
+                    run, a, b, FLAGS.steps, names_a=names_a, names_b=names_b, **output
+                )
+    except (data.DatasetError, CheckpointError, ValueError) as e:
+        # ValueError: EditingError among them (unknown direction, layers, image sizes, output folder).
+        sys.exit(f"alae_tf.edit: error: {e}")
+    print(f"wrote {len(written.files)} files to {written.folder}")
+    for path in written.grids:
+        print(f"  {path}")
+    for note in written.notes:
+        print(note)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,56 @@
+"""Codes of a whole image set, and the provenance that says where they came from."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from alae_tf.data import to_pixel_range
+from alae_tf.editing.errors import EditingError
+from alae_tf.editing.operations import encode, image_shape
+
+
+def encode_dataset(model, images_uint8, pixel_range, batch_size: int = 256, use_ema: bool = True) -> np.ndarray:
+    """Codes `[N, latent]` float32 of uint8 images `[N, H, W, C]` at the model's resolution, in batches.
+
+    Args:
+        model: an `ALAE`.
+        images_uint8: e.g. `Run.load_split(split).images` (already pooled to the nets' level).
+        pixel_range: the run's `config.pixel_range`.
+        batch_size: images per encoder call.
+        use_ema: the EMA encoder (default) or the trained one.
+    """
+    images = np.asarray(images_uint8)
+    if images.dtype != np.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != image_shape(model):
+        raise EditingError(
+            f"encode_dataset: expected uint8 images [N, {', '.join(map(str, image_shape(model)))}], got "
+            f"{images.dtype} {images.shape}"
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise EditingError(f"encode_dataset: batch_size must be an int >= 1, got {batch_size!r}")
+    parts = [
+        encode(model, to_pixel_range(images[start : start + batch_size], pixel_range), use_ema).numpy()
+        for start in range(0, len(images), int(batch_size))
+    ]
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, int(model.dlatent_size)), np.float32)
+
+
+def run_provenance(run, split: str, use_ema: bool = True) -> dict:
+    """Where codes of `run` (an `alae_tf.workdir.Run`) on `split` come from, for a direction's provenance.
+
+    Returns:
+        `{"workdir", "preset", "source" ("<dataset>/<split>"), "nets" ("ema" or "trained"),
+        "images_seen", "step", "level", "resolution"}`.
+    """
+    model = run.model
+    return {
+        "workdir": str(run.path),
+        "preset": run.config.name,
+        "source": f"{run.config.dataset}/{split}",
+        "nets": "ema" if use_ema else "trained",
+        "images_seen": int(run.meta.get("images_seen", int(model.images_seen.numpy()))),
+        "step": int(run.meta.get("step", int(model.step.numpy()))),
+        "level": model.level,
+        "resolution": int(model.resolution),
+    }

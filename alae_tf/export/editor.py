@@ -1,0 +1,280 @@
+"""The `editor` part: real images edited in one request (encode, move w, decode), uint8 in and out.
+
+Signatures (batch B is dynamic; images uint8 `[B, H, W, C]` at the exported level, as every
+image signature of the export; `latent` is w's size; K directions were baked in at export):
+
+| signature | inputs | outputs |
+|---|---|---|
+| `edit` (= `serving_default`) | `image`, `direction` float32 [1 or B, latent], `strength` float32 [B] | `image` uint8 |
+| `edit_by_index` | `image`, `index` int32 [B] (into the baked directions), `strength` float32 [B] | `image` uint8 |
+| `mix` (style nets only) | `image_a`, `image_b` uint8 [B, H, W, C], `cutoff` int32 [] | `image` uint8 |
+| `directions` | none | `directions` float32 [K, latent], `names` string [K] |
+
+- `edit`: `G(E(x) + strength * direction)`, every style layer moved for style nets (as
+  `alae_tf.editing.edit` with `layers=None`). `direction` is one row for the whole batch or one
+  row per image (TF Serving's REST row format sends one per instance); a SignatureDef fixes its
+  rank, so a single direction is `[1, latent]`.
+- `edit_by_index`: the same with row `index[i]` of the baked matrix for image i. Without
+  directions (K = 0) every request is refused with a message saying so; `edit` still works.
+- `mix`: A's styles for style inputs below `cutoff`, B's from `cutoff` on (`cutoff` in
+  `[0, 2 * layer_count]`, as `alae_tf.editing.style_mix`); the MLP nets have no styles to mix.
+- `directions`: the baked matrix and the names, so that clients know what an index means. It has
+  no inputs: call it over gRPC (TF Serving's REST API refuses signatures without inputs) or read
+  `assets.extra/directions.json`, which holds the same directions with their provenance.
+
+Numbers. The images equal the editing library's (`alae_tf.editing.edit` and `style_mix` on the
+model's EMA nets, float images from `alae_tf.data.to_pixel_range`) up to the uint8 rounding: the
+uint8 <-> float conversion and the float32 nets are `signatures`' and G and E run at the exported
+level and blend (`style`'s wrappers). The style generator's noise is the library's too: drawn for
+the batch from `alae_tf.editing.DEFAULT_NOISE_SEED` (`StyleGenerator.draw_noise`), so an edit at
+strength 0 is the library's reconstruction and, as in the library, an image's noise depends on its
+row in the batch. (The other parts' fixed noise is per image, from `signatures.NOISE_SEED`, so
+`alae`'s `reconstruct` of a style net differs from a strength-0 edit in its noise.)
+
+Bad input is refused at the signature: dtype by the signature itself, rank and shape (image size,
+channels, direction length) by an EnsureShape as in `signatures`, the rest (direction rows,
+strengths per image, batches of A and B, index and cutoff ranges) by asserts whose message names
+the signature, the input and what it must be.
+"""
+
+import json
+import pathlib
+from collections.abc import Iterable, Mapping
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from alae_tf import atomic, editing
+from alae_tf.export import signatures, style
+from alae_tf.export.artifacts import ExportError
+
+PART = "editor"
+# Beside alae_export.json; TF Serving ignores everything in assets.extra/ but the warm-up records.
+DIRECTIONS_PATH = pathlib.Path("assets.extra") / "directions.json"
+DIRECTIONS_FORMAT = "alae_tf.export.directions/1"
+WORKDIR_DIRECTIONS = "directions"  # WORKDIR/directions/: the run's directions (editing.save_directions)
+
+
+# ------------------------------------------------------------------ directions
+def check_directions(directions, latent_size):
+    """`directions` (Directions, or `{name: Direction}` as `editing.load_directions` returns) as a list.
+
+    Raises:
+        ExportError: something that is not a `Direction`, two directions of one name, or a vector
+            whose size is not the model's w.
+    """
+    if directions is None:
+        return []
+    if isinstance(directions, Mapping):
+        directions = directions.values()
+    if isinstance(directions, editing.Direction) or not isinstance(directions, Iterable):
+        directions = [directions]
+    directions = list(directions)
+    wrong = [type(d).__name__ for d in directions if not isinstance(d, editing.Direction)]
+    if wrong:
+        raise ExportError(f"directions must be alae_tf.editing.Direction objects, got {sorted(set(wrong))}")
+    names = [d.name for d in directions]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ExportError(f"two directions share the names {duplicates}: an index would not say which is meant")
+    sizes = {d.name: d.latent_size for d in directions if d.latent_size != int(latent_size)}
+    if sizes:
+        raise ExportError(f"directions {sizes} do not have the model's w size {latent_size}: made for another model?")
+    return directions
+
+
+def write_directions_asset(saved_model_dir, directions, latent_size):
+    """Write `assets.extra/directions.json`: the baked directions, in index order, with their provenance.
+
+    `{"format", "count" (K), "latent_size", "directions": [{"index", "name", "vector", "provenance"}]}`.
+    """
+    record = {
+        "format": DIRECTIONS_FORMAT,
+        "count": len(directions),
+        "latent_size": int(latent_size),
+        "directions": [
+            {"index": i, "name": d.name, "vector": d.vector.tolist(), "provenance": d.provenance}
+            for i, d in enumerate(directions)
+        ],
+    }
+    atomic.write_text(pathlib.Path(saved_model_dir) / DIRECTIONS_PATH, json.dumps(record, indent=2, sort_keys=True))
+
+
+def read_directions_asset(saved_model_dir):
+    """The `Direction`s baked into an exported editor, in index order.
+
+    Raises:
+        ExportError: no such file (not an editor written by this package) or another format.
+    """
+    path = pathlib.Path(saved_model_dir) / DIRECTIONS_PATH
+    if not path.is_file():
+        raise ExportError(f"{saved_model_dir} has no {DIRECTIONS_PATH}: not an editor written by export/saved_model.py")
+    record = json.loads(path.read_text())
+    if record.get("format") != DIRECTIONS_FORMAT:
+        raise ExportError(f"{path} has format {record.get('format')!r}; this build reads {DIRECTIONS_FORMAT!r}")
+    return [
+        editing.Direction(d["name"], np.asarray(d["vector"], np.float32), d["provenance"]) for d in record["directions"]
+    ]
+
+
+# ------------------------------------------------------------------ signatures
+def _checked(checks, *tensors):
+    """`tensors`, computed after the assert ops `checks` (so no op fails on bad input before they do)."""
+    with tf.control_dependencies(checks):
+        return [tf.identity(t) for t in tensors]
+
+
+class _Editor:
+    """Input specs and the computations behind the editor's signatures, on float32 nets."""
+
+    def __init__(self, nets, pixel_range, directions):
+        self.c = signatures.Computations(nets, pixel_range)
+        self.generator = nets.generator
+        self.is_style = isinstance(nets.generator, style.StyleGeneratorAtLevel)
+        self.latent = int(nets.mapping.dlatent_size)
+        directions = check_directions(directions, self.latent)
+        self.names = [d.name for d in directions]
+        self.matrix = editing.direction_matrix(directions) if directions else np.zeros((0, self.latent), np.float32)
+        self.num_styles = int(nets.generator.generator.num_styles) if self.is_style else 0
+        batch = lambda name, dtype: tf.TensorSpec([None], dtype, name=name)  # noqa: E731
+        self.image = self.c.image_uint8
+        self.image_a = tf.TensorSpec(self.image.shape, tf.uint8, name="image_a")
+        self.image_b = tf.TensorSpec(self.image.shape, tf.uint8, name="image_b")
+        self.direction = tf.TensorSpec([None, self.latent], tf.float32, name="direction")
+        self.strength = batch("strength", tf.float32)
+        self.index = batch("index", tf.int32)
+        self.cutoff = tf.TensorSpec([], tf.int32, name="cutoff")
+
+    @property
+    def count(self):
+        return len(self.names)
+
+    # -- nets
+    def _noise(self, batch):
+        """The editing library's noise for a batch (`ALAE.synthesize` with `editing.DEFAULT_NOISE_SEED`)."""
+        return self.generator.generator.draw_noise(self.generator.level, batch, seed=editing.DEFAULT_NOISE_SEED)
+
+    def _decode(self, w):
+        """uint8 images of codes w `[B, latent]`, w in every style slot."""
+        if not self.is_style:
+            return self.c.to_uint8(self.c.decode(w))
+        return self.c.to_uint8(self.generator(w, noise=self._noise(tf.shape(w)[0]), training=False))
+
+    def _decode_styles(self, styles):
+        """uint8 images of styles `[B, num_styles, latent]` (style nets), at the exported level and blend."""
+        g = self.generator
+        images = g.generator(styles, level=g.level, blend=g.blend, noise=self._noise(tf.shape(styles)[0]))
+        return self.c.to_uint8(images)
+
+    def _encode(self, image):
+        return self.c.encode(self.c.from_uint8(image))
+
+    def _moved(self, what, image, rows, strength):
+        """`G(E(x) + strength * rows)` for `rows` `[B, latent]`, after checking `strength` has B numbers."""
+        batch = tf.shape(image)[0]
+        check = tf.debugging.Assert(
+            tf.equal(tf.shape(strength)[0], batch),
+            [f"{what}: strength must be [B], one number per image; got", tf.shape(strength)[0], "for", batch, "images"],
+        )
+        rows, strength = _checked([check], rows, strength)
+        return {"image": self._decode(self._encode(image) + strength[:, None] * rows)}
+
+    # -- signatures
+    def edit(self, image, direction, strength):
+        batch, rows = tf.shape(image)[0], tf.shape(direction)[0]
+        check = tf.debugging.Assert(
+            tf.logical_or(tf.equal(rows, 1), tf.equal(rows, batch)),
+            [
+                f"edit: direction must be [1, {self.latent}] (one for every image) or [B, {self.latent}] "
+                "(one per image); got",
+                rows,
+                "rows for",
+                batch,
+                "images",
+            ],
+        )
+        (direction,) = _checked([check], direction)
+        return self._moved("edit", image, tf.broadcast_to(direction, [batch, self.latent]), strength)
+
+    def edit_by_index(self, image, index, strength):
+        batch = tf.shape(image)[0]
+        if self.count:
+            range_message = f"must be in [0, {self.count}) (the directions baked in; see the `directions` signature)"
+        else:
+            range_message = (
+                "cannot be used: this editor was exported without directions (export_workdir bakes in "
+                "WORKDIR/directions/); use the `edit` signature with a direction vector, or export again with "
+                "directions"
+            )
+        checks = [
+            tf.debugging.Assert(
+                tf.equal(tf.shape(index)[0], batch),
+                ["edit_by_index: index must be [B], one per image; got", tf.shape(index)[0], "for", batch, "images"],
+            ),
+            tf.debugging.Assert(
+                tf.reduce_all((index >= 0) & (index < self.count)),
+                [f"edit_by_index: index {range_message}; got", index],
+            ),
+        ]
+        (index,) = _checked(checks, index)
+        rows = tf.gather(tf.constant(self.matrix), index)
+        return self._moved("edit_by_index", image, rows, strength)
+
+    def mix(self, image_a, image_b, cutoff):
+        batch_a, batch_b = tf.shape(image_a)[0], tf.shape(image_b)[0]
+        checks = [
+            tf.debugging.Assert(
+                tf.equal(batch_a, batch_b),
+                ["mix: image_a and image_b pair row by row; got", batch_a, "and", batch_b, "images"],
+            ),
+            tf.debugging.Assert(
+                (cutoff >= 0) & (cutoff <= self.num_styles),
+                [f"mix: cutoff must be in [0, {self.num_styles}] (style inputs); got", cutoff],
+            ),
+        ]
+        image_a, image_b, cutoff = _checked(checks, image_a, image_b, cutoff)
+        shape = [batch_a, self.num_styles, self.latent]
+        styles_a = tf.broadcast_to(self._encode(image_a)[:, None], shape)
+        styles_b = tf.broadcast_to(self._encode(image_b)[:, None], shape)
+        first = tf.range(self.num_styles)[None, :, None] < cutoff
+        return {"image": self._decode_styles(tf.where(first, styles_a, styles_b))}
+
+    def directions(self):
+        return {"directions": tf.constant(self.matrix), "names": tf.constant(self.names, tf.string, [self.count])}
+
+
+def endpoints(nets, pixel_range, directions=()):
+    """`{signature name: tf.function}` of the editor (see the module docstring)."""
+    e = _Editor(nets, pixel_range, directions)
+    fns = {
+        # Editing is the editor's own job: the default.
+        "serving_default": signatures.signature_function(e.edit, e.image, e.direction, e.strength),
+        "edit": signatures.signature_function(e.edit, e.image, e.direction, e.strength),
+        "edit_by_index": signatures.signature_function(e.edit_by_index, e.image, e.index, e.strength),
+        "directions": signatures.signature_function(e.directions),
+    }
+    if e.is_style:
+        fns["mix"] = signatures.signature_function(e.mix, e.image_a, e.image_b, e.cutoff)
+    return fns
+
+
+def build_archive(nets, pixel_range, directions=()):
+    """A `keras.export.ExportArchive` (a tf.Module) holding the editor's E and G and every signature."""
+    archive = keras.export.ExportArchive()
+    for net in (nets.encoder, nets.generator):
+        archive.track(net)
+    for name, fn in endpoints(nets, pixel_range, directions).items():
+        archive.add_endpoint(name, fn)
+    return archive
+
+
+def int_ranges(nets, directions=()):
+    """`{input: (low, high)}`, the valid values (half-open) of the editor's integer inputs, for warm-up requests.
+
+    `index` has an empty range without directions: no valid `edit_by_index` request exists then.
+    """
+    ranges = {"index": (0, len(check_directions(directions, nets.mapping.dlatent_size)))}
+    if isinstance(nets.generator, style.StyleGeneratorAtLevel):
+        ranges["cutoff"] = (0, int(nets.generator.generator.num_styles) + 1)
+    return ranges
