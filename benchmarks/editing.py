@@ -70,7 +70,10 @@ def tflite_class_edit(run_dir, judge, tflite_path, results):
     return success
 
 
-def copy_figures(run_dir, label):
+def copy_figures(run_dir):
+    # Runs are named by their folder (by its parent for quality_curves-style `.../NAME/run`).
+    path = pathlib.Path(run_dir)
+    label = path.parent.name if path.name == "run" else path.name
     target = pathlib.Path(FLAGS.figures_dir)
     target.mkdir(parents=True, exist_ok=True)
     for name in FIGURES:
@@ -84,7 +87,7 @@ def main(argv):
     judge = features.load_feature_extractor(FLAGS.feature_net)
     rows, extra = [], {}
     results = evaluation.evaluate(FLAGS.workdir, EDIT_METRICS, features=judge)
-    copy_figures(FLAGS.workdir, pathlib.Path(FLAGS.workdir).name)
+    copy_figures(FLAGS.workdir)
     keys = [k for k in results if k.startswith(("class_edit", "ink_edit", "lec_", "judge_accuracy", "recon_class"))]
     rows += [{"run": FLAGS.workdir, "metric": k, "value": results[k]} for k in sorted(keys)]
     if FLAGS.tflite:
@@ -93,7 +96,7 @@ def main(argv):
         rows += [{"run": FLAGS.workdir, "metric": f"class_edit_success_{k}", "value": v} for k, v in success.items()]
     if FLAGS.style_workdir:
         mixed = evaluation.evaluate(FLAGS.style_workdir, ["style_mix", "recon_mse"], options={"seed": 0})
-        copy_figures(FLAGS.style_workdir, pathlib.Path(FLAGS.style_workdir).name)
+        copy_figures(FLAGS.style_workdir)
         rows += [
             {"run": FLAGS.style_workdir, "metric": k, "value": mixed[k]}
             for k in sorted(mixed)
