@@ -35,3 +35,17 @@ def interleave(a, b):
 
 def write_png(path, image_uint8):
     atomic.write_bytes(path, tf.io.encode_png(image_uint8).numpy())
+
+
+# Small images are enlarged (nearest neighbour) to at least this many px per tile, to be seen.
+MIN_TILE_PX = 64
+
+
+def zoom(image_uint8: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement of `[H, W, C]` by an integer `factor`."""
+    return np.repeat(np.repeat(image_uint8, factor, axis=0), factor, axis=1)
+
+
+def tile_zoom(side: int) -> int:
+    """The enlargement that brings a `side`-px tile to at least `MIN_TILE_PX` (1 if it is already)."""
+    return max(1, MIN_TILE_PX // side)

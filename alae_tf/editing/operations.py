@@ -331,13 +331,15 @@ def refine(
     return w, np.stack(losses).astype(np.float32)
 
 
-def grid(images, pixel_range: Sequence[float] | None = None, pad: int = 1) -> np.ndarray:
-    """One uint8 picture `[R*(H+pad)+pad, C*(W+pad)+pad, ch]` of images `[R, C, H, W, ch]`, row by row.
+def grid(images, pixel_range: Sequence[float] | None = None, pad: int = 1, zoom: int = 1) -> np.ndarray:
+    """One uint8 picture `[R*(H+pad)+pad, C*(W+pad)+pad, ch]` (times `zoom`) of images `[R, C, H, W, ch]`.
 
     Args:
         images: uint8, or floats in `pixel_range` (clipped), e.g. `traversal`'s `[B, S, ...]` output.
         pixel_range: needed for float images (the run's `config.pixel_range`).
         pad: white pixels between images.
+        zoom: nearest-neighbour enlargement of the whole picture (`images.tile_zoom(H)` makes
+            small tiles visible).
     """
     images = np.asarray(images)
     if images.ndim != 5:
@@ -347,4 +349,5 @@ def grid(images, pixel_range: Sequence[float] | None = None, pad: int = 1) -> np
             raise EditingError("grid: float images need their pixel_range (the run's config.pixel_range)")
         images = image_files.to_uint8(images, pixel_range)
     rows, columns = images.shape[:2]
-    return image_files.grid(images.reshape((rows * columns,) + images.shape[2:]), columns=columns, pad=pad)
+    picture = image_files.grid(images.reshape((rows * columns,) + images.shape[2:]), columns=columns, pad=pad)
+    return image_files.zoom(picture, int(zoom))

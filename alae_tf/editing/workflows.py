@@ -738,7 +738,9 @@ def apply_edits(
 
                 columns.append(image_files.to_uint8(_decode(model, styles, len(x), use_ema), run.config.pixel_range))
             frames = np.stack(columns, axis=1)  # [N, S, H, W, C]
-            pictures[f"{prefix}{direction.name}.png"] = operations.grid(frames)
+            pictures[f"{prefix}{direction.name}.png"] = operations.grid(
+                frames, zoom=image_files.tile_zoom(run.image_shape[0])
+            )
             for i, name in enumerate(names):
                 for j, value in enumerate(values):
                     label = _strength_label(value)
@@ -803,7 +805,7 @@ def apply_style_mix(
     mixed = _decode(model, lambda s: operations.mixed_styles(model, w_a[s], w_b[s], int(cutoff)), len(a), use_ema)
     pixel_range = run.config.pixel_range
     rows = [image_files.to_uint8(v, pixel_range) for v in (a, b, mixed)]
-    pictures = {"mix.png": operations.grid(np.stack(rows))}
+    pictures = {"mix.png": operations.grid(np.stack(rows), zoom=image_files.tile_zoom(run.image_shape[0]))}
     for i, (name_a, name_b) in enumerate(zip(names_a, names_b)):
         pictures[f"{IMAGES_FOLDER}/{name_a}__{name_b}__cutoff{int(cutoff)}.png"] = rows[2][i]
     manifest = _manifest(run, "mix", use_ema, images_a=names_a, images_b=names_b, cutoff=int(cutoff))
@@ -844,7 +846,7 @@ def apply_interpolation(
         images = _decode(model, lambda s, w=w: operations.styles_from_w(model, w[s]), len(a), use_ema)
         columns.append(image_files.to_uint8(images, run.config.pixel_range))
     frames = np.stack(columns, axis=1)
-    pictures = {"interpolation.png": operations.grid(frames)}
+    pictures = {"interpolation.png": operations.grid(frames, zoom=image_files.tile_zoom(run.image_shape[0]))}
     for i, (name_a, name_b) in enumerate(zip(names_a, names_b)):
         for j in range(int(steps)):
             pictures[f"{IMAGES_FOLDER}/{name_a}__to__{name_b}__{j:02d}.png"] = frames[i, j]

@@ -8,24 +8,12 @@ import numpy as np
 import tensorflow as tf
 
 from alae_tf import images as image_utils
-
-# Small images are enlarged (nearest neighbour) to at least this many px per tile, to be seen.
-MIN_TILE_PX = 64
-
-
-def zoom(image_uint8: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour enlargement of `[H, W, C]` by an integer `factor`."""
-    return np.repeat(np.repeat(image_uint8, factor, axis=0), factor, axis=1)
-
-
-def tile_zoom(side: int) -> int:
-    """The enlargement that brings a `side`-px tile to at least `MIN_TILE_PX` (1 if it is already)."""
-    return max(1, MIN_TILE_PX // side)
+from alae_tf.images import MIN_TILE_PX, tile_zoom, zoom  # noqa: F401  (the report's names for them)
 
 
 def image_grid(images_float: np.ndarray, pixel_range, factor: int = 1, columns: int | None = None) -> np.ndarray:
     """Float images `[N, H, W, C]` in `pixel_range` as one uint8 grid, enlarged `factor` times."""
-    return zoom(image_utils.grid(image_utils.to_uint8(images_float, pixel_range), columns=columns), factor)
+    return image_utils.zoom(image_utils.grid(image_utils.to_uint8(images_float, pixel_range), columns=columns), factor)
 
 
 def sample_images(model, z, truncation_psi=None, use_ema=True, noise_seed=(0, 0)) -> np.ndarray:

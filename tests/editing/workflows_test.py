@@ -244,7 +244,8 @@ def test_edit_writes_a_grid_per_direction_and_every_image(mlp_run, mlp_pca, tmp_
     out = tmp_path / "out"
     written = workflows.apply_edits(mlp_run, x, names, ["pca_0", "pca_1"], ["-1", "0", "1.5"], output_dir=out)
     assert written.folder == out and written.grids == [out / "pca_0.png", out / "pca_1.png"]
-    assert _png(out / "pca_0.png").shape == (3 * 29 + 1, 3 * 29 + 1, 1)  # rows: images, columns: strengths
+    # Rows: images, columns: strengths; 28 px tiles (1 px pad) enlarged by tile_zoom(28) = 2 to be seen.
+    assert _png(out / "pca_0.png").shape == (2 * (3 * 29 + 1), 2 * (3 * 29 + 1), 1)
     assert len(written.images) == 3 * 2 * 3 and all(p.is_file() for p in written.files)
     assert (out / "images" / "test_00001__pca_1__+1.5.png").is_file()
     reconstruction = images.to_uint8(operations.edit(mlp_run.model, x, mlp_pca[0], 0.0), mlp_run.config.pixel_range)
@@ -263,7 +264,7 @@ def test_edit_of_your_own_images_over_style_layers(style_run, style_pca, tmp_pat
     (tmp_path / "out").mkdir()  # an empty folder is fine
     written = workflows.apply_edits(style_run, x, names, None, [0, 3], "middle", output_dir=tmp_path / "out")
     assert tmp_path / "out" / "pca_0.png" in written.grids  # None: every saved direction
-    assert _png(tmp_path / "out" / "pca_0.png").shape == (2 * 33 + 1, 2 * 33 + 1, 3)
+    assert _png(tmp_path / "out" / "pca_0.png").shape == (2 * (2 * 33 + 1), 2 * (2 * 33 + 1), 3)  # tile_zoom(32) = 2
     manifest = json.loads((tmp_path / "out" / "edits.json").read_text())
     assert manifest["layers"] == [4, 8] and manifest["layers_given"] == "middle"
     zero = _png(tmp_path / "out" / "images" / "face00__pca_0__+0.png")
@@ -291,8 +292,8 @@ def test_style_mix_writes_a_grid_of_a_b_and_the_mix(style_run, tmp_path):
     assert names_a == ["train_00000", "train_00001", "train_00002"] and names_b[0] == "train_00003"
     written = workflows.apply_style_mix(style_run, a, b, names_a=names_a, names_b=names_b, output_dir=tmp_path / "m")
     grid = _png(tmp_path / "m" / "mix.png")
-    assert grid.shape == (3 * 33 + 1, 3 * 33 + 1, 3)  # rows: A, B, mix
-    np.testing.assert_array_equal(grid[1:33, 1:33], images.to_uint8(a[0], style_run.config.pixel_range))
+    assert grid.shape == (2 * (3 * 33 + 1), 2 * (3 * 33 + 1), 3)  # rows: A, B, mix; tile_zoom(32) = 2
+    np.testing.assert_array_equal(grid[2:66:2, 2:66:2], images.to_uint8(a[0], style_run.config.pixel_range))
     assert [p.name for p in written.images] == [f"{x}__{y}__cutoff4.png" for x, y in zip(names_a, names_b)]
     all_of_a = workflows.apply_style_mix(style_run, a, b, 8, output_dir=tmp_path / "all")
     w = operations.encode(style_run.model, a)
@@ -309,7 +310,7 @@ def test_interpolation_runs_from_a_to_b(mlp_run, tmp_path):
     written = workflows.apply_interpolation(
         mlp_run, a, b, 4, names_a=names_a, names_b=names_b, output_dir=tmp_path / "i"
     )
-    assert _png(tmp_path / "i" / "interpolation.png").shape == (2 * 29 + 1, 4 * 29 + 1, 1)
+    assert _png(tmp_path / "i" / "interpolation.png").shape == (2 * (2 * 29 + 1), 2 * (4 * 29 + 1), 1)
     assert len(written.images) == 8
     last = images.to_uint8(mlp_run.model.reconstruct(b), mlp_run.config.pixel_range)
     np.testing.assert_array_equal(_png(tmp_path / "i" / "images" / "test_00001__to__test_00003__03.png"), last[1])
