@@ -6,7 +6,9 @@ The preset (and any architecture overrides) come from the same flags as
 `alae_tf.train`, so the flagfile a run trains with also converts; the
 workdir then holds the official trained and EMA nets at the preset's final
 level: `evaluate` scores it, the exporters read it, and `train` with a
-larger `--train_images` fine-tunes it. Needs PyTorch to read the .pth.
+larger `--train_images` fine-tunes it. The .pth is read without PyTorch and without running
+code from the file (`alae_tf.convert.pth`: a restricted unpickler; anything but tensors and
+the official loss tracker's objects is refused).
 """
 
 import sys

@@ -5,7 +5,7 @@ state dict per net, under the names of its model dict: `discriminator` (E),
 `generator` (G), `mapping_fl` (F), `mapping_tl` (D), their EMA copies
 `<name>_s`, and `dlatent_avg` (a buffer `buff`, one row per style layer).
 The name/layout mapping is plain numpy (`style_parameter_map`,
-`mlp_parameter_map`); torch is needed only to read the .pth file.
+`mlp_parameter_map`); the .pth file is read with numpy only (`alae_tf.convert.pth`).
 """
 
 import pathlib
@@ -38,23 +38,22 @@ UNUSED_ENTRIES = (
 def load_torch_checkpoint(path):
     """The official `.pth` as `{net name: {parameter name: float32 array}}` (plus `dlatent_avg` when present).
 
-    torch is an optional dependency, imported here only; the file is read
-    with `weights_only=True` (no arbitrary unpickling).
+    Read by `alae_tf.convert.pth.read_pth`: numpy only, no torch, nothing from the file is executed.
+
+    Raises:
+        ConversionError: not a torch zip checkpoint, truncated or corrupt, refers to code, or holds no state dicts.
+        OSError: the file cannot be opened.
     """
+    from alae_tf.convert.pth import read_pth, state_dicts_from_checkpoint
+
+    data = read_pth(path)
     try:
-        import torch
-    except ImportError as e:
-        raise ConversionError(
-            "reading an official .pth checkpoint needs PyTorch: pip install torch (CPU wheels are enough)"
-        ) from e
-    data = torch.load(path, map_location="cpu", weights_only=True)
-    models = data.get("models", data) if isinstance(data, dict) else None
-    if not isinstance(models, dict):
-        raise ConversionError(f"{path}: expected a dict of state dicts (official checkpoint['models'])")
+        state_dicts = state_dicts_from_checkpoint(data)
+    except ConversionError as e:
+        raise ConversionError(f"{path}: {e}") from e
     return {
-        net: {name: tensor.detach().float().numpy() for name, tensor in state.items()}
-        for net, state in models.items()
-        if isinstance(state, dict)
+        net: {name: np.asarray(value, np.float32) for name, value in state.items()}
+        for net, state in state_dicts.items()
     }
 
 

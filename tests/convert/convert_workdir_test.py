@@ -115,20 +115,17 @@ def test_wrong_architecture_or_missing_net_is_a_clear_error(official):
         import_state_dicts(builders.build_model(fixture_config(entry)), incomplete)
 
 
-def test_binary_reads_the_training_flagfile_and_names_missing_torch(tmp_path):
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("torch is installed: the missing-torch message cannot be shown")
+def test_binary_reads_the_training_flagfile_and_refuses_a_file_that_is_not_a_checkpoint(tmp_path):
+    # No torch needed (alae_tf.convert.pth); a file that is not a torch zip is named and nothing is written.
+    bad = tmp_path / "model.pth"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     result = subprocess.run(
         [
             sys.executable,
             "-m",
             "alae_tf.convert",
-            f"--official_checkpoint={tmp_path / 'model.pth'}",
+            f"--official_checkpoint={bad}",
             "--flagfile=flags/ffhq.cfg",
             f"--workdir={tmp_path / 'w'}",
         ],
@@ -139,5 +136,5 @@ def test_binary_reads_the_training_flagfile_and_names_missing_torch(tmp_path):
         timeout=300,
     )
     assert result.returncode != 0
-    assert "needs PyTorch" in result.stderr
+    assert "not a torch zip checkpoint" in result.stderr and str(bad) in result.stderr
     assert not (tmp_path / "w").exists()
