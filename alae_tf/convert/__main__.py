@@ -1,14 +1,19 @@
 r"""Convert an official ALAE checkpoint into a workdir.
 
     python -m alae_tf.convert --official_checkpoint=FILE.pth --flagfile=flags/ffhq.cfg --workdir=W
+    python -m alae_tf.convert --official_checkpoint=FILE.pth --preset=faces_tiny --infer_architecture --workdir=W
 
 The preset (and any architecture overrides) come from the same flags as
 `alae_tf.train`, so the flagfile a run trains with also converts; the
 workdir then holds the official trained and EMA nets at the preset's final
 level: `evaluate` scores it, the exporters read it, and `train` with a
-larger `--train_images` fine-tunes it. The .pth is read without PyTorch and without running
-code from the file (`alae_tf.convert.pth`: a restricted unpickler; anything but tensors and
-the official loss tracker's objects is refused).
+larger `--train_images` fine-tunes it. A preset whose architecture does not fit the file is
+refused with the mismatching fields listed; with `--infer_architecture` the architecture (layer
+count, channels, latent size, depths of F and D, resolution) comes from the file's tensor shapes
+and the rest (recipe, dataset, truncation) from the preset (`alae_tf.convert.architecture`).
+The .pth is read without PyTorch and without running code from the file
+(`alae_tf.convert.pth`: a restricted unpickler; anything but tensors and the official loss
+tracker's objects is refused).
 """
 
 import sys
@@ -17,12 +22,19 @@ from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
 from alae_tf import config_flags  # the preset and architecture flags, shared with alae_tf.train
+from alae_tf.convert.architecture import check_config, infer_config
 from alae_tf.convert.official import ConversionError
 from alae_tf.convert.workdir import convert_to_workdir, load_torch_checkpoint
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("official_checkpoint", None, "Official .pth checkpoint (podgorskiy/ALAE).", required=True)
+flags.DEFINE_bool(
+    "infer_architecture",
+    False,
+    "Take the architecture from the checkpoint's tensor shapes (the preset gives the rest); "
+    "without it a preset that does not fit the file is refused.",
+)
 
 
 def main(argv):
@@ -31,6 +43,10 @@ def main(argv):
     config = config_flags.config_from_flags()
     try:
         state_dicts = load_torch_checkpoint(FLAGS.official_checkpoint)
+        if FLAGS.infer_architecture:
+            config = infer_config(state_dicts, base=config)
+        else:
+            check_config(config, state_dicts)
         path = convert_to_workdir(state_dicts, config, FLAGS.workdir, seed=FLAGS.seed)
     except (ConversionError, OSError) as e:
         sys.exit(f"alae_tf.convert: error: {e}")
