@@ -31,7 +31,7 @@ from alae_tf.metrics.judge import class_mean_codes
 
 # The metrics' primal L2-SVM solver (Newton on the squared hinge, as LIBLINEAR); private there,
 # reused rather than copied so the SVM accuracy metric and InterFaceGAN directions fit alike.
-from alae_tf.metrics.representation import _fit_l2_svm
+from alae_tf.metrics.representation import fit_l2_svm
 
 ONE_VS_REST = "one_vs_rest"
 
@@ -251,7 +251,7 @@ def linear_directions(
         std = np.where(std > 1e-12, std, 1.0)
         x = np.concatenate([(w[fit] - mean) / std, np.ones((len(fit), 1))], axis=1)
         penalty = np.append(np.full(w.shape[1], float(l2)), 0.0)  # the bias is not penalized
-        weights = _fit_l2_svm(x, np.where(positive[fit], 1.0, -1.0), penalty, max_iterations, 1e-9)
+        weights = fit_l2_svm(x, np.where(positive[fit], 1.0, -1.0), penalty, max_iterations, 1e-9)
         normal = weights[:-1] / std
         if not np.any(normal):
             raise EditingError(f"{what}: the classifier for {a} vs {b} found no boundary (raise l2 or check codes)")

@@ -82,11 +82,11 @@ def linear_svm_predict(train_codes, train_labels, test_codes, steps=1000, l2=1e-
     penalty[-1] = 0.0  # the bias
     weights = np.zeros((d + 1, num_classes))
     for c in range(num_classes):
-        weights[:, c] = _fit_l2_svm(x, np.where(labels == c, 1.0, -1.0), penalty, steps, tolerance)
+        weights[:, c] = fit_l2_svm(x, np.where(labels == c, 1.0, -1.0), penalty, steps, tolerance)
     return np.argmax(x_test @ weights, axis=1).astype(np.int64)
 
 
-def _fit_l2_svm(x, targets, penalty, max_iterations, tolerance):
+def fit_l2_svm(x, targets, penalty, max_iterations, tolerance):
     """One class's `w` `[d + 1]` minimising `mean relu(1 - t x.w)^2 + sum(penalty * w^2)` (see above)."""
     n, dims = x.shape
     w = np.zeros(dims)

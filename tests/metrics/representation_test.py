@@ -51,13 +51,13 @@ def test_svm_on_random_labels_is_near_chance():
 
 
 def test_svm_solver_reaches_the_optimum_of_its_objective():
-    from alae_tf.metrics.representation import _fit_l2_svm
+    from alae_tf.metrics.representation import fit_l2_svm
 
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.normal(size=(400, 5)), np.ones((400, 1))], axis=1)
     targets = np.where(x[:, 0] + 0.8 * rng.normal(size=400) > 0, 1.0, -1.0)  # overlapping classes
     penalty = np.array([1e-3] * 5 + [0.0])
-    w = _fit_l2_svm(x, targets, penalty, max_iterations=100, tolerance=1e-12)
+    w = fit_l2_svm(x, targets, penalty, max_iterations=100, tolerance=1e-12)
 
     def objective(v):
         return np.mean(np.square(np.maximum(1.0 - targets * (x @ v), 0.0))) + np.sum(penalty * v * v)
