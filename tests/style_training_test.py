@@ -6,9 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from alae_tf import builders, configs, training
-from tests.conftest import SHARED
-
-FACES = SHARED / "data" / "faces128"
+from tests.conftest import FACES, needs_faces
 
 # 8 px = 2 levels (4, 8 px) of 32 images at batch 8: level 1 starts at 32 and fades in over 32-48.
 TINY_STYLE = configs.PRESETS["faces_tiny"].replace(
@@ -27,8 +25,6 @@ TINY_STYLE = configs.PRESETS["faces_tiny"].replace(
 )
 END = 56  # 7 steps: level 1 past its fade-in
 MID_FADE_IN = 40  # level 1, blend 0.5 for the next batch
-
-needs_faces = pytest.mark.skipif(not FACES.is_dir(), reason=f"no faces at {FACES}")
 
 
 def run(workdir, images):

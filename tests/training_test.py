@@ -12,14 +12,11 @@ import pytest
 
 from alae_tf import configs, training
 from alae_tf.checkpoint import CheckpointError
-from tests.conftest import FASHION_MNIST, REPO
+from tests.conftest import REPO, needs_fashion_mnist
 
 TINY = configs.PRESETS["mnist_mlp_tiny"]
 
-needs_fmnist = pytest.mark.skipif(
-    not (FASHION_MNIST / "train-images-idx3-ubyte.gz").exists(),
-    reason="Debian's dataset-fashion-mnist is not installed (scripts/setup.sh installs it)",
-)
+needs_fmnist = needs_fashion_mnist
 
 
 def run_training(workdir, images, config=TINY, **options):

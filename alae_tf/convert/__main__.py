@@ -6,7 +6,8 @@ r"""Convert an official ALAE checkpoint into a workdir.
 The preset (and any architecture overrides) come from the same flags as
 `alae_tf.train`, so the flagfile a run trains with also converts; the
 workdir then holds the official trained and EMA nets at the preset's final
-level: `evaluate` scores it, the exporters read it, and `train` with a
+level (or, for an official `model_tmp_lodN` checkpoint saved while training, at level N,
+from where `train` grows on): `evaluate` scores it, the exporters read it, and `train` with a
 larger `--train_images` fine-tunes it. A preset whose architecture does not fit the file is
 refused with the mismatching fields listed; with `--infer_architecture` the architecture (layer
 count, channels, latent size, depths of F and D, resolution) comes from the file's tensor shapes
@@ -24,7 +25,7 @@ import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start
 from alae_tf import config_flags  # the preset and architecture flags, shared with alae_tf.train
 from alae_tf.convert.architecture import check_config, infer_config
 from alae_tf.convert.official import ConversionError
-from alae_tf.convert.workdir import convert_to_workdir, load_torch_checkpoint
+from alae_tf.convert.workdir import checkpoint_level, convert_to_workdir, load_torch_checkpoint
 
 FLAGS = flags.FLAGS
 
@@ -34,6 +35,13 @@ flags.DEFINE_bool(
     False,
     "Take the architecture from the checkpoint's tensor shapes (the preset gives the rest); "
     "without it a preset that does not fit the file is refused.",
+)
+flags.DEFINE_integer(
+    "level",
+    None,
+    "Style nets: the level the checkpoint was trained to (default: N for an official `model_tmp_lodN` "
+    "checkpoint, else the last level). The workdir resumes growing from there.",
+    lower_bound=0,
 )
 
 
@@ -47,10 +55,12 @@ def main(argv):
             config = infer_config(state_dicts, base=config)
         else:
             check_config(config, state_dicts)
-        path = convert_to_workdir(state_dicts, config, FLAGS.workdir, seed=FLAGS.seed)
+        level = FLAGS.level if FLAGS.level is not None else checkpoint_level(FLAGS.official_checkpoint)
+        path = convert_to_workdir(state_dicts, config, FLAGS.workdir, seed=FLAGS.seed, level=level)
     except (ConversionError, OSError) as e:
         sys.exit(f"alae_tf.convert: error: {e}")
-    print(f"wrote {path} ({config.name}, {config.image_shape[0]} px)")
+    resolution = config.growth_schedule().resolution(level) if level is not None else config.image_shape[0]
+    print(f"wrote {path} ({config.name}, trained to {resolution} px of {config.image_shape[0]})")
 
 
 if __name__ == "__main__":

@@ -203,6 +203,20 @@ def _open_zip(path):
         ) from e
 
 
+def archive_name(path):
+    """The name `torch.save` gave the checkpoint's records: the folder of `<archive>/data.pkl` in the zip.
+
+    It is the file's stem when it was saved (the official trainer's `model_tmp_lod2`), kept through
+    renames of the file. Raises like `read_pth` when the file is not a torch zip checkpoint.
+    """
+    path = str(path)
+    with _open_zip(path) as archive:
+        pickles = [n for n in archive.namelist() if posixpath.basename(n) == "data.pkl"]
+    if len(pickles) != 1:
+        raise ConversionError(f"{path}: expected one '<archive>/data.pkl' in the zip, found {pickles or 'none'}")
+    return posixpath.dirname(pickles[0])
+
+
 def read_pth(path):
     """The object saved in a torch zip checkpoint, with tensors as numpy arrays.
 

@@ -57,6 +57,18 @@ def load_torch_checkpoint(path):
     }
 
 
+def checkpoint_level(path):
+    """The level an official checkpoint was saved at, from its record name, or None (a final model).
+
+    The official trainer saves `model_tmp_lod<N>` while it trains level N and `model_final` at the end;
+    the zip keeps that name as its records' folder when the file is renamed.
+    """
+    from alae_tf.convert.pth import archive_name
+
+    match = re.fullmatch(r"model_tmp_lod(\d+)", archive_name(path))
+    return int(match.group(1)) if match else None
+
+
 def _canonical(state_dicts):
     """Rename aliases (`encoder`, `mapping_f`, ...) to the training script's names."""
     out = {}
@@ -121,33 +133,43 @@ def import_state_dicts(model, state_dicts):
     return has_ema
 
 
-def convert_to_workdir(state_dicts, config, workdir, seed=0):
-    """Write a workdir holding the official nets at `config`'s final level.
+def convert_to_workdir(state_dicts, config, workdir, seed=0, level=None):
+    """Write a workdir holding the official nets, trained up to `level` (default: `config`'s last level).
 
-    The checkpoint is stamped as a finished run of `config` (its
-    `train_images`, at the last level with blend 1), so `evaluate` and the
-    exporters read the final-resolution nets and `train` with a larger
-    `--train_images` fine-tunes from there (optimizer state starts at zero:
-    the official optimizer state is not imported).
+    The checkpoint is stamped as a run of `config` that has just finished
+    `level` at blend 1: at the last level, a finished run (its `train_images`);
+    at an earlier level (an official `model_tmp_lod<level>` checkpoint), the
+    image count where `level` ends. `open_run`, `evaluate` and the exporters
+    then put the nets at that level, and `train` (with a larger
+    `--train_images` for a finished run) continues from there, growing on from
+    an earlier level. Optimizer state starts at zero: the official optimizer
+    state is not imported.
 
     Returns:
         the checkpoint folder written.
 
     Raises:
-        ConversionError: see `import_state_dicts`; or `workdir` already holds checkpoints.
+        ConversionError: see `import_state_dicts`; `level` outside the config's levels; or `workdir`
+            already holds checkpoints.
     """
     workdir = pathlib.Path(workdir)
+    schedule = config.growth_schedule()
+    last = schedule.max_level
+    level = last if level is None else int(level)
+    if not 0 <= level <= last:
+        raise ConversionError(f"level {level} is outside {config.name}'s levels 0..{last}")
+    if level < last and config.model != "style":
+        raise ConversionError(f"level {level}: {config.name} is an MLP ALAE, it has one level")
     model = builders.build_compiled_model(config, seed=seed)
     manager = CheckpointManager(workdir, model, config)
     if manager.latest() is not None:
         raise ConversionError(f"{workdir} already holds checkpoints; convert into a new --workdir")
     import_state_dicts(model, state_dicts)
-    schedule = config.growth_schedule()
-    segments = schedule.segments(0, config.train_images)
+    stop = config.train_images if level == last else schedule.level_end(level)
     steps, images = 0, 0
-    for level, level_steps in segments:
+    for segment_level, level_steps in schedule.segments(0, stop):
         steps += level_steps
-        images += level_steps * schedule.batch_size(level)
+        images += level_steps * schedule.batch_size(segment_level)
     model.step.assign(steps)
     model.images_seen.assign(images)
     model.blend.assign(1.0)

@@ -48,9 +48,13 @@ def spatial_moments(x):
     which loses precision when the mean is large), and both means are taken
     over H and then over W (see `_spatial_mean`).
 
+    Half-precision input is widened first: a float16 variance underflows (and the
+    1e-8 epsilons added to it round to 0 in float16), so a flat channel gives inf.
+
     Returns:
-        `(mean, variance)`, both `[B, 1, 1, C]`.
+        `(mean, variance)`, both `[B, 1, 1, C]`, float32 for half-precision `x`.
     """
+    x = at_least_float32(x)
     mean = _spatial_mean(x)
     variance = _spatial_mean(ops.square(x - mean))
     return mean, variance
@@ -72,10 +76,17 @@ def instance_norm(x, epsilon):
     the biased variance. The official generator uses epsilon 1e-8, the
     encoder torch's default 1e-5.
 
+    Computed in float32 for half-precision `x` (as Keras' normalization layers
+    do): in float16 the generator's epsilon 1e-8 is 0, and the constant input
+    of block 0 (all ones at initialisation) has variance 0, so rsqrt gives inf
+    and every step's loss is NaN. The result has `x`'s dtype.
+
     Shapes: `[B, H, W, C]` -> `[B, H, W, C]`.
     """
+    dtype = ops.convert_to_tensor(x).dtype
+    x = at_least_float32(x)
     mean, variance = spatial_moments(x)
-    return (x - mean) * ops.rsqrt(variance + epsilon)
+    return ops.cast((x - mean) * ops.rsqrt(variance + epsilon), dtype)
 
 
 def lerp(start, end, weight):

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from alae_tf.layers.functional import at_least_float32
+
 
 @keras.saving.register_keras_serializable(package="alae_tf")
 class PixelNorm(keras.layers.Layer):
@@ -23,7 +25,10 @@ class PixelNorm(keras.layers.Layer):
         self.epsilon = float(epsilon)
 
     def call(self, x):
-        return x * ops.rsqrt(ops.mean(ops.square(x), axis=self.axis, keepdims=True) + self.epsilon)
+        # In float32 for half-precision x: the 1e-8 epsilon is 0 in float16.
+        dtype = x.dtype
+        x = at_least_float32(x)
+        return ops.cast(x * ops.rsqrt(ops.mean(ops.square(x), axis=self.axis, keepdims=True) + self.epsilon), dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

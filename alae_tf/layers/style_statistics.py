@@ -28,9 +28,12 @@ class StyleStatistics(keras.layers.Layer):
         self.epsilon = float(epsilon)
 
     def call(self, x):
+        # float32 statistics for half-precision x (spatial_moments): in float16 the epsilon is 0
+        # and a flat channel's std would have an infinite gradient.
         mean, variance = spatial_moments(x)
         std = ops.sqrt(variance + self.epsilon)
-        return ops.concatenate([ops.squeeze(mean, axis=(1, 2)), ops.squeeze(std, axis=(1, 2))], axis=-1)
+        styles = ops.concatenate([ops.squeeze(mean, axis=(1, 2)), ops.squeeze(std, axis=(1, 2))], axis=-1)
+        return ops.cast(styles, x.dtype)
 
     def compute_output_shape(self, input_shape):
         channels = input_shape[-1]

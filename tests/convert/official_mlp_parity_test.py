@@ -12,6 +12,7 @@ import tensorflow as tf
 from alae_tf import builders, configs, losses
 from alae_tf.convert import export_official, import_official, mlp_parameter_map
 from tests.conftest import FIXTURES
+from tests.convert.after_step import assert_step_close
 
 FIXTURE = "mlp_mnist.npz"
 
@@ -109,9 +110,7 @@ def test_one_training_iteration(fixture, model):
         if p.rows is not None:  # D's last layer: only the logit row exists here
             want = want[p.rows]
         u = lr * coefs[p.name]
-        diff = np.abs(got.astype(np.float64) - want) / u
-        assert diff.max() <= 1.0, f"{p.name}: max {diff.max():.3g} u"
-        assert diff.mean() <= 1e-3, f"{p.name}: mean {diff.mean():.3g} u"
+        assert_step_close(p.name, got, want, u)
 
 
 def test_ema_after_one_iteration(fixture, model):

@@ -3,8 +3,10 @@
 The official parameters are imported through `style_parameter_map`; then the
 forward outputs of every (level, blend) case, the per-block encoder styles,
 style mixing, the three losses (with R1 on the fade-in blended real input)
-and the parameters after one full iteration (steps I, II, III with z fixed
-and the noise replayed) must match within the manifest's tolerances.
+and the parameters after one full iteration must match within the manifest's
+tolerances. The iteration is `ALAE.alternating_update` itself (steps I, II, III
+with the fixture's z passed in and its noise maps fed through G's `draw_noise`),
+so a change to any line of the training step fails here.
 `style_fused.npz` exercises the fused 4x4 up/downsampling convs (128 px).
 
 The one-iteration check runs the nets in float64. Adam's first step is
@@ -18,18 +20,20 @@ comparison measures the math; the forward and loss checks stay float32.
 
 import contextlib
 import json
+from unittest import mock
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from alae_tf import losses
+from alae_tf import builders, losses
 from alae_tf.convert import export_official, import_official, style_parameter_map
 from alae_tf.layers import fade_in_real_images
+from alae_tf.model import ALAE
 from alae_tf.networks import LatentDiscriminator, MappingNetwork, StyleEncoder, StyleGenerator
-from alae_tf.optimizers import EqualizedAdam
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, needs_fixtures
+from tests.convert.after_step import assert_step_close
 
 FILES = ("style_small.npz", "style_fused.npz")
 R1_GAMMA = 10.0
@@ -39,7 +43,7 @@ def _manifest_cases(kind):
     """(file, lod, blend) for every case the manifest lists under `kind`."""
     path = FIXTURES / "manifest.json"
     if not path.exists():
-        return [pytest.param(None, None, None, marks=pytest.mark.skip(reason=f"no fixtures at {FIXTURES}"))]
+        return [pytest.param(None, None, None, marks=needs_fixtures)]
     fixtures = json.loads(path.read_text())["fixtures"]
     return [
         pytest.param(name, int(lod), float(blend), id=f"{name[:-4]}-{lod}-{blend}")
@@ -236,43 +240,22 @@ def test_losses_and_r1(loaded, name, lod, blend):
 
 
 def one_iteration(fx, x, z, noise, lod, blend, lr):
-    """Steps I, II, III of the official loop (z fixed, noise replayed, no style mixing).
+    """Steps I, II, III of the official loop, run by `ALAE.alternating_update` (the code that trains).
 
-    E/D and F/G each get a fresh `EqualizedAdam` (beta1 0, beta2 0.99, eps
-    1e-8, as `LREQAdam`); step III updates E, G and F (the official code
-    steps both optimizers; D has no gradient there).
+    The model wraps the fixture's nets at `lod` with the official recipe: R1 gamma 10, no style
+    mixing, step III moving E, F and G, both optimizers `builders.make_optimizers(lr)` (`LREQAdam`'s
+    beta1 0, beta2 0.99, eps 1e-8). The fixture's z goes in as the z of all three steps, and its
+    noise maps through G's own seam (`draw_noise`, which every G call of the step uses).
     """
-    ed_vars = fx.E.trainable_variables + fx.D.trainable_variables
-    fg_vars = fx.F.trainable_variables + fx.G.trainable_variables
-    ed_opt, fg_opt = (
-        EqualizedAdam(learning_rate=lr, beta_1=0.0, beta_2=0.99, epsilon=1e-8, name=n) for n in ("ed", "fg")
-    )
-    ed_opt.build(ed_vars)
-    fg_opt.build(fg_vars)
-
-    def apply(optimizer, tape, loss, variables):
-        pairs = [(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None]
-        optimizer.apply_gradients(pairs)
-
-    x_in = fade_in_real_images(tf.constant(x, fx.dtype), blend)
+    with policy(fx.dtype):
+        model = ALAE(fx.F, fx.G, fx.E, fx.D, r1_gamma=R1_GAMMA, style_mixing_prob=0.0, level=lod)
+    model.blend.assign(blend)
+    model.compile(*builders.make_optimizers(lr))
     z = tf.constant(z, fx.dtype)
-    fake = tf.stop_gradient(fx.fake(z, lod, blend, noise))
-    with tf.GradientTape() as tape:
-        d_real, d_fake, r1_grad = discriminator_terms(fx, x_in, fake, lod, blend)
-        loss_d = losses.discriminator_logistic(d_real, d_fake) + losses.r1_penalty(r1_grad, R1_GAMMA)
-    apply(ed_opt, tape, loss_d, ed_vars)
-
-    with tf.GradientTape() as tape:
-        loss_g = losses.generator_nonsaturating(fx.D(fx.E(fx.fake(z, lod, blend, noise), level=lod, blend=blend)))
-    apply(fg_opt, tape, loss_g, fg_vars)
-
-    with tf.GradientTape(persistent=True) as tape:
-        w = fx.F(z)
-        w_rec = fx.E(fx.G(w, level=lod, blend=blend, noise=noise), level=lod, blend=blend)
-        loss_ae = losses.latent_reconstruction(w_rec, w)
-    apply(ed_opt, tape, loss_ae, fx.E.trainable_variables)
-    apply(fg_opt, tape, loss_ae, fg_vars)
-    return {"loss_d": loss_d, "loss_g": loss_g, "loss_ae": loss_ae}
+    with mock.patch.object(fx.G, "draw_noise", lambda level, batch_size, seed=None: noise):
+        results = model.alternating_update(tf.constant(x, fx.dtype), z, z, z)
+    assert all(bool(results[k]) for k in ("ed_taken", "fg_taken", "ae_taken"))
+    return {key: results[key] for key in ("loss_d", "loss_g", "loss_ae")}
 
 
 @pytest.mark.parametrize("name,lod,blend", _manifest_cases("train_case"))
@@ -294,9 +277,7 @@ def test_one_training_iteration(loaded, name, lod, blend):
         if p.rows is not None:  # D's last layer: only the logit row exists here
             want = want[p.rows]
         u = lr * (fx.entry["params"][p.name]["lr_equalization_coef"] or 1.0)
-        diff = np.abs(after[p.name].astype(np.float64) - want) / u
         if p.name in unstable:  # analytically zero gradient: float noise decides the step
-            assert diff.max() <= 2.5, f"{p.name}: max {diff.max():.3g} u"
+            assert_step_close(p.name, after[p.name], want, u, max_units=2.5, mean_units=2.5)
             continue
-        assert diff.max() <= 1.0, f"{p.name}: max {diff.max():.3g} u"
-        assert diff.mean() <= 1e-3, f"{p.name}: mean {diff.mean():.3g} u"
+        assert_step_close(p.name, after[p.name], want, u)

@@ -13,7 +13,7 @@ import pytest
 from alae_tf.convert.official import ConversionError
 from alae_tf.convert.pth import Placeholder, read_pth, state_dicts_from_checkpoint
 from alae_tf.convert.workdir import load_torch_checkpoint
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, require_path
 
 CHECKPOINTS = FIXTURES / "checkpoints"
 STYLE_TINY = CHECKPOINTS / "style_tiny.pth"
@@ -21,8 +21,7 @@ STYLE_TINY = CHECKPOINTS / "style_tiny.pth"
 
 @pytest.fixture(scope="module")
 def style_tiny():
-    if not STYLE_TINY.exists():
-        pytest.skip(f"official checkpoint not found at {STYLE_TINY}")
+    require_path(STYLE_TINY, "the official checkpoint of ../shared/fixtures/official/checkpoints")
     expected = json.loads((CHECKPOINTS / "style_tiny_expected.json").read_text())
     return read_pth(STYLE_TINY), expected
 

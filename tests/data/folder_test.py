@@ -7,11 +7,10 @@ import pytest
 from PIL import Image
 
 from alae_tf.data import DatasetError, load_images
+from tests.conftest import FACES, needs_faces
 
-FACES = "/work/shared/data/faces128"
 
-
-@pytest.mark.skipif(not os.path.isdir(FACES), reason=f"{FACES} (146 sample faces) is absent")
+@needs_faces
 def test_real_faces_at_32_px_rgb():
     loaded = load_images(f"folder:{FACES}", resolution=32, channels=3)
     assert loaded.images.shape == (146, 32, 32, 3) and loaded.images.dtype == np.uint8

@@ -1,13 +1,13 @@
 """IDX parsing, directory discovery, and Fashion-MNIST from the Debian package."""
 
 import gzip
-import os
 import struct
 
 import numpy as np
 import pytest
 
-from alae_tf.data import DatasetError, fashion_mnist, load_images
+from alae_tf.data import DatasetError, load_images
+from tests.conftest import needs_fashion_mnist
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -107,10 +107,7 @@ def test_fashion_mnist_missing_dir_names_the_package(tmp_path):
         load_images("fashion_mnist", data_dir=str(tmp_path))
 
 
-@pytest.mark.skipif(
-    not os.path.isdir(fashion_mnist.DEFAULT_DIR),
-    reason=f"{fashion_mnist.DEFAULT_DIR} absent: apt-get install dataset-fashion-mnist",
-)
+@needs_fashion_mnist
 def test_fashion_mnist_from_debian_package():
     for split, n in [("train", 60000), ("test", 10000)]:
         loaded = load_images("fashion_mnist", split)

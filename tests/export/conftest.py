@@ -14,14 +14,13 @@ import tensorflow as tf
 from alae_tf import configs, data, training
 from alae_tf import workdir as workdir_lib
 from alae_tf.export import saved_model, serving, signatures
-from tests.conftest import FASHION_MNIST, REPO
+from tests.conftest import FASHION_MNIST_FILE, FASHION_MNIST_WHAT, REPO, require_path
 
 TINY = configs.PRESETS["mnist_mlp_tiny"]
 
 
 def _require_fashion_mnist():
-    if not (FASHION_MNIST / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("Debian's dataset-fashion-mnist is not installed (scripts/setup.sh installs it)")
+    require_path(FASHION_MNIST_FILE, FASHION_MNIST_WHAT)
 
 
 def train_tiny(workdir, images=64, **options):

@@ -17,7 +17,7 @@ import tensorflow as tf
 from alae_tf import data, editing
 from alae_tf import workdir as workdir_lib
 from alae_tf.export import ExportError, artifacts, editor, saved_model, serving
-from tests.conftest import FACES
+from tests.conftest import FACES, FACES_WHAT, require_path
 from tests.export.conftest import EXPECTED_SIGNATURES, TINY, Export
 from tests.export.style_export_test import LEVEL, LEVEL_1_DONE, RESOLUTION, TINY_STYLE, make_workdir
 
@@ -59,8 +59,7 @@ def style_directions():
 
 @pytest.fixture(scope="module")
 def style_editor(style_directions, tmp_path_factory):
-    if not FACES.is_dir():
-        pytest.skip(f"no faces at {FACES}")
+    require_path(FACES, FACES_WHAT)
     run = workdir_lib.open_run(make_workdir(tmp_path_factory.mktemp("style_editor_run"), LEVEL_1_DONE))
     assert run.model.level == LEVEL
     out = tmp_path_factory.mktemp("style_editor_serving")

@@ -25,7 +25,7 @@ from alae_tf import atomic, builders, configs, data
 from alae_tf import workdir as workdir_lib
 from alae_tf.checkpoint import CheckpointManager
 from alae_tf.export import onnx, saved_model, serving, signatures, style, tflite
-from tests.conftest import FACES
+from tests.conftest import FACES, needs_faces
 from tests.export.conftest import EXPECTED_SIGNATURES, Export, assert_matches, assert_tf2_load_matches, signature_cases
 
 # Level k lasts 32 images at batch 8; level 1 fades in over images 32-48.
@@ -46,7 +46,7 @@ LEVEL_1_DONE = 64  # the last batch (56-64) was level 1 at blend 1
 LEVEL_1_MID_FADE_IN = 48  # the last batch (40-48) was level 1 at blend 0.5
 LEVEL, RESOLUTION = 1, 8
 
-pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason=f"no faces at {FACES}")
+pytestmark = needs_faces
 
 
 def make_workdir(workdir, images_seen, seed=4):

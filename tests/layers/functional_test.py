@@ -59,3 +59,23 @@ def test_fade_in_of_real_images_goes_from_the_lower_resolution_to_the_image():
     assert fade_in_real_images(x, 1.0) is x
     np.testing.assert_allclose(fade_in_real_images(x, tf.constant(0.0)), lower, rtol=1e-6)
     np.testing.assert_allclose(fade_in_real_images(x, 0.25), 0.25 * x + 0.75 * lower, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_statistics_of_a_flat_channel_stay_finite(dtype):
+    """A constant channel (block 0's const at initialisation) in float16: eps 1e-8 rounds to 0 there."""
+    from alae_tf.layers import PixelNorm, StyleStatistics
+
+    x = tf.concat([tf.ones([2, 4, 4, 1]), tf.random.stateless_normal([2, 4, 4, 3], seed=[1, 2])], axis=-1)
+    x = tf.cast(x, dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        outputs = [instance_norm(x, 1e-8), StyleStatistics(dtype=dtype)(x), PixelNorm(dtype=dtype)(x)]
+        total = tf.add_n([tf.reduce_sum(tf.cast(y, tf.float32)) for y in outputs])
+    for y in outputs:
+        assert y.dtype == dtype and bool(tf.reduce_all(tf.math.is_finite(tf.cast(y, tf.float32))))
+    assert bool(tf.reduce_all(tf.math.is_finite(tf.cast(tape.gradient(total, x), tf.float32))))
+    # The flat channel normalises to 0; the others as in float32.
+    np.testing.assert_array_equal(tf.cast(outputs[0][..., 0], tf.float32), 0.0)
+    want = instance_norm(tf.cast(x, tf.float32), 1e-8)[..., 1:]
+    np.testing.assert_allclose(tf.cast(outputs[0][..., 1:], tf.float32), want, atol=0.02)
