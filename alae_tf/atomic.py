@@ -36,6 +36,16 @@ def write_text(path, text):
     write_bytes(path, text.encode("utf-8"))
 
 
+def _fsync_tree(root):
+    for folder, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
 @contextlib.contextmanager
 def directory(final, overwrite=False):
     """Yield a temp folder beside `final`; rename it to `final` if the block succeeds.
@@ -56,6 +66,7 @@ def directory(final, overwrite=False):
         # mkdtemp creates 0700; give the folder the mode a plain mkdir would have.
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
+        _fsync_tree(tmp)  # the files reach the disk before the rename makes them the folder
         old = None
         if final.exists():
             old = final.with_name(f".{final.name}.old")

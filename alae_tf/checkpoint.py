@@ -5,6 +5,14 @@ Each checkpoint is written into a temp folder and renamed into place, so a
 run killed mid-write leaves the previous checkpoint intact; `meta.json` holds
 the config it was trained with, so a workdir is never resumed by nets of
 another architecture.
+
+A checkpoint damaged after it was written (a data file cut short by a full disk
+or a crashed copy, flipped bits, a lost meta.json) is not a reason to give a
+run up: `restore` verifies the newest, and when it does not restore cleanly or
+its meta disagrees with what it restored, says which and why in one line, moves
+it to `checkpoints/damaged/` (when training) and falls back to the next newest.
+Nothing intact is ever deleted because of a damaged one, and `keep` counts
+intact checkpoints only.
 """
 
 import json
@@ -13,6 +21,7 @@ import re
 import shutil
 
 import tensorflow as tf
+from absl import logging
 
 from alae_tf import atomic
 
@@ -41,6 +50,14 @@ def _adam(optimizer):
 
 class CheckpointError(RuntimeError):
     """A checkpoint cannot be used here (other architecture, unreadable)."""
+
+
+class CheckpointWriteError(CheckpointError):
+    """A checkpoint could not be written (disk full, read-only folder): nothing partial is left."""
+
+
+class DamagedCheckpointError(CheckpointError):
+    """A checkpoint's files do not restore cleanly, or its meta.json disagrees with them."""
 
 
 class CheckpointManager:
@@ -79,27 +96,72 @@ class CheckpointManager:
         return found[-1] if found else None
 
     def save(self):
-        """Write a checkpoint of the current step; returns its folder."""
+        """Write a checkpoint of the current step; returns its folder.
+
+        Raises:
+            CheckpointWriteError: the folder cannot be written (disk full, read-only, permissions). Nothing
+                partial is left, and the previous checkpoints are untouched.
+        """
         step = int(self.model.step.numpy())
         final = self.directory / f"step-{step:09d}"
-        with atomic.directory(final, overwrite=True) as tmp:
-            self._checkpoint.write(str(tmp / "ckpt"))
-            meta = {
-                "step": step,
-                "images_seen": int(self.model.images_seen.numpy()),
-                "config": json.loads(self.config.to_json()),
-                "loss_scales": {
-                    name: {"scale": float(opt.dynamic_scale.numpy()), "counter": int(opt.step_counter.numpy())}
-                    for name, opt in _loss_scaled(self.model).items()
-                },
-            }
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        try:
+            with atomic.directory(final, overwrite=True) as tmp:
+                self._checkpoint.write(str(tmp / "ckpt"))
+                meta = {
+                    "step": step,
+                    "images_seen": int(self.model.images_seen.numpy()),
+                    "config": json.loads(self.config.to_json()),
+                    "loss_scales": {
+                        name: {"scale": float(opt.dynamic_scale.numpy()), "counter": int(opt.step_counter.numpy())}
+                        for name, opt in _loss_scaled(self.model).items()
+                    },
+                }
+                (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        except (OSError, tf.errors.OpError) as e:
+            cause = getattr(e, "strerror", None) or getattr(e, "message", None) or str(e)
+            previous = self.latest()
+            kept = f"the newest checkpoint, {previous}, is intact" if previous else "there is no earlier checkpoint"
+            raise CheckpointWriteError(
+                f"cannot write checkpoint {final}: {str(cause).strip().splitlines()[0][:300]}; {kept}. Free disk "
+                f"space or fix the permissions of {self.directory}, then rerun to resume."
+            ) from e
         for old in self.all()[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)
         return final
 
-    def check_architecture(self, path):
-        meta = json.loads((path / "meta.json").read_text())
+    @property
+    def damaged_directory(self):
+        """Where damaged checkpoints are moved: `WORKDIR/checkpoints/damaged/`."""
+        return self.directory / "damaged"
+
+    def damaged(self):
+        """Checkpoint folders moved aside as damaged, oldest first."""
+        folder = self.damaged_directory
+        return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+    def remove_stale_temps(self):
+        """Delete the temp folders of checkpoint writes a killed run left behind (`.step-*.tmp`).
+
+        Only for the workdir's one writer (`alae_tf.workdir_lock`): a live writer's temp folder
+        would go too.
+        """
+        if self.directory.is_dir():
+            for stale in self.directory.glob(".step-*.tmp"):
+                shutil.rmtree(stale, ignore_errors=True)
+
+    def _read_meta(self, path):
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+        except FileNotFoundError as e:
+            raise DamagedCheckpointError("meta.json is missing") from e
+        except (OSError, ValueError) as e:  # unreadable, or not JSON (cut short, bits flipped)
+            raise DamagedCheckpointError(f"meta.json is unreadable: {e}") from e
+        if not isinstance(meta, dict) or not {"step", "images_seen", "config"} <= set(meta):
+            raise DamagedCheckpointError("meta.json lacks step, images_seen or config")
+        return meta
+
+    def check_architecture(self, path, meta=None):
+        meta = self._read_meta(path) if meta is None else meta
         want = json.loads(self.config.to_json())
         # Fields added after a checkpoint was written hold their defaults there.
         defaults = json.loads(type(self.config)(name=self.config.name).to_json())
@@ -114,16 +176,22 @@ class CheckpointManager:
             )
         return meta
 
-    def restore(self, path=None):
-        """Restore `path` (default: the latest). Returns its meta, or None if there is none."""
-        path = path or self.latest()
-        if path is None:
-            return None
-        meta = self.check_architecture(path)
+    def _restore_one(self, path):
+        """Restore `path` and check it against its meta. Raises `DamagedCheckpointError` if it is damaged."""
+        meta = self._read_meta(path)
+        self.check_architecture(path, meta)  # another architecture is the user's mistake, not damage
         try:
             self._checkpoint.read(str(path / "ckpt")).assert_consumed()
-        except (ValueError, AssertionError, tf.errors.OpError) as e:
-            raise CheckpointError(f"cannot restore {path}: {e}. Use a new --workdir.") from e
+        except Exception as e:  # a torn file fails anywhere in TF's reader: IndexError, DataLossError, ...
+            cause = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise DamagedCheckpointError(f"its weights do not restore ({type(e).__name__}: {cause[:300]})") from e
+        restored = {"step": int(self.model.step.numpy()), "images_seen": int(self.model.images_seen.numpy())}
+        named = _STEP_DIR.match(path.name)
+        if restored != {k: meta[k] for k in restored} or (named is not None and int(named.group(1)) != meta["step"]):
+            raise DamagedCheckpointError(
+                f"its meta.json (step {meta['step']}, {meta['images_seen']} images) disagrees with its folder "
+                f"name or its weights (step {restored['step']}, {restored['images_seen']} images)"
+            )
         # A run that switches to float16 here starts from the initial scales.
         for name, opt in _loss_scaled(self.model).items():
             saved = meta.get("loss_scales", {}).get(name)
@@ -131,3 +199,46 @@ class CheckpointManager:
                 opt.dynamic_scale.assign(saved["scale"])
                 opt.step_counter.assign(saved["counter"])
         return meta
+
+    def _set_aside(self, path):
+        self.damaged_directory.mkdir(parents=True, exist_ok=True)
+        target, n = self.damaged_directory / path.name, 1
+        while target.exists():  # the same step damaged twice (e.g. after a resume rewrote it)
+            target, n = self.damaged_directory / f"{path.name}.{n}", n + 1
+        path.rename(target)
+        return target
+
+    def restore(self, path=None, set_aside_damaged=False):
+        """Restore `path`, or the newest intact checkpoint. Returns its meta, or None if there is none.
+
+        Without `path`, checkpoints are tried newest first; each damaged one is named in a warning
+        (and with `set_aside_damaged`, moved to `checkpoints/damaged/`: only the workdir's writer
+        should) and the next older one tried.
+
+        Raises:
+            CheckpointError: another architecture's checkpoint, or `path` unusable.
+            DamagedCheckpointError: `path` is damaged, or every checkpoint is (also those moved aside
+                before): the run will not silently start over.
+        """
+        if path is not None:
+            return self._restore_one(pathlib.Path(path))
+        for candidate in reversed(self.all()):
+            try:
+                meta = self._restore_one(candidate)
+            except DamagedCheckpointError as e:
+                if set_aside_damaged:
+                    moved = self._set_aside(candidate)
+                    logging.warning("checkpoint %s is damaged: %s; moved to %s", candidate, e, moved)
+                else:
+                    logging.warning("checkpoint %s is damaged: %s; skipped", candidate, e)
+                continue
+            return meta
+        damaged = self.damaged() if set_aside_damaged else [p for p in self.all()]
+        if damaged:
+            raise DamagedCheckpointError(
+                f"no intact checkpoint in {self.directory}: the damaged ones are in "
+                f"{self.damaged_directory if set_aside_damaged else self.directory} "
+                f"({', '.join(p.name for p in damaged)}). Restore a copy of the run, or delete them to "
+                "start over from scratch."
+            )
+        return None

@@ -11,6 +11,8 @@ from absl import app, flags
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
 from alae_tf import config_flags, data, distribute, training
 from alae_tf.checkpoint import CheckpointError
+from alae_tf.divergence import TrainingDivergedError
+from alae_tf.run_lock import WorkdirBusyError
 
 FLAGS = flags.FLAGS
 
@@ -38,6 +40,20 @@ flags.DEFINE_enum(
 flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu ('' for a TPU VM).")
 flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep.", lower_bound=1)
 flags.DEFINE_integer("verbose", 1, "0: quiet, 1: progress bar.")
+flags.DEFINE_enum(
+    "bad_images",
+    "skip",
+    list(data.BAD_IMAGE_POLICIES),
+    "Images of a folder or TFRecord set that do not decode: skip (train on the rest, name them in a warning) or "
+    "fail (the first one is an error).",
+)
+flags.DEFINE_float(
+    "max_bad_image_fraction",
+    data.DEFAULT_MAX_BAD_FRACTION,
+    "With --bad_images=skip: refuse the data when more than this fraction of its images do not decode.",
+    lower_bound=0.0,
+    upper_bound=1.0,
+)
 
 flags.register_multi_flags_validator(
     ["jit_compile", "strategy"],
@@ -61,12 +77,14 @@ def main(argv):
         strategy=FLAGS.strategy,
         tpu=FLAGS.tpu,
         data_dir=FLAGS.data_dir,
+        bad_images=FLAGS.bad_images,
+        max_bad_image_fraction=FLAGS.max_bad_image_fraction,
         keep_checkpoints=FLAGS.keep_checkpoints,
         verbose=FLAGS.verbose,
     )
     try:
         training.train(config, options)
-    except (data.DatasetError, CheckpointError) as e:
+    except (data.DatasetError, CheckpointError, TrainingDivergedError, WorkdirBusyError) as e:
         sys.exit(f"alae_tf.train: error: {e}")
 
 

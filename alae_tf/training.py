@@ -1,5 +1,6 @@
 """The training loop behind `python -m alae_tf.train`: data, model, fit, checkpoints."""
 
+import contextlib
 import dataclasses
 import pathlib
 
@@ -10,8 +11,10 @@ from absl import logging
 from alae_tf import atomic, builders, data, distribute
 from alae_tf.checkpoint import CheckpointManager
 from alae_tf.configs import ALAEConfig
+from alae_tf.divergence import ADVICE, DivergenceGuard, TrainingDivergedError, non_finite_weights
 from alae_tf.model import ALAE
 from alae_tf.monitor import TrainingMonitor
+from alae_tf.run_lock import WorkdirLock
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # CPU flags of hardware bf16 dot products: oneDNN then runs bf16 about twice as fast as
@@ -66,6 +69,8 @@ class TrainOptions:
             global (split over the replicas).
         tpu: the TPU's name or address for `strategy="tpu"`.
         data_dir: overrides the dataset's default location.
+        bad_images: "skip" (train on the images that decode, name the others in a warning) or "fail"
+            (any unreadable image is an error); `max_bad_image_fraction` bounds what "skip" accepts.
         keep_checkpoints: how many checkpoints to keep.
         verbose: 0 silent, 1 progress bar.
     """
@@ -80,6 +85,8 @@ class TrainOptions:
     strategy: str = "default"
     tpu: str | None = None
     data_dir: str | None = None
+    bad_images: str = "skip"
+    max_bad_image_fraction: float = data.DEFAULT_MAX_BAD_FRACTION
     keep_checkpoints: int = 3
     verbose: int = 1
 
@@ -149,12 +156,27 @@ _SHARD_BY_DATA.experimental_distribute.auto_shard_policy = tf.data.experimental.
 
 def _train(config, options):
     workdir = pathlib.Path(options.workdir)
-    train_set = data.load_split(config.dataset, "train", config.image_shape, data_dir=options.data_dir)
+    train_set = data.load_split(
+        config.dataset,
+        "train",
+        config.image_shape,
+        data_dir=options.data_dir,
+        bad_images=options.bad_images,
+        max_bad_fraction=options.max_bad_image_fraction,
+    )
     strategy = distribute.make_strategy(options.strategy, options.tpu) if options.strategy != "default" else None
+    chief = distribute.is_chief(strategy)
+    # One writer per workdir (the chief, in a cluster): a second train on it is refused here.
+    with WorkdirLock(workdir) if chief else contextlib.nullcontext():
+        return _train_locked(config, options, workdir, train_set, strategy, chief)
+
+
+def _train_locked(config, options, workdir, train_set, strategy, chief):
     model = builders.build_compiled_model(config, options.seed, options.jit_compile, strategy)
     manager = CheckpointManager(workdir, model, config, keep=options.keep_checkpoints)
-    meta = manager.restore()
-    chief = distribute.is_chief(strategy)
+    if chief:
+        manager.remove_stale_temps()
+    meta = manager.restore(set_aside_damaged=chief)
     if meta is not None:
         logging.info("resumed from %s at %d images", manager.latest(), meta["images_seen"])
     builders.place_at_trained_level(model, config)
@@ -171,10 +193,11 @@ def _train(config, options):
     monitor = TrainingMonitor(
         monitor_dir, total_steps, config.pixel_range, fixed_z, fixed_images, options.log_every_steps, options.verbose
     )
+    guard = DivergenceGuard()
     decay = config.learning_rate_decay_schedule()
-    callbacks = [monitor]
+    callbacks = [guard, monitor]  # the guard first: it sees a batch's losses before anything logs them
     if model.is_style or decay.kind != "none":
-        callbacks.insert(0, ScheduleCallback(schedule, decay, config.train_images))
+        callbacks.insert(1, ScheduleCallback(schedule, decay, config.train_images))
     train_images = tf.constant(train_set.images)  # one copy into TF at full resolution, shared by every stream
     for level, level_steps in segments:
         # One fit() never crosses a level: the level is fixed per trace.
@@ -203,6 +226,7 @@ def _train(config, options):
             if strategy is not None:
                 stream = stream.with_options(_SHARD_BY_DATA)
             model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=callbacks, shuffle=False)
+            _check_finite(model, guard, manager)  # before the save: bad weights are never checkpointed
             level_steps -= steps
             if chief:
                 manager.save()
@@ -212,3 +236,22 @@ def _train(config, options):
     if meta is not None and int(model.step.numpy()) == meta["step"]:
         logging.info("nothing to do: %s already holds %d images", workdir, meta["images_seen"])
     return model
+
+
+def _check_finite(model, guard, manager):
+    """Raise `TrainingDivergedError` if the guard stopped the chunk or a weight is not finite."""
+    latest = manager.latest()
+    kept = f"the newest checkpoint, {latest}, holds the last finite weights" if latest else "no checkpoint was written"
+    if guard.failure is not None:
+        step, images, losses = guard.failure
+        named = ", ".join(f"{name} = {value}" for name, value in losses.items())
+        raise TrainingDivergedError(
+            f"training diverged at step {step} ({images} images): {named}. Nothing was saved after it: {kept}. "
+            + ADVICE
+        )
+    bad = non_finite_weights(model)
+    if bad:
+        raise TrainingDivergedError(
+            f"training diverged by step {int(model.step.numpy())}: {len(bad)} variable(s) hold NaN or inf "
+            f"({', '.join(bad[:3])}). Nothing was saved: {kept}. " + ADVICE
+        )

@@ -16,11 +16,25 @@ PACKAGE = ROOT / "alae_tf"
 
 # (layer, module prefixes), first to last. A module takes the layer of its longest matching prefix.
 LAYERS = (
-    ("base", ("atomic", "images", "configs", "growing", "schedules", "optimizers", "distribute", "quality", "startup")),
+    (
+        "base",
+        (
+            "atomic",
+            "images",
+            "configs",
+            "growing",
+            "schedules",
+            "optimizers",
+            "distribute",
+            "quality",
+            "startup",
+            "run_lock",
+        ),
+    ),
     ("data", ("data",)),
     ("networks", ("layers", "networks")),
     ("model", ("losses", "model", "net_kinds", "streams", "ema", "loss_scaling", "builders")),
-    ("training", ("training", "monitor", "checkpoint")),
+    ("training", ("training", "monitor", "checkpoint", "divergence")),
     ("workdir", ("workdir",)),
     ("downstream", ("evaluation", "metrics", "features", "report", "export", "convert", "config_flags", "editing")),
     ("binaries", ("train", "evaluate", "edit", "features.__main__", "convert.__main__")),

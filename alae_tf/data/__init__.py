@@ -4,16 +4,25 @@
 pipelines in `pipeline` turn it into float batches. Sources, one module each:
 `fashion_mnist`, `idx`, `tfds_source`, `folder`, `tfrecord`; `image_ops` holds the resize and
 channel conversion they share. Every user-facing failure is a `DatasetError`.
+
+Images that do not decode (folder and TFRecord sources): `bad_images="skip"` (the default)
+leaves them out, logs one warning that counts and names them, and lists them in
+`ImageSet.skipped`, unless more than `max_bad_fraction` (default 1 %) of the files are bad,
+which is an error; `bad_images="fail"` makes the first one an error.
 """
 
 from __future__ import annotations
 
 from alae_tf.data import fashion_mnist, folder, idx, image_ops, tfds_source, tfrecord
-from alae_tf.data.base import DatasetError, ImageSet
+from alae_tf.data.base import BadImageError, DatasetError, ImageSet
+from alae_tf.data.image_ops import BAD_IMAGE_POLICIES, DEFAULT_MAX_BAD_FRACTION
 from alae_tf.data.pipeline import eval_batches, from_pixel_range, to_pixel_range, training_batches
 from alae_tf.data.tfrecord import write_tfrecords
 
 __all__ = [
+    "BAD_IMAGE_POLICIES",
+    "BadImageError",
+    "DEFAULT_MAX_BAD_FRACTION",
     "DatasetError",
     "ImageSet",
     "SPEC_HELP",
@@ -47,7 +56,14 @@ _PREFIXED = ("idx", "tfds", "folder", "tfrecord")
 
 
 def load_images(
-    spec: str, split: str = "train", *, resolution: int | None = None, channels: int = 1, data_dir: str | None = None
+    spec: str,
+    split: str = "train",
+    *,
+    resolution: int | None = None,
+    channels: int = 1,
+    data_dir: str | None = None,
+    bad_images: str = "skip",
+    max_bad_fraction: float = DEFAULT_MAX_BAD_FRACTION,
 ) -> ImageSet:
     """Loads one split of the dataset named by `spec` (see SPEC_HELP) into memory.
 
@@ -57,12 +73,20 @@ def load_images(
       resolution: output side in pixels (square), or None for the native size.
       channels: 1 (grey) or 3 (RGB).
       data_dir: folder of the Fashion-MNIST files or TFDS data_dir; other sources ignore it.
+      bad_images: what the folder and TFRecord sources do with an image that does not
+        decode (or a file that cannot be opened): "skip" leaves it out, with a warning and
+        an entry in `ImageSet.skipped`; "fail" raises a DatasetError naming it. The other
+        sources decode no files and ignore it (it is still checked).
+      max_bad_fraction: with "skip", the largest fraction of bad files, 0 to 1, that is
+        skipped; above it loading fails, naming them.
     Returns:
-      ImageSet with uint8 images [N, H, W, channels] and int64 labels [N] or None.
+      ImageSet with uint8 images [N, H, W, channels], int64 labels [N] or None, and the
+      `(name, reason)` of each skipped file in `skipped`.
     Raises:
       DatasetError: with what is wrong and how to fix it.
     """
     image_ops.check_options(resolution, channels)
+    image_ops.check_bad_image_options(bad_images, max_bad_fraction)
     if not isinstance(split, str) or not split:
         raise DatasetError(f"split must be a non-empty string such as 'train' or 'test', got {split!r}.")
     kind, colon, arg = (spec or "").partition(":")
@@ -77,20 +101,40 @@ def load_images(
             return idx.load_dir(arg, split, name=name, **options)
         if kind == "tfds":
             return tfds_source.load(arg, split, data_dir=data_dir, spec_name=name, **options)
+        # Only these two decode image files, so only they take the bad-image options.
+        bad = dict(bad_images=bad_images, max_bad_fraction=max_bad_fraction)
         if kind == "folder":
-            return folder.load(arg, split, name=name, **options)
-        return tfrecord.load(arg, split, name=name, **options)
+            return folder.load(arg, split, name=name, **options, **bad)
+        return tfrecord.load(arg, split, name=name, **options, **bad)
     raise DatasetError(f"unknown dataset {spec!r}. {SPEC_HELP}")
 
 
-def load_split(spec: str, split: str, image_shape: tuple[int, int, int], *, data_dir: str | None = None) -> ImageSet:
+def load_split(
+    spec: str,
+    split: str,
+    image_shape: tuple[int, int, int],
+    *,
+    data_dir: str | None = None,
+    bad_images: str = "skip",
+    max_bad_fraction: float = DEFAULT_MAX_BAD_FRACTION,
+) -> ImageSet:
     """`load_images` at a model's `image_shape` `(H, W, C)`, checked: what a run trains and is judged on.
+
+    `bad_images` and `max_bad_fraction` are passed to `load_images`.
 
     Raises:
       DatasetError: as `load_images`, or the source gives images of another shape.
     """
     height, _, channels = image_shape
-    image_set = load_images(spec, split, resolution=height, channels=channels, data_dir=data_dir)
+    image_set = load_images(
+        spec,
+        split,
+        resolution=height,
+        channels=channels,
+        data_dir=data_dir,
+        bad_images=bad_images,
+        max_bad_fraction=max_bad_fraction,
+    )
     if tuple(image_set.images.shape[1:]) != tuple(image_shape):
         raise DatasetError(
             f"{spec} gives images of shape {tuple(image_set.images.shape[1:])}, the model wants {tuple(image_shape)}"

@@ -3,7 +3,12 @@
 * Files ending in .png, .jpg or .jpeg (any case) are read recursively, in sorted path order,
   so the image order (and so every shuffle) is the same on every machine. Other files are
   ignored, and so are hidden files and folders (names starting with "."), which skips macOS
-  `._x.png` resource forks. A file with an image suffix that does not decode is an error.
+  `._x.png` resource forks.
+* A file with an image suffix that does not decode, or cannot be opened (permissions), is
+  bad. By default (`bad_images="skip"`) bad files are left out, one warning counts and names
+  them, and the set's `skipped` lists them all; more than `max_bad_fraction` of the files
+  (default 1 %) bad is an error, and so is a split where none decodes. `bad_images="fail"`
+  stops at the first bad file.
 * Splits: if PATH has a subfolder named after the split (`PATH/train`, `PATH/test`), that
   subfolder is the split. If PATH has no split subfolders at all (none of train, test,
   validation), every split reads all the images: train and test are then the same set.
@@ -23,7 +28,7 @@ from __future__ import annotations
 import os
 
 from alae_tf.data import image_ops
-from alae_tf.data.base import DatasetError, ImageSet
+from alae_tf.data.base import BadImageError, DatasetError, ImageSet
 
 _SPLIT_DIRS = ("train", "test", "validation")
 
@@ -46,12 +51,27 @@ def _read(path: str, resolution: int | None, channels: int):
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        raise DatasetError(f"cannot read {path} ({e}); check its permissions.") from e
+        # An unreadable file is as lost as an undecodable one: the bad-image policy decides for both.
+        raise BadImageError(f"cannot read {path} ({e}); check its permissions.", path, e.strerror or str(e)) from e
     return image_ops.fit(image_ops.decode(data, path), resolution, channels)
 
 
-def load(path: str, split: str, *, resolution: int | None, channels: int, name: str) -> ImageSet:
-    """Loads the images of `split` under `path`: uint8 [N, resolution, resolution, channels]."""
+def load(
+    path: str,
+    split: str,
+    *,
+    resolution: int | None,
+    channels: int,
+    name: str,
+    bad_images: str = "skip",
+    max_bad_fraction: float = image_ops.DEFAULT_MAX_BAD_FRACTION,
+) -> ImageSet:
+    """Loads the images of `split` under `path`: uint8 [N, resolution, resolution, channels].
+
+    `bad_images` ("skip" or "fail") and `max_bad_fraction` say what to do with files that
+    do not decode; see the module docstring. The labels are those of the kept images.
+    """
+    image_ops.check_bad_image_options(bad_images, max_bad_fraction)
     if not os.path.isdir(path):
         problem = "is not a folder" if os.path.exists(path) else "does not exist"
         raise DatasetError(
@@ -73,9 +93,20 @@ def load(path: str, split: str, *, resolution: int | None, channels: int, name: 
             f"no PNG/JPEG images found under {root} (searched recursively). Put "
             "the images there or point --dataset=folder:PATH at the right folder."
         )
-    images = image_ops.parallel_map(lambda p: _read(p, resolution, channels), files, names=files)
+    images, kept, skipped = image_ops.parallel_map_images(
+        lambda p: _read(p, resolution, channels),
+        files,
+        names=files,
+        source=root,
+        bad_images=bad_images,
+        max_bad_fraction=max_bad_fraction,
+    )
+    # Labels come from all the files, so the class list does not depend on which ones decode;
+    # then they are cut to the kept images, which stay in step with them.
     labels, class_names = subfolder_labels(root, files)
-    return ImageSet(images, labels, name, class_names)
+    if labels is not None:
+        labels = labels[kept]
+    return ImageSet(images, labels, name, class_names, skipped=skipped)
 
 
 def subfolder_labels(root: str, files: list[str]):

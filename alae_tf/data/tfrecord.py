@@ -6,6 +6,13 @@ name (`data/{split}-*.tfrecord`); without it the same files serve every split. M
 files are read in sorted name order, which `write_tfrecords` shards keep. Images go through
 the same crop, resize and channel conversion as image folders (`image_ops`). GLOB may be any
 path tf.io.gfile understands (local, gs://). `data_dir` is not used by this source.
+
+A record whose image bytes do not decode is bad: by default (`bad_images="skip"`) it is left
+out with its label, one warning counts and names the bad records, and the set's `skipped`
+lists them; more than `max_bad_fraction` (default 1 %) bad is an error, and `bad_images="fail"`
+stops at the first. A file that is not a TFRecord file, or a record that is not a
+tf.train.Example with an `image` feature, is always an error: those come from a wrong path or
+writer, not from a few bad images.
 """
 
 from __future__ import annotations
@@ -93,12 +100,24 @@ def _records(files: list[str]):
             ) from e
 
 
-def load(pattern: str, split: str, *, resolution: int | None, channels: int, name: str) -> ImageSet:
+def load(
+    pattern: str,
+    split: str,
+    *,
+    resolution: int | None,
+    channels: int,
+    name: str,
+    bad_images: str = "skip",
+    max_bad_fraction: float = image_ops.DEFAULT_MAX_BAD_FRACTION,
+) -> ImageSet:
     """Loads the records matching `pattern` (`{split}` substituted) into memory.
 
     Returns uint8 images [N, H, W, channels] (resized to `resolution` if given) and int64
-    labels [N] if every record has one, else None.
+    labels [N] if every record has one, else None. `bad_images` ("skip" or "fail") and
+    `max_bad_fraction` say what to do with records whose image does not decode (see the
+    module docstring); the labels are those of the kept images.
     """
+    image_ops.check_bad_image_options(bad_images, max_bad_fraction)
     pattern = pattern.replace("{split}", split)
     files = sorted(tf.io.gfile.glob(pattern))
     if not files:
@@ -115,16 +134,19 @@ def load(pattern: str, split: str, *, resolution: int | None, channels: int, nam
         labels.append(label)
         return data, where
 
-    images = image_ops.parallel_map(
+    images, kept, skipped = image_ops.parallel_map_images(
         lambda item: image_ops.fit(image_ops.decode(*item), resolution, channels),
         map(note, _records(files)),
         names=wheres,
         source=f"the records of {pattern}",
+        bad_images=bad_images,
+        max_bad_fraction=max_bad_fraction,
     )
+    # Checked over every record, skipped ones too: a mix means the writer is wrong, not one image.
     if None in labels and any(label is not None for label in labels):
         raise DatasetError(
             f"records under {pattern} mix labelled and unlabelled images ("
             f"{wheres[labels.index(None)]} has no label): label all or none."
         )
-    labels = None if None in labels else np.asarray(labels, np.int64)
-    return ImageSet(images, labels, name)
+    labels = None if None in labels else np.asarray(labels, np.int64)[kept]
+    return ImageSet(images, labels, name, skipped=skipped)

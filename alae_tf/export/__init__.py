@@ -9,9 +9,14 @@
 - `saved_model`: one SavedModel per part in TF Serving layout
   (`OUT/<part>/<version>`, the five above and `editor`), written atomically, plus
   `OUT/models.config`.
-- `serving`: `models.config`, warm-up records, and a `PredictRequest`
-  validator that checks a request against a SignatureDef the way the model
-  server would, then runs it.
+- `serving`: `models.config`, warm-up records, and a request validator
+  (gRPC `PredictRequest` or REST JSON) that checks a request against a
+  SignatureDef the way the model server would, and its values as the
+  signatures would, then runs it.
+- `input_checks`: what every signature accepts beyond its dtypes and shapes
+  (finite floats, float images in the pixel range, the editor's index and
+  cutoff ranges), checked alike in the graph, in the validator and in the
+  TFLite runner, with messages naming the input.
 - `tflite` (with `litert_check`): the encoder to a builtins-only `.tflite` (none / float16 /
   dynamic / int8), checked in LiteRT, with a JSON report.
 - `onnx`: any signature to ONNX through tf2onnx, checked in

@@ -32,9 +32,11 @@ row in the batch. (The other parts' fixed noise is per image, from `signatures.N
 `alae`'s `reconstruct` of a style net differs from a strength-0 edit in its noise.)
 
 Bad input is refused at the signature: dtype by the signature itself, rank and shape (image size,
-channels, direction length) by an EnsureShape as in `signatures`, the rest (direction rows,
-strengths per image, batches of A and B, index and cutoff ranges) by asserts whose message names
-the signature, the input and what it must be.
+channels, direction length) by an EnsureShape, non-finite directions and strengths and the index
+and cutoff ranges by the checks every signature runs (`alae_tf.export.input_checks`, with the
+editor's rules `_Editor.rules`), and what involves several inputs (direction rows, strengths per
+image, batches of A and B) by asserts here; every message names the signature, the input and what
+it must be.
 """
 
 import json
@@ -46,7 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 from alae_tf import atomic, editing
-from alae_tf.export import signatures, style
+from alae_tf.export import input_checks, signatures, style
 from alae_tf.export.artifacts import ExportError
 
 PART = "editor"
@@ -145,6 +147,23 @@ class _Editor:
         self.strength = batch("strength", tf.float32)
         self.index = batch("index", tf.int32)
         self.cutoff = tf.TensorSpec([], tf.int32, name="cutoff")
+        self.rules = {**self.c.rules, input_checks.rule_key(self.index): self._index_rule()}
+        if self.is_style:
+            self.rules[input_checks.rule_key(self.cutoff)] = input_checks.Rule(
+                0, self.num_styles, requirement=f"must be in [0, {self.num_styles}] (style inputs)"
+            )
+
+    def _index_rule(self):
+        """`edit_by_index`'s `index`: a row of the baked matrix; none fits when nothing was baked in."""
+        if self.count:
+            requirement = f"must be in [0, {self.count}) (the directions baked in; see the `directions` signature)"
+        else:
+            requirement = (
+                "cannot be used: this editor was exported without directions (export_workdir bakes in "
+                "WORKDIR/directions/); use the `edit` signature with a direction vector, or export again with "
+                "directions"
+            )
+        return input_checks.Rule(0, self.count - 1, requirement=requirement)
 
     @property
     def count(self):
@@ -198,42 +217,24 @@ class _Editor:
         return self._moved("edit", image, tf.broadcast_to(direction, [batch, self.latent]), strength)
 
     def edit_by_index(self, image, index, strength):
+        # Its range (`rules`) is checked before this runs; what is left is its batch.
         batch = tf.shape(image)[0]
-        if self.count:
-            range_message = f"must be in [0, {self.count}) (the directions baked in; see the `directions` signature)"
-        else:
-            range_message = (
-                "cannot be used: this editor was exported without directions (export_workdir bakes in "
-                "WORKDIR/directions/); use the `edit` signature with a direction vector, or export again with "
-                "directions"
-            )
-        checks = [
-            tf.debugging.Assert(
-                tf.equal(tf.shape(index)[0], batch),
-                ["edit_by_index: index must be [B], one per image; got", tf.shape(index)[0], "for", batch, "images"],
-            ),
-            tf.debugging.Assert(
-                tf.reduce_all((index >= 0) & (index < self.count)),
-                [f"edit_by_index: index {range_message}; got", index],
-            ),
-        ]
-        (index,) = _checked(checks, index)
+        check = tf.debugging.Assert(
+            tf.equal(tf.shape(index)[0], batch),
+            ["edit_by_index: index must be [B], one per image; got", tf.shape(index)[0], "for", batch, "images"],
+        )
+        (index,) = _checked([check], index)
         rows = tf.gather(tf.constant(self.matrix), index)
         return self._moved("edit_by_index", image, rows, strength)
 
     def mix(self, image_a, image_b, cutoff):
+        # `cutoff`'s range (`rules`) is checked before this runs.
         batch_a, batch_b = tf.shape(image_a)[0], tf.shape(image_b)[0]
-        checks = [
-            tf.debugging.Assert(
-                tf.equal(batch_a, batch_b),
-                ["mix: image_a and image_b pair row by row; got", batch_a, "and", batch_b, "images"],
-            ),
-            tf.debugging.Assert(
-                (cutoff >= 0) & (cutoff <= self.num_styles),
-                [f"mix: cutoff must be in [0, {self.num_styles}] (style inputs); got", cutoff],
-            ),
-        ]
-        image_a, image_b, cutoff = _checked(checks, image_a, image_b, cutoff)
+        check = tf.debugging.Assert(
+            tf.equal(batch_a, batch_b),
+            ["mix: image_a and image_b pair row by row; got", batch_a, "and", batch_b, "images"],
+        )
+        image_a, image_b, cutoff = _checked([check], image_a, image_b, cutoff)
         shape = [batch_a, self.num_styles, self.latent]
         styles_a = tf.broadcast_to(self._encode(image_a)[:, None], shape)
         styles_b = tf.broadcast_to(self._encode(image_b)[:, None], shape)
@@ -247,16 +248,21 @@ class _Editor:
 def endpoints(nets, pixel_range, directions=()):
     """`{signature name: tf.function}` of the editor (see the module docstring)."""
     e = _Editor(nets, pixel_range, directions)
-    fns = {
+    table = {
         # Editing is the editor's own job: the default.
-        "serving_default": signatures.signature_function(e.edit, e.image, e.direction, e.strength),
-        "edit": signatures.signature_function(e.edit, e.image, e.direction, e.strength),
-        "edit_by_index": signatures.signature_function(e.edit_by_index, e.image, e.index, e.strength),
-        "directions": signatures.signature_function(e.directions),
+        "serving_default": (e.edit, e.image, e.direction, e.strength),
+        "edit": (e.edit, e.image, e.direction, e.strength),
+        "edit_by_index": (e.edit_by_index, e.image, e.index, e.strength),
+        "directions": (e.directions,),
     }
     if e.is_style:
-        fns["mix"] = signatures.signature_function(e.mix, e.image_a, e.image_b, e.cutoff)
-    return fns
+        table["mix"] = (e.mix, e.image_a, e.image_b, e.cutoff)
+    return signatures.signature_functions(table, e.rules)
+
+
+def input_rules(nets, pixel_range, directions=()):
+    """`{input_checks.rule_key(spec): Rule}` of the editor's signatures (index, cutoff; see `_Editor.rules`)."""
+    return _Editor(nets, pixel_range, directions).rules
 
 
 def build_archive(nets, pixel_range, directions=()):
@@ -274,7 +280,9 @@ def int_ranges(nets, directions=()):
 
     `index` has an empty range without directions: no valid `edit_by_index` request exists then.
     """
-    ranges = {"index": (0, len(check_directions(directions, nets.mapping.dlatent_size)))}
-    if isinstance(nets.generator, style.StyleGeneratorAtLevel):
-        ranges["cutoff"] = (0, int(nets.generator.generator.num_styles) + 1)
-    return ranges
+    rules = input_rules(nets, (0.0, 1.0), directions)
+    return {
+        key: (int(rule.low), int(rule.high) + 1)
+        for (key, dtype), rule in sorted(rules.items())
+        if tf.dtypes.as_dtype(dtype).is_integer
+    }

@@ -15,6 +15,7 @@ from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
 
 from alae_tf import data
+from alae_tf.export import input_checks
 from alae_tf.export.artifacts import ExportError
 from alae_tf.metrics.representation import knn_predict
 from alae_tf.workdir import pool_to_resolution
@@ -30,27 +31,55 @@ FLOAT_TOLERANCE = {"none": 1e-4, "float16": 1e-2}
 class LiteEncoder:
     """A `.tflite` encoder in LiteRT, through its `encode_float` signature runner.
 
+    Images are checked in Python before LiteRT runs them (`check_images`), with messages that name the
+    input and what it must be: LiteRT itself would resize its input to any shape with as many values
+    (an `[N, 28, 28]` batch, or channels-first images), and the converted model has no checks left (the
+    SavedModel's asserts do not convert), so NaN or pixels in the wrong range would come back as codes.
+
     Args:
         model_content: the `.tflite` bytes.
         num_threads: interpreter threads (1 for latency, as on a small device).
+        pixel_range: the training pixel range `(lo, hi)` the images must lie in (within
+            `input_checks.PIXEL_TOLERANCE`); None checks everything but the range.
     """
 
-    def __init__(self, model_content, num_threads=1):
+    def __init__(self, model_content, num_threads=1, pixel_range=None):
         self.interpreter = Interpreter(model_content=model_content, num_threads=num_threads)
         self.runner = self.interpreter.get_signature_runner(SIGNATURE)
+        details = self.runner.get_input_details()
+        if sorted(details) != ["image"]:
+            raise ExportError(f"this .tflite's {SIGNATURE} takes {sorted(details)}, not one input 'image'")
+        self.input_shape = [int(d) for d in details["image"]["shape_signature"]]
+        self.input_dtype = np.dtype(details["image"]["dtype"])
+        self.rule = None if pixel_range is None else input_checks.pixel_rule(pixel_range)
+
+    def check_images(self, images):
+        """`images` as the model's float32 `[N, H, W, C]`; `input_checks.InputError` (a ValueError) if they do not fit.
+
+        Any float array is taken (float64 from numpy arithmetic holds the same pixels); integer or bool
+        arrays are refused, since uint8 pixels are not images in the training range.
+        """
+        images = np.asarray(images)
+        where = f"the TFLite encoder ({SIGNATURE})"
+        if images.dtype.kind != "f":
+            wanted = f"{self.input_dtype.name} images in the training pixel range"
+            if self.rule is not None:
+                wanted += f" [{self.rule.low:g}, {self.rule.high:g}]"
+            raise input_checks.InputError(
+                f"input 'image' is {images.dtype.name}, {where} wants {wanted} "
+                "(uint8 pixels: map them with alae_tf.data.to_pixel_range first)"
+            )
+        images = np.ascontiguousarray(images, self.input_dtype)
+        return input_checks.check_array("image", images, self.input_dtype, self.input_shape, self.rule, where=where)
 
     def encode(self, images, batch=BULK_BATCH):
         """w `[N, latent]` for float32 images `[N, H, W, C]`; the runner resizes to each batch."""
-        return np.concatenate(
-            [
-                self.runner(image=np.ascontiguousarray(images[i : i + batch], np.float32))["w"]
-                for i in range(0, len(images), batch)
-            ]
-        )
+        images = self.check_images(images)
+        return np.concatenate([self.runner(image=images[i : i + batch])["w"] for i in range(0, len(images), batch)])
 
     def call_latency_us(self, image, runs):
         """Median microseconds of one batch-1 signature-runner call (Python in and out included)."""
-        batch1 = image[np.newaxis].astype(np.float32)
+        batch1 = self.check_images(np.asarray(image)[np.newaxis])
 
         def call():
             return self.runner(image=batch1)
@@ -153,7 +182,7 @@ def check_encoder(model_content, saved_model_dir, config, options, image_shape=N
     test_images, test_labels = load_check_images(
         config, image_shape, spec, "test", options.data_dir, count, "check data"
     )
-    lite = LiteEncoder(model_content)
+    lite = LiteEncoder(model_content, pixel_range=config.pixel_range)
     checked = test_images[: options.check_images]
     w_lite, w_ref = lite.encode(checked), saved_model_codes(encode_float, checked)
     if not np.all(np.isfinite(w_lite)):
@@ -180,7 +209,9 @@ def check_encoder(model_content, saved_model_dir, config, options, image_shape=N
         "max_abs_error_w": error,
         "max_abs_w": scale,
         "latency_us_batch1": invoke_latency_us(model_content, checked[0], options.latency_runs),
-        "latency_us_batch1_python_call": LiteEncoder(model_content).call_latency_us(checked[0], options.latency_runs),
+        "latency_us_batch1_python_call": LiteEncoder(model_content, pixel_range=config.pixel_range).call_latency_us(
+            checked[0], options.latency_runs
+        ),
         "latency_runs": options.latency_runs,
         **_accuracy_report(lite, encode_float, config, image_shape, options, test_images, test_labels),
     }

@@ -9,8 +9,9 @@ are renamed only once all parts are complete, so a failure anywhere leaves no pa
 of the export behind (and, with `overwrite`, the old version untouched). Each
 version folder holds the SavedModel (signatures in `alae_tf.export.signatures`),
 `assets.extra/tf_serving_warmup_requests` and `assets.extra/alae_export.json` (the
-training config, where the weights came from, and the image shape at the signatures
-with the level and blend a StyleALAE was exported at; read by the TFLite and ONNX tools).
+training config, where the weights came from, the image shape at the signatures
+with the level and blend a StyleALAE was exported at, and the value ranges each signature's
+inputs must respect (`input_rules`); read by the TFLite and ONNX tools and the request validator).
 """
 
 import contextlib
@@ -23,7 +24,7 @@ import alae_tf
 from alae_tf import atomic, editing
 from alae_tf import workdir as workdir_lib
 from alae_tf.editing.directions import SUFFIX as DIRECTION_SUFFIX
-from alae_tf.export import editor, serving, signatures
+from alae_tf.export import editor, input_checks, serving, signatures
 from alae_tf.export.artifacts import ExportError, write_metadata
 
 PARTS = (*signatures.PARTS, editor.PART)
@@ -100,12 +101,16 @@ def _write_part(part, nets, config, folder, metadata, directions):
         editor.build_archive(nets, config.pixel_range, directions).write_out(str(folder), verbose=False)
         editor.write_directions_asset(folder, directions, nets.mapping.dlatent_size)
         int_ranges = editor.int_ranges(nets, directions)
+        rules = editor.input_rules(nets, config.pixel_range, directions)
         metadata = {**metadata, "directions": [d.name for d in directions]}
     else:
         signatures.build_archive(part, nets, config.pixel_range).write_out(str(folder), verbose=False)
+        rules = signatures.input_rules(nets, config.pixel_range)
     signature_defs = serving.read_signature_defs(folder)
     serving.write_warmup(folder, part, signature_defs, config.pixel_range, int_ranges)
-    write_metadata(folder, {**metadata, "part": part, "signatures": sorted(signature_defs)})
+    # The ranges the graph checks, per signature and input, for `serving.read_input_rules` (the request validator).
+    input_rules = input_checks.signature_rules(signature_defs, rules)
+    write_metadata(folder, {**metadata, "part": part, "signatures": sorted(signature_defs), "input_rules": input_rules})
 
 
 def export_saved_models(

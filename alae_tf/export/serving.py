@@ -1,13 +1,20 @@
 """The TF Serving side of an export: `models.config`, warm-up records, SignatureDefs,
-and a `PredictRequest` check.
+and a request check.
 
 `tensorflow_model_server` cannot be installed on these machines, so what the server
-would do with a request is reproduced offline: `validate_predict_request` checks the
-request's keys, dtypes and shapes against the SignatureDef (the server's own checks,
-with clearer messages), and `run_predict_request` runs it through the SavedModel.
+would do with a request is reproduced offline: `validate_predict_request` checks a
+request (a gRPC `PredictRequest`, or a REST body as a dict or JSON text) against the
+SignatureDef it names: keys, dtypes, shapes, batch sizes (the server's own checks,
+with clearer messages), and, before the model sees them, the values the signatures
+would refuse when they run (NaN / inf floats, float images beyond the pixel range, the
+editor's index and cutoff ranges: `alae_tf.export.input_checks`, with the ranges the
+export's metadata carries, `read_input_rules`). `run_predict_request` then runs it
+through the SavedModel.
 """
 
+import json
 import pathlib
+from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -17,13 +24,17 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from alae_tf import atomic
-from alae_tf.export.artifacts import ExportError
+from alae_tf.export import input_checks
+from alae_tf.export.artifacts import ExportError, read_metadata
 
 WARMUP_PATH = pathlib.Path("assets.extra") / "tf_serving_warmup_requests"
 DEFAULT_SIGNATURE = "serving_default"
 # Inputs that may hold one row for the whole batch instead of one per image (the editor's `direction`).
 BROADCAST_INPUTS = frozenset({"direction"})
 _INIT_OP = "__saved_model_init_op"  # a SignatureDef-shaped entry that is not a signature
+_REST_KEYS = frozenset({"signature_name", "inputs", "instances"})
+# What a JSON value's numpy kind is, in words, for the dtype messages.
+_KINDS = {"b": "true/false values", "f": "floating-point numbers", "U": "strings", "S": "bytes"}
 
 
 class PredictRequestError(ValueError):
@@ -172,8 +183,20 @@ def read_warmup(saved_model_dir):
     ]
 
 
-def _check_keys(name, signature_def, request):
-    want, got = set(signature_def.inputs), set(request.inputs)
+def read_input_rules(saved_model_dir):
+    """`{signature: {input: input_checks.Rule}}`: the value ranges an export's signatures check.
+
+    Written into the metadata at export (`input_rules`); an export written before that has none, and
+    the validator then checks what holds for every signature (finite floats) only.
+
+    Raises:
+        ExportError: not a SavedModel written by this package.
+    """
+    return input_checks.rules_from_json(read_metadata(saved_model_dir).get("input_rules", {}))
+
+
+def _check_keys(name, signature_def, keys):
+    want, got = set(signature_def.inputs), set(keys)
     if want == got:
         return
     problems = []
@@ -186,41 +209,149 @@ def _check_keys(name, signature_def, request):
     )
 
 
-def _check_tensor(name, key, info, proto):
+def _proto_array(name, key, info, proto):
+    """A `TensorProto`'s values, after checking its dtype (before they are read as that dtype)."""
     if proto.dtype != info.dtype:
         raise PredictRequestError(
             f"input {key!r} is {_dtype_name(proto.dtype)}, signature {name!r} wants {_dtype_name(info.dtype)}"
         )
-    want, got = _shape(info.tensor_shape), _shape(proto.tensor_shape)
-    if not info.tensor_shape.unknown_rank and (
-        len(want) != len(got) or any(w not in (-1, g) for w, g in zip(want, got))
-    ):
-        raise PredictRequestError(f"input {key!r} has shape {got}, signature {name!r} wants {want} (-1: any size)")
     try:
         return tf.make_ndarray(proto)
     except (ValueError, TypeError) as e:
-        raise PredictRequestError(f"input {key!r}: its values do not fill shape {got} ({e})") from e
+        raise PredictRequestError(
+            f"input {key!r}: its values do not fill shape {_shape(proto.tensor_shape)} ({e})"
+        ) from e
 
 
-def validate_predict_request(request, signature_defs):
+def _value_array(name, key, info, value):
+    """A REST input's values (JSON numbers, nested lists) as the signature's dtype, or a numpy array as is.
+
+    A numpy array must have the signature's dtype exactly (checked later, as for a TensorProto). JSON
+    numbers are what TF Serving's REST API takes: any number for a float input, whole numbers that fit
+    for an integer one (a float pixel in a uint8 image is the wrong dtype, not a pixel to round).
+    """
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.asarray(value)
+    dtype = tf.dtypes.as_dtype(info.dtype)
+    try:
+        array = np.array(value)
+    except ValueError as e:  # ragged lists
+        raise PredictRequestError(f"input {key!r}: its values do not form one regular array ({e})") from e
+    if array.size == 0:
+        return array.astype(dtype.as_numpy_dtype)
+    kind = array.dtype.kind
+    if dtype.is_integer:
+        limits = np.iinfo(dtype.as_numpy_dtype)
+        if kind not in "iu":
+            got = _KINDS.get(kind, "values that are not numbers")
+            raise PredictRequestError(
+                f"input {key!r} holds {got}, signature {name!r} wants {dtype.name} "
+                f"(whole numbers {limits.min}..{limits.max})"
+            )
+        if array.min() < limits.min or array.max() > limits.max:
+            raise PredictRequestError(
+                f"input {key!r} has values from {array.min()} to {array.max()}, signature {name!r} wants "
+                f"{dtype.name} ({limits.min}..{limits.max})"
+            )
+    elif dtype.is_floating:
+        if kind not in "iuf":
+            got = _KINDS.get(kind, "values that are not numbers")
+            raise PredictRequestError(f"input {key!r} holds {got}, signature {name!r} wants {dtype.name} (numbers)")
+    else:
+        raise PredictRequestError(f"input {key!r}: {dtype.name} inputs are not read from JSON here")
+    # A number beyond float32 becomes inf, which the finite check then refuses.
+    with np.errstate(over="ignore"):
+        return array.astype(dtype.as_numpy_dtype)
+
+
+def _rest_body(request):
+    """A REST body (dict, or JSON text) as a dict with its keys checked."""
+    if isinstance(request, (str, bytes, bytearray)):
+        try:
+            request = json.loads(request)
+        except ValueError as e:
+            raise PredictRequestError(f"the request is not valid JSON ({e})") from e
+    if not isinstance(request, Mapping):
+        raise PredictRequestError(
+            "a request is a PredictRequest or a REST body {'signature_name', 'inputs' or 'instances'}, "
+            f"got {type(request).__name__}"
+        )
+    unknown = sorted(set(request) - _REST_KEYS)
+    if unknown:
+        raise PredictRequestError(f"unexpected keys {unknown} in the request; a REST body has {sorted(_REST_KEYS)}")
+    if ("inputs" in request) == ("instances" in request):
+        raise PredictRequestError(
+            "a REST body holds either 'inputs' (columnar: {input: values}) or 'instances' (one entry per example)"
+        )
+    return request
+
+
+def _rest_inputs(name, signature_def, body):
+    """`{input: value}` of a REST body, columnar (`inputs`) or row format (`instances`), as TF Serving reads them."""
+    keys = sorted(signature_def.inputs)
+    if "inputs" in body:
+        inputs = body["inputs"]
+        if isinstance(inputs, Mapping):
+            return dict(inputs)
+        if len(keys) == 1:  # a single input may be given bare
+            return {keys[0]: inputs}
+        raise PredictRequestError(f"signature {name!r} takes inputs {keys}: 'inputs' must name them")
+    instances = body["instances"]
+    if not isinstance(instances, list) or not instances:
+        raise PredictRequestError("'instances' must be a non-empty list, one entry per example")
+    if all(isinstance(instance, Mapping) for instance in instances):
+        named = {tuple(sorted(instance)) for instance in instances}
+        if len(named) > 1:
+            raise PredictRequestError(f"the instances name different inputs: {sorted(named)}")
+        return {key: [instance[key] for instance in instances] for key in instances[0]}
+    if len(keys) == 1 and not any(isinstance(instance, Mapping) for instance in instances):
+        return {keys[0]: instances}
+    raise PredictRequestError(f"signature {name!r} takes inputs {keys}: each instance must be {{input: value}}")
+
+
+def validate_predict_request(request, signature_defs, input_rules=None):
     """Check `request` against the SignatureDef it names; returns `(name, {key: ndarray})`.
 
-    Checked: the signature exists (empty name means `serving_default`), the
-    input keys are exactly the signature's, each input's dtype and shape fit
-    (-1 matches any size), the values fill the shape, and all inputs but
-    scalars agree on the batch size (an input of `BROADCAST_INPUTS` may
-    also have one row, for every image). Value ranges (the editor's `index`
-    and `cutoff`) are checked by the signatures themselves when they run.
+    `request`: a `PredictRequest` (gRPC), or a REST body (a dict, or its JSON text):
+    `{"signature_name": ..., "inputs": {key: values}}` (columnar) or `{..., "instances": [...]}` (row
+    format, one entry per example), values as JSON numbers (nested lists) or numpy arrays.
+
+    Checked: the signature exists (no or an empty name means `serving_default`), the input keys are
+    exactly the signature's, each input's dtype and shape fit (-1 matches any size; a numpy array or a
+    TensorProto must have the dtype exactly, JSON numbers must fit it), the values fill the shape, every
+    float is finite, the values respect `input_rules` (`{signature: {input: Rule}}`, from
+    `read_input_rules`: float images in the pixel range, the editor's index and cutoff), and all inputs
+    but scalars agree on the batch size (an input of `BROADCAST_INPUTS` may also have one row, for
+    every image). Without `input_rules`, value ranges are checked by the signatures themselves when
+    they run.
 
     Raises:
         PredictRequestError: saying which input is wrong and what was expected.
     """
-    name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+    if isinstance(request, predict_pb2.PredictRequest):
+        name, body = request.model_spec.signature_name or DEFAULT_SIGNATURE, None
+    else:
+        body = _rest_body(request)
+        name = body.get("signature_name") or DEFAULT_SIGNATURE
     if name not in signature_defs:
         raise PredictRequestError(f"no signature {name!r}; this model has {sorted(signature_defs)}")
     signature_def = signature_defs[name]
-    _check_keys(name, signature_def, request)
-    arrays = {key: _check_tensor(name, key, info, request.inputs[key]) for key, info in signature_def.inputs.items()}
+    if body is None:
+        values, to_array = dict(request.inputs), _proto_array
+    else:
+        values, to_array = _rest_inputs(name, signature_def, body), _value_array
+    _check_keys(name, signature_def, values)
+    rules = (input_rules or {}).get(name, {})
+    arrays = {}
+    for key, info in sorted(signature_def.inputs.items()):
+        shape = None if info.tensor_shape.unknown_rank else _shape(info.tensor_shape)
+        array = to_array(name, key, info, values[key])
+        try:
+            arrays[key] = input_checks.check_array(
+                key, array, info.dtype, shape, rules.get(key), where=f"signature {name!r}"
+            )
+        except input_checks.InputError as e:
+            raise PredictRequestError(str(e)) from e
     batches = {key: a.shape[0] for key, a in sorted(arrays.items()) if a.ndim}
     # One row of a broadcast input goes with any batch; else every batched input has the batch's rows.
     sizes = {b for key, b in batches.items() if not (key in BROADCAST_INPUTS and b == 1)}
@@ -231,12 +362,14 @@ def validate_predict_request(request, signature_defs):
     return name, arrays
 
 
-def run_predict_request(loaded, request, signature_defs):
-    """Validate `request`, run it through `loaded` (from `tf.saved_model.load`), return a `PredictResponse`."""
-    name, arrays = validate_predict_request(request, signature_defs)
+def run_predict_request(loaded, request, signature_defs, input_rules=None):
+    """Validate `request` (see `validate_predict_request`), run it through `loaded` (from
+    `tf.saved_model.load`), and return a `PredictResponse`."""
+    name, arrays = validate_predict_request(request, signature_defs, input_rules)
     outputs = loaded.signatures[name](**{key: tf.constant(value) for key, value in arrays.items()})
     response = predict_pb2.PredictResponse()
-    response.model_spec.CopyFrom(request.model_spec)
+    if isinstance(request, predict_pb2.PredictRequest):
+        response.model_spec.CopyFrom(request.model_spec)
     response.model_spec.signature_name = name
     for key, value in outputs.items():
         response.outputs[key].CopyFrom(tf.make_tensor_proto(value.numpy()))

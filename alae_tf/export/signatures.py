@@ -19,6 +19,13 @@ Signatures (all with a dynamic batch N; images are NHWC):
 uint8 <-> float uses the training pixel range exactly like `alae_tf.data.to_pixel_range`
 and `from_pixel_range` (rounded, clipped).
 
+Bad input is refused in the graph, before the nets run (`alae_tf.export.input_checks`): the
+dtype by the signature itself, rank and sizes (image size, channels, latent length) by an
+EnsureShape naming the input, NaN / inf in any float input, and float images (`encode_float`)
+beyond the training pixel range by asserts whose message names the signature and the input.
+The export's metadata carries the ranges (`input_rules`), so that `serving`'s request
+validator refuses the same values before a request reaches the model.
+
 StyleALAE. Its G and E are exported at the level the model trained last (`ALAE.level`)
 and the blend of its last batch, through `alae_tf.export.style`'s wrappers: H x W above
 is then that level's resolution (a run trained to level 1 has 8 px signatures), and the
@@ -47,7 +54,7 @@ import keras
 import tensorflow as tf
 
 from alae_tf import data
-from alae_tf.export import style
+from alae_tf.export import input_checks, style
 from alae_tf.export.artifacts import ExportError
 
 # The parts built here from the nets; `saved_model.PARTS` adds the `editor` (`alae_tf.export.editor`).
@@ -114,6 +121,10 @@ def takes_noise(generator):
     return hasattr(generator, "export_noise_shapes")
 
 
+def _check_seeds(seeds, batch):
+    tf.debugging.assert_equal(tf.size(seeds), batch, message="decode_with_seed needs one seed per row of w")
+
+
 def noise_inputs(generator, batch, seeds=None):
     """One standard-normal tensor `[batch, *shape]` per `generator.export_noise_shapes` entry.
 
@@ -121,7 +132,7 @@ def noise_inputs(generator, batch, seeds=None):
     `seeds` is None) and the noise input's index, never on the batch.
     """
     if seeds is not None:
-        tf.debugging.assert_equal(tf.size(seeds), batch, message="decode_with_seed needs one seed per row of w")
+        _check_seeds(seeds, batch)
     noise = []
     for index, shape in enumerate(generator.export_noise_shapes):
         shape = [int(d) for d in shape]
@@ -148,6 +159,10 @@ def noise_inputs(generator, batch, seeds=None):
 def run_generator(generator, w, seeds=None):
     """G(w) in inference mode, with seeded noise if G takes noise."""
     if not takes_noise(generator):
+        if seeds is not None:
+            # G ignores them, but a request with the wrong seeds is refused as for a G with noise. The
+            # assert also keeps the seeds' EnsureShape: a stateless op whose output nothing reads is pruned.
+            _check_seeds(seeds, tf.shape(w)[0])
         return generator(w, training=False)
     return generator(w, noise=noise_inputs(generator, tf.shape(w)[0], seeds), training=False)
 
@@ -165,6 +180,9 @@ class Computations:
         self.seed = tf.TensorSpec([None], tf.int64, name="seed")
         self.image_uint8 = tf.TensorSpec([None, *image_shape], tf.uint8, name="image")
         self.image_float = tf.TensorSpec([None, *image_shape], tf.float32, name="image")
+        # What the specs cannot say (`input_checks`; every float must also be finite): float images are
+        # pixels in the training range.
+        self.rules = {input_checks.rule_key(self.image_float): input_checks.pixel_rule(self.pixel_range)}
 
     def map(self, z):
         return self.nets.mapping(z, training=False)
@@ -185,54 +203,70 @@ class Computations:
         return data.to_pixel_range(images, self.pixel_range)
 
 
-def signature_function(python_fn, *specs):
-    """A signature function: `python_fn` on inputs checked against `specs` (whose names are the input keys)."""
+def signature_function(python_fn, *specs, name="signature", rules=None):
+    """A signature function: `python_fn` on inputs checked against `specs` (whose names are the input keys).
+
+    Every input is checked in the graph before `python_fn` sees it (`input_checks.checked_tensors`): its
+    shape, every float finite, and the range of `rules` (`{input_checks.rule_key(spec): Rule}`); `name`
+    (the signature's) starts the messages.
+    """
 
     def checked(*inputs):
-        # The TensorSpec alone does not stop a wrong shape in a TF2 call: an [N, 28, 28]
-        # batch would be reshaped and encoded silently. EnsureShape fails with the
-        # expected shape in its message; TFLite and tf2onnx drop it.
-        return python_fn(*(tf.ensure_shape(x, spec.shape) for x, spec in zip(inputs, specs)))
+        return python_fn(*input_checks.checked_tensors(name, specs, inputs, rules))
 
     # No autograph: nothing here branches on tensors, and it keeps the graphs plain.
     return tf.function(checked, input_signature=list(specs), autograph=False)
 
 
+def signature_functions(table, rules=None):
+    """`{name: signature_function}` from `{name: (python_fn, *specs)}`, all checked against `rules`."""
+    return {name: signature_function(fn, *specs, name=name, rules=rules) for name, (fn, *specs) in table.items()}
+
+
 def _mapping_endpoints(c):
-    return {"serving_default": signature_function(lambda z: {"w": c.map(z)}, c.z)}
+    return signature_functions({"serving_default": (lambda z: {"w": c.map(z)}, c.z)}, c.rules)
 
 
 def _generator_endpoints(c):
-    return {
-        "serving_default": signature_function(lambda w: {"image": c.to_uint8(c.decode(w))}, c.w),
-        "decode_float": signature_function(lambda w: {"image": c.decode(w)}, c.w),
-        "decode_with_seed": signature_function(lambda w, seed: {"image": c.to_uint8(c.decode(w, seed))}, c.w, c.seed),
-    }
+    return signature_functions(
+        {
+            "serving_default": (lambda w: {"image": c.to_uint8(c.decode(w))}, c.w),
+            "decode_float": (lambda w: {"image": c.decode(w)}, c.w),
+            "decode_with_seed": (lambda w, seed: {"image": c.to_uint8(c.decode(w, seed))}, c.w, c.seed),
+        },
+        c.rules,
+    )
 
 
 def _encoder_endpoints(c):
-    return {
-        "serving_default": signature_function(lambda image: {"w": c.encode(c.from_uint8(image))}, c.image_uint8),
-        "encode_float": signature_function(lambda image: {"w": c.encode(image)}, c.image_float),
-    }
+    return signature_functions(
+        {
+            "serving_default": (lambda image: {"w": c.encode(c.from_uint8(image))}, c.image_uint8),
+            "encode_float": (lambda image: {"w": c.encode(image)}, c.image_float),
+        },
+        c.rules,
+    )
 
 
 def _discriminator_endpoints(c):
-    return {"serving_default": signature_function(lambda w: {"logit": c.discriminate(w)}, c.w)}
+    return signature_functions({"serving_default": (lambda w: {"logit": c.discriminate(w)}, c.w)}, c.rules)
 
 
 def _alae_endpoints(c):
     def reconstruct(image):
         return {"image": c.to_uint8(c.decode(c.encode(c.from_uint8(image))))}
 
-    return {
-        # The autoencoder's own job is the default: images in, images out.
-        "serving_default": signature_function(reconstruct, c.image_uint8),
-        "generate": signature_function(lambda z: {"image": c.to_uint8(c.decode(c.map(z)))}, c.z),
-        "encode": signature_function(lambda image: {"w": c.encode(c.from_uint8(image))}, c.image_uint8),
-        "decode": signature_function(lambda w: {"image": c.to_uint8(c.decode(w))}, c.w),
-        "reconstruct": signature_function(reconstruct, c.image_uint8),
-    }
+    return signature_functions(
+        {
+            # The autoencoder's own job is the default: images in, images out.
+            "serving_default": (reconstruct, c.image_uint8),
+            "generate": (lambda z: {"image": c.to_uint8(c.decode(c.map(z)))}, c.z),
+            "encode": (lambda image: {"w": c.encode(c.from_uint8(image))}, c.image_uint8),
+            "decode": (lambda w: {"image": c.to_uint8(c.decode(w))}, c.w),
+            "reconstruct": (reconstruct, c.image_uint8),
+        },
+        c.rules,
+    )
 
 
 _ENDPOINTS = {
@@ -250,6 +284,11 @@ def endpoints(part, nets, pixel_range):
         raise ExportError(f"unknown part {part!r}; parts are {PARTS}")
     make, _ = _ENDPOINTS[part]
     return make(Computations(nets, pixel_range))
+
+
+def input_rules(nets, pixel_range):
+    """`{input_checks.rule_key(spec): Rule}` of the signatures built here (the same for every part)."""
+    return Computations(nets, pixel_range).rules
 
 
 def build_archive(part, nets, pixel_range):

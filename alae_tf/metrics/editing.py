@@ -277,13 +277,23 @@ def low_and_high_pass(images, factor=4):
     return low, images - up
 
 
+def layout(images, factor=4):
+    """The low-pass of standardised grey images `[B, H/f, W/f, 1]`: where an image is light or dark, not its colours."""
+    grey = tf.reduce_mean(images, axis=-1, keepdims=True)
+    mean, variance = tf.nn.moments(grey, axes=[1, 2, 3], keepdims=True)
+    return low_and_high_pass((grey - mean) * tf.math.rsqrt(variance + 1e-6), factor)[0]
+
+
 @register("style_mix")
 def style_mix(ctx, pairs=50, cutoff=None):
     """Style mixing of `pairs` evaluation image pairs (A, B) at `cutoff` (default: the end of the coarse styles).
 
     Returns `style_mix_low_closer_to_coarse` (share of pairs whose mix is closer to A than to B in the
     4x4 low-pass), `style_mix_high_closer_to_fine` (closer to B in the high-pass residual), their
-    conjunction `style_mix_both`, and the cutoff used.
+    conjunction `style_mix_both`, the cutoff used, and `style_mix_layout_closer_to_coarse`: the same
+    low-pass test on standardised grey images (`layout`). StyleGAN's fine styles set the colour
+    scheme, which dominates a plain low-pass; the layout test asks only where the mix is light and
+    dark, which the coarse styles should decide.
     """
     model = ctx.model
     if not model.is_style:
@@ -302,7 +312,10 @@ def style_mix(ctx, pairs=50, cutoff=None):
 
     low_ok = distance(low_m, low_a) < distance(low_m, low_b)
     high_ok = distance(high_m, high_b) < distance(high_m, high_a)
+    layout_m, layout_a, layout_b = layout(mixed), layout(a), layout(b)
+    layout_ok = distance(layout_m, layout_a) < distance(layout_m, layout_b)
     return {
+        "style_mix_layout_closer_to_coarse": float(layout_ok.mean()),
         "style_mix_low_closer_to_coarse": float(low_ok.mean()),
         "style_mix_high_closer_to_fine": float(high_ok.mean()),
         "style_mix_both": float((low_ok & high_ok).mean()),

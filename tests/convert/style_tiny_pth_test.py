@@ -1,7 +1,8 @@
 """A real official StyleALAE checkpoint (../shared/fixtures/official/checkpoints/style_tiny.pth) -> a workdir.
 
-The .pth is read without torch, its architecture inferred from the tensor shapes
-(`infer_config`), converted into a workdir and reopened with `open_run`; then
+`python -m alae_tf.convert` reads the .pth (with any `import torch` made to fail), infers
+its architecture from the tensor shapes and writes a workdir at the checkpoint's level,
+which `open_run` reopens; then
 every array of `style_tiny_expected.npz` (the official code's outputs at lod 2,
 blend 1, for the EMA `*_s` nets and the trained nets) is reproduced within the
 manifest's float32 tolerance, max|got - want| <= 1e-4 * max(1e-3, max|want|).
@@ -23,6 +24,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 from unittest import mock
 
 import numpy as np
@@ -52,9 +54,11 @@ def state_dicts():
 
 
 @pytest.fixture(scope="module")
-def run(state_dicts, tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("style_tiny")
-    convert_to_workdir(state_dicts, infer_config(state_dicts), workdir, level=checkpoint_level(PTH))
+def run(tmp_path_factory):
+    """The workdir `python -m alae_tf.convert` writes from the .pth (this venv has no torch), reopened."""
+    workdir = tmp_path_factory.mktemp("style_tiny") / "w"
+    result = convert_binary("--preset=faces_tiny", "--infer_architecture", f"--workdir={workdir}")
+    assert result.returncode == 0, result.stderr
     run = workdir_lib.open_run(workdir)
     assert run.model.level == LOD and float(run.model.blend.numpy()) == BLEND  # placed by open_run
     return run
@@ -207,8 +211,14 @@ def test_ema_generator_is_ill_conditioned_in_float32(run, expected):
         assert tolerance < error < 50 * tolerance, (key, error, tolerance)
 
 
-def convert_binary(tmp_path, *flags):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+# Put first on the binary's path: any `import torch` fails, so the conversion provably runs without it.
+NO_TORCH = "raise ImportError('torch is blocked: the converter must not need it')\n"
+
+
+def convert_binary(*flags):
+    blocker = pathlib.Path(tempfile.mkdtemp(prefix="no_torch_"))
+    (blocker / "torch.py").write_text(NO_TORCH)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=f"{blocker}{os.pathsep}{REPO}")
     return subprocess.run(
         [sys.executable, "-m", "alae_tf.convert", f"--official_checkpoint={PTH}", *flags],
         capture_output=True,
@@ -221,7 +231,7 @@ def convert_binary(tmp_path, *flags):
 
 def test_binary_infers_the_architecture(tmp_path):
     workdir = tmp_path / "w"
-    result = convert_binary(tmp_path, "--preset=faces_tiny", "--infer_architecture", f"--workdir={workdir}")
+    result = convert_binary("--preset=faces_tiny", "--infer_architecture", f"--workdir={workdir}")
     assert result.returncode == 0, result.stderr
     config = workdir_lib.read_config(workdir)
     assert (config.layer_count, config.start_channels, config.max_channels, config.latent_size) == (4, 8, 32, 32)
@@ -231,7 +241,7 @@ def test_binary_infers_the_architecture(tmp_path):
 
 def test_binary_refuses_a_preset_that_does_not_fit(tmp_path):
     workdir = tmp_path / "w"
-    result = convert_binary(tmp_path, "--preset=ffhq", f"--workdir={workdir}")
+    result = convert_binary("--preset=ffhq", f"--workdir={workdir}")
     assert result.returncode != 0
     for field in ("layer_count", "start_channels", "latent_size", "mapping_layers", "image_shape"):
         assert field in result.stderr

@@ -136,5 +136,22 @@ def test_style_mix_needs_style_nets_and_reports_shares(ctx):
     )
     results = editing_metrics.style_mix(style_ctx, pairs=10)
     assert results["style_mix_pairs"] == 10 and 0 < results["style_mix_cutoff"] < 2 * config.layer_count
-    for key in ("style_mix_low_closer_to_coarse", "style_mix_high_closer_to_fine", "style_mix_both"):
+    for key in (
+        "style_mix_low_closer_to_coarse",
+        "style_mix_high_closer_to_fine",
+        "style_mix_both",
+        "style_mix_layout_closer_to_coarse",
+    ):
         assert 0.0 <= results[key] <= 1.0
+
+
+def test_layout_ignores_colour_and_contrast_but_not_where_things_are():
+    rng = np.random.default_rng(3)
+    grey = rng.uniform(-1, 1, size=(1, 32, 32, 1)).astype(np.float32)
+    image = np.concatenate([grey, grey, grey], axis=-1)
+    recoloured = 0.5 * image + np.array([0.3, -0.2, 0.1], np.float32)  # other colours and contrast, same layout
+    moved = image[:, ::-1]  # upside down
+    base = editing_metrics.layout(tf.constant(image))
+    assert base.shape == (1, 8, 8, 1)
+    np.testing.assert_allclose(editing_metrics.layout(tf.constant(recoloured)), base, atol=1e-4)
+    assert float(tf.reduce_mean(tf.square(editing_metrics.layout(tf.constant(moved)) - base))) > 0.01
