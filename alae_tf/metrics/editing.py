@@ -172,7 +172,9 @@ def ink_edit(ctx, images=1000, grid=INK_EDIT_GRID, target=INK_TARGET, probe_imag
     (Spearman, strength against change over all image-strength pairs), `ink_edit_mean_change`
     (relative change per strength), `ink_edit_strength_at_target` (where the mean relative change
     reaches `target`, interpolated), `ink_edit_class_kept` (judged class unchanged from the
-    reconstruction's, per strength) and `ink_edit_class_kept_at_target`.
+    reconstruction's, per strength) and `ink_edit_class_kept_at_target`, and
+    `ink_edit_off_attribute_drift` (per strength) and `..._at_target`: how far the edit moves the
+    image outside ink mass, in the judge's features (`off_attribute_drift`).
     """
     judge = _judge(ctx)
     direction = ink_direction(ctx.train_codes, ctx.train_images, ctx.train_labels, seed=ctx.seed).vector
@@ -184,24 +186,28 @@ def ink_edit(ctx, images=1000, grid=INK_EDIT_GRID, target=INK_TARGET, probe_imag
     if rate <= 0:
         raise ValueError(f"ink_edit: the ink direction does not add ink (rate {rate:.3g} per unit strength)")
     strengths = np.asarray(grid, np.float64) * (target / rate)
-    inks, classes = [], []
+    inks, classes, features = [], [], []
     for strength in strengths:
-        ink, judged = [], []
+        ink, judged, feats = [], [], []
         for x in _decoded(ctx, codes + strength * direction):
             ink.append(_ink(x, ctx.pixel_range))
-            judged.append(np.argmax(judge.logits(judge(x, ctx.pixel_range)), axis=1))
+            feats.append(np.asarray(judge(x, ctx.pixel_range), np.float64))
+            judged.append(np.argmax(judge.logits(feats[-1]), axis=1))
         inks.append(np.concatenate(ink))
         classes.append(np.concatenate(judged))
-    inks, classes = np.stack(inks), np.stack(classes)  # [S, N]
+        features.append(np.concatenate(feats))
+    inks, classes, features = np.stack(inks), np.stack(classes), np.stack(features)  # [S, N] and [S, N, F]
     base = int(np.argmin(np.abs(strengths)))
     if strengths[base] != 0.0:
         raise ValueError("ink_edit's grid must include 0 (the reconstruction)")
+    drift = off_attribute_drift(features - features[base], *_ink_feature_axis(ctx, judge))
     change = inks - inks[base]
     relative = change / np.maximum(inks[base], 1e-6)
     mean_relative = relative.mean(axis=1)
     kept = (classes == classes[base]).mean(axis=1)
     at_target = _crossing(strengths, mean_relative, target)
     kept_at_target = None if at_target is None else float(np.interp(at_target, strengths, kept))
+    drift_at_target = None if at_target is None else float(np.interp(at_target, strengths, drift))
     pairs_strength = np.repeat(strengths, change.shape[1])
     return {
         "ink_edit_rank_correlation": spearman(pairs_strength, change.ravel()),
@@ -210,9 +216,43 @@ def ink_edit(ctx, images=1000, grid=INK_EDIT_GRID, target=INK_TARGET, probe_imag
         "ink_edit_class_kept": [float(v) for v in kept],
         "ink_edit_strength_at_target": at_target,
         "ink_edit_class_kept_at_target": kept_at_target,
+        "ink_edit_off_attribute_drift": [float(v) for v in drift],
+        "ink_edit_off_attribute_drift_at_target": drift_at_target,
         "ink_edit_target": float(target),
         "ink_edit_images": int(len(codes)),
     }
+
+
+def _ink_feature_axis(ctx, judge, images=2000):
+    """`(axis, spread)`: the unit direction along which the judge's features vary with ink within a class,
+    and the mean distance of a real image's features from its class mean (the scale of "another item").
+
+    Both from up to `images` real evaluation images, classes from their labels (else the judge's).
+    """
+    feats, inks = [], []
+    for x in ctx.batches(ctx.eval_images[:images]):
+        feats.append(np.asarray(judge(x, ctx.pixel_range), np.float64))
+        inks.append(_ink(x, ctx.pixel_range))
+    feats, inks = np.concatenate(feats), np.concatenate(inks)
+    labels = ctx.test_labels
+    labels = np.argmax(judge.logits(feats), axis=1) if labels is None else np.asarray(labels[: len(feats)], np.int64)
+    centred = feats - class_mean_codes(feats, labels)[labels]
+    ink_means = np.bincount(labels, weights=inks) / np.maximum(np.bincount(labels), 1)
+    axis = centred.T @ (inks - ink_means[labels])  # covariance of each feature with ink, within classes
+    return axis / max(np.linalg.norm(axis), 1e-12), float(np.linalg.norm(centred, axis=1).mean())
+
+
+def off_attribute_drift(change, axis, spread):
+    """How far edits move images outside the edited attribute, per strength `[S]`.
+
+    `change` `[S, N, F]`: the judge's features of each edited image minus those of its
+    reconstruction. The part along `axis` (the attribute's direction in feature space) is the edit;
+    the rest is drift, reported as its mean length over `spread` (the mean distance between a real
+    image and its class mean): 0 changes nothing else, 1 moves as far as another item of the class.
+    """
+    along = change @ axis
+    outside = np.sqrt(np.maximum(np.sum(change * change, axis=-1) - along * along, 0.0))
+    return outside.mean(axis=-1) / max(spread, 1e-12)
 
 
 def ink_direction(codes, images_uint8, labels=None, seed=0):

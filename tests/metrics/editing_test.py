@@ -96,6 +96,22 @@ def test_ink_edits_track_strength_and_keep_the_band(ctx):
     assert results["ink_edit_class_kept_at_target"] > 0.95
     change = np.asarray(results["ink_edit_mean_change"])
     assert np.all(np.diff(change) > 0) and change[len(change) // 2] == 0.0
+    # Codes are pixels and so are the judge's features: the edit moves along ink and little else (what is left
+    # is the angle between the training split's ink direction and the evaluation split's).
+    drift = np.asarray(results["ink_edit_off_attribute_drift"])
+    assert drift[len(drift) // 2] == 0.0 and results["ink_edit_off_attribute_drift_at_target"] < 0.25
+
+
+def test_off_attribute_drift_counts_only_what_leaves_the_attribute_axis():
+    axis = np.array([1.0, 0.0, 0.0])
+    change = np.array(
+        [
+            [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],  # no edit
+            [[5.0, 0.0, 0.0], [-3.0, 0.0, 0.0]],  # along the attribute only
+            [[1.0, 2.0, 0.0], [0.0, 0.0, 2.0]],  # 2 off the axis each
+        ]
+    )
+    np.testing.assert_allclose(editing_metrics.off_attribute_drift(change, axis, spread=4.0), [0.0, 0.0, 0.5])
 
 
 def test_latent_edits_are_consistent_when_e_inverts_g(ctx):
