@@ -11,7 +11,9 @@ from where `train` grows on): `evaluate` scores it, the exporters read it, and `
 larger `--train_images` fine-tunes it. A preset whose architecture does not fit the file is
 refused with the mismatching fields listed; with `--infer_architecture` the architecture (layer
 count, channels, latent size, depths of F and D, resolution) comes from the file's tensor shapes
-and the rest (recipe, dataset, truncation) from the preset (`alae_tf.convert.architecture`).
+and the rest (recipe, dataset, truncation) from the preset (`alae_tf.convert.architecture`); with
+`--official_config=FILE` the architecture comes from the official YAML config instead
+(`alae_tf.convert.official_config`, parsed without yacs), and is checked against the file.
 The .pth is read without PyTorch and without running code from the file
 (`alae_tf.convert.pth`: a restricted unpickler; anything but tensors and the official loss
 tracker's objects is refused).
@@ -25,6 +27,7 @@ import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start
 from alae_tf import config_flags  # the preset and architecture flags, shared with alae_tf.train
 from alae_tf.convert.architecture import check_config, infer_config
 from alae_tf.convert.official import ConversionError
+from alae_tf.convert.official_config import config_from_official, read_official_config
 from alae_tf.convert.workdir import checkpoint_level, convert_to_workdir, load_torch_checkpoint
 
 FLAGS = flags.FLAGS
@@ -35,6 +38,18 @@ flags.DEFINE_bool(
     False,
     "Take the architecture from the checkpoint's tensor shapes (the preset gives the rest); "
     "without it a preset that does not fit the file is refused.",
+)
+flags.DEFINE_string(
+    "official_config",
+    None,
+    "The official YAML config the checkpoint was trained with (configs/*.yaml of podgorskiy/ALAE): its MODEL "
+    "section (over the official defaults) sets the architecture; the preset gives the recipe. Checked against "
+    "the file's tensors.",
+)
+flags.register_multi_flags_validator(
+    ["official_config", "infer_architecture"],
+    lambda f: not (f["official_config"] and f["infer_architecture"]),
+    message="--official_config and --infer_architecture both set the architecture: give one",
 )
 flags.DEFINE_integer(
     "level",
@@ -54,6 +69,8 @@ def main(argv):
         if FLAGS.infer_architecture:
             config = infer_config(state_dicts, base=config)
         else:
+            if FLAGS.official_config:
+                config = config_from_official(read_official_config(FLAGS.official_config), base=config)
             check_config(config, state_dicts)
         level = FLAGS.level if FLAGS.level is not None else checkpoint_level(FLAGS.official_checkpoint)
         path = convert_to_workdir(state_dicts, config, FLAGS.workdir, seed=FLAGS.seed, level=level)
