@@ -20,6 +20,8 @@ import json
 import pathlib
 import re
 
+import tensorflow as tf
+
 import alae_tf
 from alae_tf import atomic, editing
 from alae_tf import workdir as workdir_lib
@@ -184,6 +186,14 @@ def export_saved_models(
                 folder = stack.enter_context(atomic.directory(final, overwrite))
                 _write_part(part, nets, config, folder, metadata, directions)
             serving.write_models_config(output_dir / MODELS_CONFIG, _server_models(output_dir, parts, server_base_path))
+    except (OSError, tf.errors.OpError) as e:  # disk full, read-only, permissions: say where and why
+        _remove_if_empty(created)
+        cause = getattr(e, "strerror", None) or getattr(e, "message", None) or str(e)
+        raise ExportError(
+            f"cannot write the export under {output_dir}: {str(cause).strip().splitlines()[0][:300]}. Nothing of "
+            "this version was kept (earlier versions are untouched); free disk space or fix the permissions, then "
+            "export again."
+        ) from e
     except BaseException:
         _remove_if_empty(created)
         raise

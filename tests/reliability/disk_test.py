@@ -12,11 +12,12 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import needs_fashion_mnist
-from tests.reliability.conftest import assert_same_weights, checkpoints, run_binary, weights_of
+from tests.conftest import REPO, needs_fashion_mnist
+from tests.reliability.conftest import assert_same_weights, binary_env, checkpoints, run_binary, weights_of
 
 pytestmark = needs_fashion_mnist
 
@@ -95,3 +96,38 @@ def test_read_only_checkpoint_folder_fails_cleanly(tmp_path):
     assert "Read-only file system" in last or "Permission denied" in last, last
     assert checkpoints(workdir) == ["step-000000002"] and no_partial_folders(workdir) == []
     assert run_binary(workdir, "--train_images=64").returncode == 0  # writable again: it resumes
+
+
+def test_an_export_onto_a_full_disk_fails_cleanly_and_keeps_earlier_versions(tmp_path):
+    workdir = tmp_path / "run"
+    assert run_binary(workdir, "--train_images=32").returncode == 0
+    env = binary_env()
+
+    def export(output, version, preexec_fn=None):
+        command = [
+            sys.executable,
+            "export/saved_model.py",
+            f"--workdir={workdir}",
+            f"--output_dir={output}",
+            f"--version={version}",
+        ]
+        return subprocess.run(
+            command, capture_output=True, text=True, env=env, cwd=REPO, timeout=300, preexec_fn=preexec_fn
+        )
+
+    with small_tmpfs(tmp_path / "disk", "3m") as disk:
+        output = (disk or tmp_path) / "out"
+        assert export(output, 1).returncode == 0  # one version fits (about 2 MB of SavedModels)
+        before = sorted(str(p.relative_to(output)) for p in output.rglob("*"))
+
+        def limit():  # without a mount: a file-size limit stands in for the full disk
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+        result = export(output, 2, preexec_fn=None if disk else limit)
+        assert result.returncode == 1, result.stderr[-2000:]
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"export/saved_model.py: error: cannot write the export under {output}:"), last
+        assert "earlier versions are untouched" in last
+        # Version 1 is whole, version 2 left nothing behind (no temp folders either).
+        assert sorted(str(p.relative_to(output)) for p in output.rglob("*")) == before
