@@ -67,6 +67,8 @@ step never uses (`dlutils` in 6becd74's net.py) are replaced by stubs when not i
 
 import functools
 import importlib
+import importlib.abc
+import importlib.machinery
 import math
 import os
 import pathlib
@@ -164,6 +166,20 @@ def _stub_missing(name, **attributes):
     return stubbed
 
 
+class _OfficialModuleFinder(importlib.abc.MetaPathFinder):
+    """Finds the official code's top-level modules (`_OFFICIAL_MODULES`, which import each other by bare
+    name: `import lreq`) in one checkout folder, and nothing else: sys.path stays as it is, so no other
+    import can pick up a file from the checkout."""
+
+    def __init__(self, folder):
+        self.folder = str(folder)
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _OFFICIAL_MODULES:
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, [self.folder])
+
+
 def _import_official(folder, names):
     """The official modules `names` imported from `folder` (fresh: another commit's copies are dropped)."""
     folder = pathlib.Path(folder).resolve()
@@ -171,11 +187,12 @@ def _import_official(folder, names):
         raise FileNotFoundError(f"{folder} holds no official ALAE code (net.py); see the module docstring")
     for name in _OFFICIAL_MODULES:
         sys.modules.pop(name, None)
-    sys.path.insert(0, str(folder))
+    finder = _OfficialModuleFinder(folder)
+    sys.meta_path.insert(0, finder)
     try:
         return [importlib.import_module(name) for name in names]
     finally:
-        sys.path.remove(str(folder))
+        sys.meta_path.remove(finder)
 
 
 def _commit_of(folder):
