@@ -272,4 +272,20 @@ PRESETS = {
         "folder:../shared/data/faces128",
         ema_halflife_images=1_000.0,
     ),
+    # faces_tiny's recipe on nets of a few hundred parameters: 8 px (levels 4 and 8 px) of 32
+    # images each at batch 8, so a test sees levels, fade-ins and noise in seconds. For tests.
+    "faces_micro": _style(
+        "faces_micro",
+        8,
+        8,
+        4,
+        8,
+        2,
+        32,
+        128,
+        (0.002,),
+        (8,),
+        "folder:../shared/data/faces128",
+        ema_halflife_images=1_000.0,
+    ),
 }

@@ -21,17 +21,8 @@ needs_two_cpus = pytest.mark.skipif(len(CPUS) < 2, reason="needs 2 logical CPU d
 
 MLP = configs.PRESETS["mnist_mlp_tiny"].replace(batch_size=8)
 # faces_tiny's nets at 8 px (levels 0, 1), style mixing on (the preset's 0.9).
-STYLE = configs.PRESETS["faces_tiny"].replace(
-    name="faces_distribute_test",
-    image_shape=(8, 8, 3),
-    layer_count=2,
-    start_channels=4,
-    max_channels=8,
-    latent_size=8,
-    mapping_layers=2,
-    batch_sizes=(8,),
-    learning_rates=(0.002,),
-    ema_halflife_images=100.0,
+STYLE = configs.PRESETS["faces_micro"].replace(
+    name="faces_distribute_test", images_per_level=3_000, ema_halflife_images=100.0
 )
 
 

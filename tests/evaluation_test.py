@@ -143,18 +143,7 @@ def test_options_and_missing_parts_fail_before_any_work(mlp_run, toy, tmp_path):
     assert not (unlabelled / "metrics.json").exists()
 
 
-TINY_STYLE = configs.PRESETS["faces_tiny"].replace(
-    name="style_eval_test",
-    image_shape=(16, 16, 1),
-    layer_count=3,
-    start_channels=4,
-    max_channels=8,
-    latent_size=8,
-    mapping_layers=2,
-    images_per_level=32,
-    batch_sizes=(8,),
-    learning_rates=(0.002,),
-)
+TINY_STYLE = configs.PRESETS["faces_micro"].replace(name="style_eval_test", image_shape=(16, 16, 1), layer_count=3)
 
 
 def test_style_nets_are_evaluated_at_their_level(toy, tmp_path):

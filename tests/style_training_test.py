@@ -9,19 +9,8 @@ from alae_tf import builders, configs, training
 from tests.conftest import FACES, needs_faces
 
 # 8 px = 2 levels (4, 8 px) of 32 images at batch 8: level 1 starts at 32 and fades in over 32-48.
-TINY_STYLE = configs.PRESETS["faces_tiny"].replace(
-    name="faces_test",
-    image_shape=(8, 8, 3),
-    layer_count=2,
-    start_channels=4,
-    max_channels=8,
-    latent_size=8,
-    mapping_layers=2,
-    images_per_level=32,
-    batch_sizes=(8,),
-    learning_rates=(0.002,),
-    ema_halflife_images=100.0,
-    dataset=f"folder:{FACES}",
+TINY_STYLE = configs.PRESETS["faces_micro"].replace(
+    name="faces_test", ema_halflife_images=100.0, dataset=f"folder:{FACES}"
 )
 END = 56  # 7 steps: level 1 past its fade-in
 MID_FADE_IN = 40  # level 1, blend 0.5 for the next batch

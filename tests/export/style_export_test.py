@@ -29,18 +29,8 @@ from tests.conftest import FACES, needs_faces
 from tests.export.conftest import EXPECTED_SIGNATURES, Export, assert_matches, assert_tf2_load_matches, signature_cases
 
 # Level k lasts 32 images at batch 8; level 1 fades in over images 32-48.
-TINY_STYLE = configs.PRESETS["faces_tiny"].replace(
-    name="faces_export_test",
-    image_shape=(16, 16, 3),
-    layer_count=3,
-    start_channels=4,
-    max_channels=8,
-    latent_size=8,
-    mapping_layers=2,
-    images_per_level=32,
-    batch_sizes=(8,),
-    learning_rates=(0.002,),
-    dataset=f"folder:{FACES}",
+TINY_STYLE = configs.PRESETS["faces_micro"].replace(
+    name="faces_export_test", image_shape=(16, 16, 3), layer_count=3, dataset=f"folder:{FACES}"
 )
 LEVEL_1_DONE = 64  # the last batch (56-64) was level 1 at blend 1
 LEVEL_1_MID_FADE_IN = 48  # the last batch (40-48) was level 1 at blend 0.5

@@ -9,18 +9,8 @@ from alae_tf.report import figures
 
 TINY = configs.PRESETS["mnist_mlp_tiny"]
 # Two levels (4 and 8 px), a few hundred parameters: enough for noise and levels to matter.
-TINY_STYLE = configs.PRESETS["faces_tiny"].replace(
-    name="style_report_test",
-    image_shape=(8, 8, 1),
-    layer_count=2,
-    start_channels=4,
-    max_channels=8,
-    latent_size=8,
-    mapping_layers=2,
-    images_per_level=32,
-    batch_sizes=(8,),
-    learning_rates=(0.002,),
-    dataset="fashion_mnist",
+TINY_STYLE = configs.PRESETS["faces_micro"].replace(
+    name="style_report_test", image_shape=(8, 8, 1), dataset="fashion_mnist"
 )
 
 
