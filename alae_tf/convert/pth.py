@@ -1,14 +1,24 @@
-"""Read a torch `.pth` checkpoint (zip format) with numpy only: no torch, no code from the file is ever executed.
+"""Read a torch `.pth` checkpoint with numpy only: no torch, no code from the file is ever executed.
 
-`torch.save` writes a zip archive: `<archive>/data.pkl` (a pickle of the saved object), one raw little-endian
-storage per tensor in `<archive>/data/<key>`, and small records (`version`, `byteorder`, ...). The pickle names
-each storage by a persistent id `('storage', torch.<Type>Storage, key, location, numel)` and rebuilds tensors with
-`torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)`.
+Both formats `torch.save` has written are read by one `read_pth`:
 
-`read_pth` unpickles `data.pkl` with a restricted unpickler. The only globals it resolves are:
+- **zip** (torch >= 1.6, July 2020): a zip archive with `<archive>/data.pkl` (a pickle of the saved object), one
+  raw storage per tensor in `<archive>/data/<key>`, and small records (`version`, `byteorder`, ...). The pickle
+  names each storage by a persistent id `('storage', torch.<Type>Storage, key, location, numel)`.
+- **legacy** (torch < 1.6, and `_use_new_zipfile_serialization=False`): one stream of pickles, the magic number
+  `0x1950a86a20f9469cfc6c`, the protocol version 1001, the writer's `sys_info` (byte order), the saved object
+  (persistent ids `('storage', torch.<Type>Storage, key, location, numel, view_metadata)`), the sorted list of
+  storage keys, then each storage in that order as an 8-byte element count and its raw bytes. The authors'
+  published ALAE models (April 2020) are in this format. It has no checksum: a flipped byte inside a tensor's
+  data cannot be seen by any reader (the converter refuses the non-finite values such a flip often makes); flips
+  in the pickles, keys or counts are refused here.
+
+In both, tensors are rebuilt with `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)`.
+
+`read_pth` unpickles the object with a restricted unpickler. The only globals it resolves are:
 
 - `ALLOWED_CALLABLES`: `collections.OrderedDict` and torch's tensor/parameter rebuild functions, mapped to local
-  functions that build numpy arrays from the storages (dtype, offset, size and stride respected; a copy).
+  functions that build numpy arrays from the storages (dtype, offset, size and stride respected).
 - `STORAGE_DTYPES`: the `torch.<Type>Storage` names, mapped to numpy dtypes (only used in persistent ids).
 - `INERT_MODULES`: modules of the official ALAE code whose pickled objects are plain data. Their globals resolve
   to `Placeholder` classes: constructing one (REDUCE, NEWOBJ) and restoring its state (BUILD) only record the
@@ -17,6 +27,10 @@ each storage by a persistent id `('storage', torch.<Type>Storage, key, location,
 
 Any other global (`os.system`, `builtins.eval`, `subprocess.Popen`, a scheduler class, ...) is refused with a
 `ConversionError` as soon as the pickle names it, before it could be called: nothing from the file runs.
+
+Memory: each storage is read once, into an array of its own; a tensor that is its whole storage (every tensor
+of a state dict) is that array, reshaped, not a copy, so a checkpoint costs about its own size in memory, in
+both formats. Other views (a slice, a transpose) are copies.
 """
 
 import collections
@@ -104,7 +118,11 @@ class _StorageType:
 
 
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
-    """`torch._utils._rebuild_tensor_v2` as a numpy copy of the strided view of `storage` (a 1-D array)."""
+    """`torch._utils._rebuild_tensor_v2`: the strided view of `storage` (a 1-D array) as an array.
+
+    A tensor that is its whole storage, contiguous, is the storage array reshaped (no copy: tensors that share a
+    storage share memory, as in torch); any other view is a copy.
+    """
     del requires_grad, backward_hooks, metadata
     if not isinstance(storage, np.ndarray) or storage.ndim != 1:
         raise ConversionError(f"a tensor is rebuilt from {type(storage).__name__}, not from a storage")
@@ -119,10 +137,22 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
             f"a tensor (offset {offset}, size {size}, stride {stride}) reads past its storage "
             f"of {storage.size} elements"
         )
+    contiguous = tuple(int(np.prod(size[i + 1 :], dtype=np.int64)) for i in range(len(size)))
+    if (
+        offset == 0
+        and last == storage.size - 1
+        and all(n == 1 or st == c for n, st, c in zip(size, stride, contiguous))
+    ):
+        return storage.reshape(size)
     view = np.lib.stride_tricks.as_strided(
         storage[offset:], shape=size, strides=tuple(st * storage.itemsize for st in stride), writeable=False
     )
     return np.array(view)
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride):
+    """`torch._utils._rebuild_tensor`, which files of torch < 0.4 name instead of `_rebuild_tensor_v2`."""
+    return _rebuild_tensor_v2(storage, storage_offset, size, stride)
 
 
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
@@ -134,15 +164,18 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=Non
 ALLOWED_CALLABLES = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
 }
 
 
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, data, archive, prefix, path, byteorder):
-        super().__init__(io.BytesIO(data))
-        self._archive, self._prefix, self._path, self._byteorder = archive, prefix, path, byteorder
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only the allowed globals; storages come from `storage_source(key, storage_type, numel)`."""
+
+    def __init__(self, file, path, storage_source):
+        super().__init__(file)
+        self._path, self._storage_source = path, storage_source
         self._storages = {}
 
     def find_class(self, module, name):
@@ -159,103 +192,298 @@ class _Unpickler(pickle.Unpickler):
         )
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+        # zip: ('storage', type, key, location, numel); legacy: the same plus view_metadata (None, or
+        # (view key, offset, numel) of a slice of the storage, from torch versions whose storages had views).
+        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"):
             raise ConversionError(f"{self._path}: unsupported persistent id {pid!r} (expected a torch storage)")
-        _, storage_type, key, _location, numel = pid
+        storage_type, key, numel = pid[1], str(pid[2]), pid[4]
+        view = pid[5] if len(pid) == 6 else None
         if not isinstance(storage_type, _StorageType):
             raise ConversionError(f"{self._path}: storage {key!r} has no torch storage type ({storage_type!r})")
+        if not isinstance(numel, int) or numel < 0:
+            raise ConversionError(f"{self._path}: storage {key!r} has an invalid size {numel!r}")
         if key not in self._storages:
-            self._storages[key] = self._read_storage(str(key), storage_type, int(numel))
+            self._storages[key] = self._storage_source(key, storage_type, numel)
         storage = self._storages[key]
         if storage.dtype != storage_type.dtype:  # one storage seen with two types: reinterpret the bytes
             storage = storage.view(storage_type.dtype)
+        if view is not None:
+            if not (isinstance(view, tuple) and len(view) == 3 and all(isinstance(v, int) for v in view[1:])):
+                raise ConversionError(f"{self._path}: storage {key!r} has an invalid view {view!r}")
+            _, start, count = view
+            if start < 0 or count < 0 or start + count > storage.size:
+                raise ConversionError(f"{self._path}: a view of storage {key!r} lies outside it ({view!r})")
+            storage = storage[start : start + count]
         return storage
 
-    def _read_storage(self, key, storage_type, numel):
-        member = f"{self._prefix}data/{key}"
-        dtype = storage_type.dtype.newbyteorder(self._byteorder)
+    def load_object(self, what):
+        """`load()`, with every failure a `ConversionError` that names the file."""
         try:
-            raw = self._archive.read(member)
+            return self.load()
+        except ConversionError as e:
+            if str(e).startswith(self._path):
+                raise
+            raise ConversionError(f"{self._path}: {e}") from e
+        except Exception as e:  # malformed pickle: UnpicklingError, EOFError, TypeError from a bad REDUCE, ...
+            raise ConversionError(f"{self._path}: cannot unpickle {what}: {type(e).__name__}: {e}") from e
+
+
+def _corrupt_storage(path, key, storage_type, numel, got_bytes, dtype, where):
+    return ConversionError(
+        f"{path}: storage {key!r} ({where}) has {got_bytes} bytes, but {numel} elements of "
+        f"{storage_type!r} need {numel * dtype.itemsize}: the file is truncated or corrupt"
+    )
+
+
+def _owned_native(raw, dtype):
+    """A writable native-order array of its own from `raw` bytes of `dtype` (one copy)."""
+    return np.frombuffer(raw, dtype).astype(dtype.newbyteorder("="))
+
+
+# --- zip format ---------------------------------------------------------------------------------------------------
+
+
+def _zip_storage_source(archive, prefix, path, byteorder):
+    def read(key, storage_type, numel):
+        member = f"{prefix}data/{key}"
+        dtype = storage_type.dtype.newbyteorder(byteorder)
+        try:
+            raw = archive.read(member)
         except KeyError:
-            raise ConversionError(f"{self._path}: storage {key!r} ({storage_type!r}) is missing ({member})") from None
+            raise ConversionError(f"{path}: storage {key!r} ({storage_type!r}) is missing ({member})") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
-            raise ConversionError(f"{self._path}: storage {key!r} ({member}) is corrupt or truncated: {e}") from e
+            raise ConversionError(f"{path}: storage {key!r} ({member}) is corrupt or truncated: {e}") from e
         if len(raw) != numel * dtype.itemsize:
-            raise ConversionError(
-                f"{self._path}: storage {key!r} ({member}) has {len(raw)} bytes, but {numel} elements of "
-                f"{storage_type!r} need {numel * dtype.itemsize}: the file is truncated or corrupt"
-            )
-        return np.frombuffer(raw, dtype).astype(dtype.newbyteorder("="))
+            raise _corrupt_storage(path, key, storage_type, numel, len(raw), dtype, member)
+        return _owned_native(raw, dtype)
+
+    return read
 
 
 def _open_zip(path):
-    with open(path, "rb") as f:
-        head = f.read(len(LEGACY_MAGIC))
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zlib.error, EOFError) as e:
-        if head.startswith(b"PK\x03\x04"):
-            raise ConversionError(f"{path}: the torch zip checkpoint is truncated or corrupt ({e})") from e
-        legacy = " (it looks like torch's legacy pre-1.6 format)" if head.startswith(LEGACY_MAGIC) else ""
-        raise ConversionError(
-            f"{path}: not a torch zip checkpoint{legacy}; re-save it with a recent torch: "
-            "torch.save(torch.load(path, map_location='cpu'), new_path)"
-        ) from e
+        raise ConversionError(f"{path}: the torch zip checkpoint is truncated or corrupt ({e})") from e
 
 
-def archive_name(path):
-    """The name `torch.save` gave the checkpoint's records: the folder of `<archive>/data.pkl` in the zip.
-
-    It is the file's stem when it was saved (the official trainer's `model_tmp_lod2`), kept through
-    renames of the file. Raises like `read_pth` when the file is not a torch zip checkpoint.
-    """
-    path = str(path)
-    with _open_zip(path) as archive:
-        pickles = [n for n in archive.namelist() if posixpath.basename(n) == "data.pkl"]
+def _zip_data_pkl(path, archive):
+    pickles = [n for n in archive.namelist() if posixpath.basename(n) == "data.pkl"]
     if len(pickles) != 1:
-        raise ConversionError(f"{path}: expected one '<archive>/data.pkl' in the zip, found {pickles or 'none'}")
-    return posixpath.dirname(pickles[0])
+        raise ConversionError(
+            f"{path}: expected one '<archive>/data.pkl' in the zip, found {pickles or 'none'}: not a torch checkpoint"
+        )
+    return pickles[0]
 
 
-def read_pth(path):
-    """The object saved in a torch zip checkpoint, with tensors as numpy arrays.
-
-    Containers come back as they were pickled (dicts, `OrderedDict`s, lists, ...); tensors and parameters as numpy
-    arrays (copies, in their torch dtype and shape); objects of `INERT_MODULES` classes as `Placeholder`s.
-
-    Raises:
-        ConversionError: not a torch zip checkpoint, no (or several) `data.pkl`, a truncated or corrupt member or
-            storage, or a pickle that refers to anything else (e.g. `os.system`): refused before it could run.
-        OSError: the file cannot be opened (e.g. FileNotFoundError).
-    """
-    path = str(path)
+def _read_zip(path):
     with _open_zip(path) as archive:
-        pickles = [n for n in archive.namelist() if posixpath.basename(n) == "data.pkl"]
-        if len(pickles) != 1:
-            raise ConversionError(
-                f"{path}: expected one '<archive>/data.pkl' in the zip, found {pickles or 'none'}: "
-                "not a torch checkpoint"
-            )
-        prefix = pickles[0][: -len("data.pkl")]
+        data_pkl = _zip_data_pkl(path, archive)
+        prefix = data_pkl[: -len("data.pkl")]
         try:
-            data = archive.read(pickles[0])
+            data = archive.read(data_pkl)
             names = set(archive.namelist())
             byteorder = (
                 archive.read(prefix + "byteorder").decode().strip() if prefix + "byteorder" in names else "little"
             )
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
-            raise ConversionError(f"{path}: {pickles[0]} is corrupt or truncated: {e}") from e
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError) as e:
+            raise ConversionError(f"{path}: {data_pkl} is corrupt or truncated: {e}") from e
         if byteorder not in ("little", "big"):
             raise ConversionError(f"{path}: unknown byteorder {byteorder!r}")
-        unpickler = _Unpickler(data, archive, prefix, path, "<" if byteorder == "little" else ">")
-        try:
-            return unpickler.load()
-        except ConversionError as e:
-            if str(e).startswith(path):
-                raise
-            raise ConversionError(f"{path}: {e}") from e
-        except Exception as e:  # malformed pickle: UnpicklingError, EOFError, TypeError from a bad REDUCE, ...
-            raise ConversionError(f"{path}: cannot unpickle {pickles[0]}: {type(e).__name__}: {e}") from e
+        source = _zip_storage_source(archive, prefix, path, "<" if byteorder == "little" else ">")
+        return _RestrictedUnpickler(io.BytesIO(data), path, source).load_object(data_pkl)
+
+
+# --- legacy format ------------------------------------------------------------------------------------------------
+
+LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
+LEGACY_PROTOCOL_VERSION = 1001
+
+
+class _DataOnlyUnpickler(_RestrictedUnpickler):
+    """For the legacy format's small header pickles (magic, version, sys_info, storage keys): plain data only."""
+
+    def __init__(self, file, path):
+        super().__init__(file, path, storage_source=None)
+
+    def find_class(self, module, name):
+        raise ConversionError(f"{self._path}: a header pickle of the legacy format refers to {module}.{name}")
+
+    def persistent_load(self, pid):
+        raise ConversionError(f"{self._path}: a header pickle of the legacy format refers to a storage {pid!r}")
+
+
+class _ScanUnpickler(_RestrictedUnpickler):
+    """First pass over the legacy object pickle: which storages it uses, with their types; builds no tensor.
+
+    It resolves globals exactly as the real pass does (a refused global is refused here already), but the tensor
+    rebuilds return None and storages are only recorded, so nothing is read and nothing is allocated.
+    """
+
+    def __init__(self, file, path):
+        self.seen = {}
+        super().__init__(file, path, storage_source=self._record)
+
+    def _record(self, key, storage_type, numel):
+        self.seen[key] = (storage_type, numel)
+        return np.empty(0, storage_type.dtype)
+
+    def find_class(self, module, name):
+        resolved = super().find_class(module, name)
+        if (module, name) in ALLOWED_CALLABLES and resolved is not collections.OrderedDict:
+            return _ignore
+        return resolved
+
+    def persistent_load(self, pid):
+        if isinstance(pid, tuple) and len(pid) == 6 and pid[5] is not None:
+            pid = pid[:5] + (None,)  # views are checked in the real pass, against the storage's real size
+        return super().persistent_load(pid)
+
+
+def _ignore(*args, **kwargs):
+    del args, kwargs
+
+
+def _legacy_header(path, f):
+    """Reads the magic number, protocol version and sys_info pickles; returns the storages' byte order."""
+    head = _DataOnlyUnpickler(f, path)
+    magic = head.load_object("the magic number")
+    if magic != LEGACY_MAGIC_NUMBER:
+        raise ConversionError(f"{path}: the legacy torch magic number is wrong ({magic!r}): the file is corrupt")
+    version = _DataOnlyUnpickler(f, path).load_object("the protocol version")
+    if version != LEGACY_PROTOCOL_VERSION:
+        raise ConversionError(
+            f"{path}: legacy torch format protocol {version!r} (expected {LEGACY_PROTOCOL_VERSION}): "
+            "corrupt, or from a torch version this reader does not know"
+        )
+    sys_info = _DataOnlyUnpickler(f, path).load_object("the sys_info record")
+    if not isinstance(sys_info, dict) or not isinstance(sys_info.get("little_endian"), bool):
+        raise ConversionError(f"{path}: the legacy sys_info record is corrupt ({sys_info!r})")
+    return "<" if sys_info["little_endian"] else ">"
+
+
+def _legacy_storage_offsets(path, f, keys, seen, byteorder, file_size):
+    """`{key: file offset of its data}` from the element counts that precede each storage, checked against the
+    types and sizes the object pickle gave (`seen`) and against the file's size: a truncated file or a damaged
+    count is refused before any tensor is read."""
+    offsets = {}
+    position = f.tell()
+    for key in keys:
+        if key not in seen:
+            raise ConversionError(f"{path}: the storage list names {key!r}, which no tensor uses: the file is corrupt")
+        storage_type, numel = seen[key]
+        f.seek(position)
+        count = f.read(8)
+        if len(count) != 8:
+            raise ConversionError(
+                f"{path}: the file ends at byte {file_size} where storage {key!r} should start: it is truncated"
+            )
+        count = int(np.frombuffer(count, byteorder + "i8")[0])
+        if count != numel:
+            raise ConversionError(
+                f"{path}: storage {key!r} is stored with {count} elements but used with {numel}: the file is corrupt"
+            )
+        nbytes = numel * storage_type.dtype.itemsize
+        offsets[key] = position + 8
+        position += 8 + nbytes
+        if position > file_size:
+            raise ConversionError(
+                f"{path}: storage {key!r} needs bytes up to {position}, but the file ends at {file_size}: "
+                "it is truncated"
+            )
+    missing = sorted(set(seen) - set(offsets))
+    if missing:
+        raise ConversionError(f"{path}: the storage list lacks {missing[:5]} that tensors use: the file is corrupt")
+    if position != file_size:
+        raise ConversionError(
+            f"{path}: {file_size - position} bytes follow the last storage: the file is corrupt or not one checkpoint"
+        )
+    return offsets
+
+
+def _legacy_storage_source(path, f, offsets, byteorder):
+    def read(key, storage_type, numel):
+        dtype = storage_type.dtype.newbyteorder(byteorder)
+        f.seek(offsets[key])
+        storage = np.empty(numel, dtype)
+        got = f.readinto(memoryview(storage).cast("B")) if numel else 0
+        if got != storage.nbytes:
+            raise _corrupt_storage(path, key, storage_type, numel, got, dtype, f"at byte {offsets[key]}")
+        return storage if dtype.isnative else storage.byteswap().view(dtype.newbyteorder("="))
+
+    return read
+
+
+def _read_legacy(path):
+    with open(path, "rb") as f:
+        file_size = f.seek(0, 2)
+        f.seek(0)
+        byteorder = _legacy_header(path, f)
+        object_start = f.tell()
+        scan = _ScanUnpickler(f, path)
+        scan.load_object("the checkpoint's object")
+        object_end = f.tell()
+        keys = _DataOnlyUnpickler(f, path).load_object("the storage key list")
+        if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+            raise ConversionError(f"{path}: the legacy storage key list is corrupt ({type(keys).__name__})")
+        offsets = _legacy_storage_offsets(path, f, keys, scan.seen, byteorder, file_size)
+        # The object pickle is small (the tensors' data follow it): unpickle it from memory, since reading a
+        # storage moves the file's position.
+        f.seek(object_start)
+        pickled = io.BytesIO(f.read(object_end - object_start))
+        source = _legacy_storage_source(path, f, offsets, byteorder)
+        return _RestrictedUnpickler(pickled, path, source).load_object("the checkpoint's object")
+
+
+# --- both ---------------------------------------------------------------------------------------------------------
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _format(path):
+    """'zip' or 'legacy', from the file's first bytes; anything else is refused."""
+    with open(path, "rb") as f:
+        head = f.read(len(LEGACY_MAGIC))
+    if head.startswith(ZIP_MAGIC):
+        return "zip"
+    if head == LEGACY_MAGIC:
+        return "legacy"
+    what = "empty" if not head else "neither torch's zip format nor its legacy (pre-1.6) format"
+    raise ConversionError(
+        f"{path}: not a torch checkpoint ({what}); give the .pth file that torch.save wrote (the official "
+        "training_artifacts/*.pth, or a model_tmp_lodN.pth / model_final.pth of an official run)"
+    )
+
+
+def archive_name(path):
+    """The name `torch.save` gave the checkpoint's records (zip format only), or None for a legacy file.
+
+    In the zip format it is the folder of `<archive>/data.pkl`: the file's stem when it was saved (the official
+    trainer's `model_tmp_lod2`), kept through renames of the file. The legacy format records no name.
+    Raises like `read_pth` when the file is not a torch checkpoint.
+    """
+    path = str(path)
+    if _format(path) == "legacy":
+        return None
+    with _open_zip(path) as archive:
+        return posixpath.dirname(_zip_data_pkl(path, archive))
+
+
+def read_pth(path):
+    """The object saved in a torch checkpoint (zip or legacy format), with tensors as numpy arrays.
+
+    Containers come back as they were pickled (dicts, `OrderedDict`s, lists, ...); tensors and parameters as numpy
+    arrays (in their torch dtype and shape, native byte order, writable; see the module doc on memory); objects
+    of `INERT_MODULES` classes as `Placeholder`s.
+
+    Raises:
+        ConversionError: not a torch checkpoint, a truncated or corrupt file (the message names the file and
+            what is wrong), or a pickle that refers to anything else (e.g. `os.system`): refused before it
+            could run.
+        OSError: the file cannot be opened (e.g. FileNotFoundError).
+    """
+    path = str(path)
+    return _read_legacy(path) if _format(path) == "legacy" else _read_zip(path)
 
 
 def state_dicts_from_checkpoint(obj):

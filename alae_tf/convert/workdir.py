@@ -41,7 +41,8 @@ def load_torch_checkpoint(path):
     Read by `alae_tf.convert.pth.read_pth`: numpy only, no torch, nothing from the file is executed.
 
     Raises:
-        ConversionError: not a torch zip checkpoint, truncated or corrupt, refers to code, or holds no state dicts.
+        ConversionError: not a torch checkpoint (zip or legacy format), truncated or corrupt, refers to code,
+            holds no state dicts, or a tensor with NaN or infinite values.
         OSError: the file cannot be opened.
     """
     from alae_tf.convert.pth import read_pth, state_dicts_from_checkpoint
@@ -51,21 +52,34 @@ def load_torch_checkpoint(path):
         state_dicts = state_dicts_from_checkpoint(data)
     except ConversionError as e:
         raise ConversionError(f"{path}: {e}") from e
-    return {
+    out = {
         net: {name: np.asarray(value, np.float32) for name, value in state.items()}
         for net, state in state_dicts.items()
     }
+    for net, state in out.items():
+        for name, value in state.items():
+            if not np.isfinite(value).all():
+                # The legacy format has no checksum: a damaged byte in a tensor often shows only this way.
+                raise ConversionError(
+                    f"{path}: {net}.{name} holds {np.size(value) - np.isfinite(value).sum()} non-finite values: "
+                    "the file is damaged (download it again) or the run it comes from diverged"
+                )
+    return out
 
 
 def checkpoint_level(path):
     """The level an official checkpoint was saved at, from its record name, or None (a final model).
 
     The official trainer saves `model_tmp_lod<N>` while it trains level N and `model_final` at the end;
-    the zip keeps that name as its records' folder when the file is renamed.
+    the zip keeps that name as its records' folder when the file is renamed; a legacy-format file keeps no
+    name, so its file name is read instead.
     """
     from alae_tf.convert.pth import archive_name
 
-    match = re.fullmatch(r"model_tmp_lod(\d+)", archive_name(path))
+    name = archive_name(path)
+    if name is None:  # the legacy format records no name: the file's own
+        name = pathlib.Path(path).stem
+    match = re.fullmatch(r"model_tmp_lod(\d+)", name)
     return int(match.group(1)) if match else None
 
 
@@ -109,7 +123,13 @@ def import_state_dicts(model, state_dicts):
         model: an `ALAE` whose nets have the checkpoint's architecture.
         state_dicts: `{net name: {parameter name: array}}` as the official
             checkpoint's `"models"` holds them. Without the `_s` EMA copies the
-            EMA nets start as copies of the trained ones.
+            EMA nets start as copies of the trained ones; with only the `_s`
+            copies (what the official demo loads: an inference-only file), the
+            trained nets start as copies of the EMA ones, so `train` fine-tunes
+            from the published weights.
+
+    Returns:
+        which sets the file held: `{"trained": bool, "ema": bool}`.
 
     Raises:
         ConversionError: a net or parameter is missing, a shape does not fit,
@@ -117,20 +137,25 @@ def import_state_dicts(model, state_dicts):
     """
     state_dicts = _canonical(state_dicts)
     kind = "style" if model.is_style else "mlp"
-    import_official(parameter_map(model, model.training_nets), official_tensors(state_dicts, kind))
-    has_ema = any(net + EMA_SUFFIX in state_dicts for net in NET_PREFIXES[kind])
-    if has_ema:
+    held = {
+        "trained": any(net in state_dicts for net in NET_PREFIXES[kind]),
+        "ema": any(net + EMA_SUFFIX in state_dicts for net in NET_PREFIXES[kind]),
+    }
+    if held["trained"] or not held["ema"]:  # neither: the error names the first missing trained net
+        import_official(parameter_map(model, model.training_nets), official_tensors(state_dicts, kind))
+    if held["ema"]:
         import_official(parameter_map(model, model.ema_nets), official_tensors(state_dicts, kind, ema=True))
-    else:
-        for net, ema in zip(model.training_nets, model.ema_nets):
-            for source, target in zip(net.weights, ema.weights):
-                target.assign(source)
+    source, target = (model.training_nets, model.ema_nets) if held["trained"] else (model.ema_nets, model.training_nets)
+    if not (held["trained"] and held["ema"]):
+        for net, copy in zip(source, target):
+            for value, variable in zip(net.weights, copy.weights):
+                variable.assign(value)
     dlatent_avg = state_dicts.get("dlatent_avg", {}).get("buff")
     if dlatent_avg is not None:
         # One identical row per style layer (w is broadcast): any row is the mean of w.
         rows = np.reshape(dlatent_avg, (-1, model.dlatent_size))
         model.dlatent_avg.assign(rows[0])
-    return has_ema
+    return held
 
 
 def convert_to_workdir(state_dicts, config, workdir, seed=0, level=None):

@@ -1,4 +1,5 @@
-"""The torch-free `.pth` reader (`alae_tf.convert.pth`): the real official checkpoint, and files it must refuse."""
+"""The torch-free `.pth` reader (`alae_tf.convert.pth`), zip format: the real official checkpoint, and files it must
+refuse. The legacy format: `pth_legacy_test.py`."""
 
 import json
 import os
@@ -14,6 +15,12 @@ from alae_tf.convert.official import ConversionError
 from alae_tf.convert.pth import Placeholder, read_pth, state_dicts_from_checkpoint
 from alae_tf.convert.workdir import load_torch_checkpoint
 from tests.conftest import FIXTURES, require_path
+from tests.convert.torch_files import as_pickle as _pickle
+from tests.convert.torch_files import dict_ops as _dict
+from tests.convert.torch_files import global_op as _g
+from tests.convert.torch_files import tensor_ops as _tensor
+from tests.convert.torch_files import value_ops as _v
+from tests.convert.torch_files import write_zip as _torch_zip
 
 CHECKPOINTS = FIXTURES / "checkpoints"
 STYLE_TINY = CHECKPOINTS / "style_tiny.pth"
@@ -24,44 +31,6 @@ def style_tiny():
     require_path(STYLE_TINY, "the official checkpoint of ../shared/fixtures/official/checkpoints")
     expected = json.loads((CHECKPOINTS / "style_tiny_expected.json").read_text())
     return read_pth(STYLE_TINY), expected
-
-
-# --- a tiny pickle assembler, to write torch-like pickles without torch ------------------------------------------
-
-
-def _g(module, name):
-    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
-
-
-def _v(obj):
-    """Opcodes pushing a plain value (protocol 2 body, without PROTO and STOP)."""
-    return pickle.dumps(obj, protocol=2)[2:-1]
-
-
-def _tensor(key, storage_type, numel, offset, size, stride):
-    persistent_id = b"(" + _v("storage") + _g("torch", storage_type) + _v(key) + _v("cpu") + _v(numel) + b"tQ"
-    hooks = _g("collections", "OrderedDict") + b")R"
-    args = persistent_id + _v(offset) + _v(tuple(size)) + _v(tuple(stride)) + _v(False) + hooks
-    return _g("torch._utils", "_rebuild_tensor_v2") + b"(" + args + b"tR"
-
-
-def _dict(items):
-    """Opcodes for a dict of already-assembled values: {key: opcodes}."""
-    return b"}(" + b"".join(_v(k) + v for k, v in items.items()) + b"u"
-
-
-def _pickle(body):
-    return b"\x80\x02" + body + b"."
-
-
-def _torch_zip(path, data_pkl, storages=(), byteorder="little"):
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("archive/data.pkl", data_pkl)
-        z.writestr("archive/byteorder", byteorder)
-        for key, raw in dict(storages).items():
-            z.writestr(f"archive/data/{key}", raw)
-        z.writestr("archive/version", "3\n")
-    return path
 
 
 # --- the real official checkpoint --------------------------------------------------------------------------------
@@ -250,19 +219,17 @@ def test_a_corrupt_storage_is_refused(style_tiny, tmp_path):
         read_pth(corrupt)
 
 
-def test_random_bytes_text_and_legacy_files_are_not_torch_zip_checkpoints(tmp_path):
+def test_random_bytes_text_and_empty_files_are_not_torch_checkpoints(tmp_path):
     cases = {
         "random.pth": np.random.default_rng(0).bytes(4096),
         "text.pth": b"not a checkpoint\n",
-        "legacy.pth": b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.\x80\x02M\xe9\x03.",
         "empty.pth": b"",
+        "numpy.pth": b"\x93NUMPY\x01\x00" + b"\0" * 64,
     }
     for name, raw in cases.items():
         (tmp_path / name).write_bytes(raw)
-        with pytest.raises(ConversionError, match=rf"{name}: not a torch zip checkpoint.*re-save it"):
+        with pytest.raises(ConversionError, match=rf"{name}: not a torch checkpoint.*give the \.pth file"):
             read_pth(tmp_path / name)
-    with pytest.raises(ConversionError, match="legacy"):
-        read_pth(tmp_path / "legacy.pth")
 
 
 def test_a_zip_without_data_pkl_or_a_missing_file_is_refused(tmp_path):

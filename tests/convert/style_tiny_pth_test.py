@@ -1,5 +1,8 @@
 """A real official StyleALAE checkpoint (../shared/fixtures/official/checkpoints/style_tiny.pth) -> a workdir.
 
+Both of torch's formats: `style_tiny.pth` (zip) and `style_tiny_legacy.pth` (the same object re-saved in the
+pre-1.6 format of the authors' published models) must convert to the same nets and outputs.
+
 `python -m alae_tf.convert` reads the .pth (with any `import torch` made to fail), infers
 its architecture from the tensor shapes and writes a workdir at the checkpoint's level,
 which `open_run` reopens; then
@@ -42,6 +45,7 @@ from tests.convert.official_style_parity_test import nchw, nhwc
 
 CHECKPOINTS = FIXTURES / "checkpoints"
 PTH = CHECKPOINTS / "style_tiny.pth"
+LEGACY_PTH = CHECKPOINTS / "style_tiny_legacy.pth"  # the same file re-saved by torch in its pre-1.6 format
 EXPECTED = CHECKPOINTS / "style_tiny_expected.npz"
 LOD, BLEND = 2, 1.0
 
@@ -53,11 +57,17 @@ def state_dicts():
     return load_torch_checkpoint(PTH)
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
+# The same checkpoint in both of torch's formats. The legacy format keeps no record name, so the level the
+# zip file's `model_tmp_lod2` records give is passed as a flag.
+FORMATS = {"zip": (PTH, ()), "legacy": (LEGACY_PTH, (f"--level={LOD}",))}
+
+
+@pytest.fixture(scope="module", params=sorted(FORMATS))
+def run(request, tmp_path_factory):
     """The workdir `python -m alae_tf.convert` writes from the .pth (this venv has no torch), reopened."""
-    workdir = tmp_path_factory.mktemp("style_tiny") / "w"
-    result = convert_binary("--preset=faces_tiny", "--infer_architecture", f"--workdir={workdir}")
+    pth, flags = FORMATS[request.param]
+    workdir = tmp_path_factory.mktemp(f"style_tiny_{request.param}") / "w"
+    result = convert_binary("--preset=faces_tiny", "--infer_architecture", f"--workdir={workdir}", *flags, pth=pth)
     assert result.returncode == 0, result.stderr
     run = workdir_lib.open_run(workdir)
     assert run.model.level == LOD and float(run.model.blend.numpy()) == BLEND  # placed by open_run
@@ -215,12 +225,12 @@ def test_ema_generator_is_ill_conditioned_in_float32(run, expected):
 NO_TORCH = "raise ImportError('torch is blocked: the converter must not need it')\n"
 
 
-def convert_binary(*flags):
+def convert_binary(*flags, pth=PTH):
     blocker = pathlib.Path(tempfile.mkdtemp(prefix="no_torch_"))
     (blocker / "torch.py").write_text(NO_TORCH)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=f"{blocker}{os.pathsep}{REPO}")
     return subprocess.run(
-        [sys.executable, "-m", "alae_tf.convert", f"--official_checkpoint={PTH}", *flags],
+        [sys.executable, "-m", "alae_tf.convert", f"--official_checkpoint={pth}", *flags],
         capture_output=True,
         text=True,
         env=env,
@@ -249,9 +259,22 @@ def test_binary_refuses_a_preset_that_does_not_fit(tmp_path):
     assert not workdir.exists()
 
 
-def test_the_checkpoint_level_comes_from_the_record_name():
+def test_the_checkpoint_level_comes_from_the_record_name_or_the_legacy_file_name(tmp_path):
     # Saved by the official trainer as model_tmp_lod2 and renamed: the zip's records keep the name.
     assert checkpoint_level(PTH) == LOD
+    # The legacy format records no name: its file name is all there is.
+    assert checkpoint_level(LEGACY_PTH) is None
+    (tmp_path / "model_tmp_lod1.pth").symlink_to(LEGACY_PTH)
+    assert checkpoint_level(tmp_path / "model_tmp_lod1.pth") == 1
+
+
+def test_both_formats_hold_the_same_state_dicts(state_dicts):
+    legacy = load_torch_checkpoint(LEGACY_PTH)
+    assert list(legacy) == list(state_dicts)
+    for net, state in state_dicts.items():
+        assert list(legacy[net]) == list(state), net
+        for name, value in state.items():
+            np.testing.assert_array_equal(legacy[net][name], value, err_msg=f"{net}.{name}")
 
 
 def test_the_converted_workdir_evaluates_exports_and_resumes_growing(state_dicts, tmp_path):
