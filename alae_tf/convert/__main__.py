@@ -51,6 +51,12 @@ flags.register_multi_flags_validator(
     lambda f: not (f["official_config"] and f["infer_architecture"]),
     message="--official_config and --infer_architecture both set the architecture: give one",
 )
+flags.DEFINE_bool(
+    "salvage",
+    False,
+    "Convert a file whose training state (optimizer, loss tracker) is damaged or unreadable: what the nets need "
+    "must still be intact; the rest is ignored with a warning. Never runs code from the file.",
+)
 flags.DEFINE_integer(
     "level",
     None,
@@ -60,12 +66,26 @@ flags.DEFINE_integer(
 )
 
 
+def _salvage_hint(error):
+    """Advice when a strict read failed but the nets themselves are intact (damage in the training state only)."""
+    if FLAGS.salvage or not isinstance(error, ConversionError):
+        return ""
+    try:
+        load_torch_checkpoint(FLAGS.official_checkpoint, salvage=True)
+    except (ConversionError, OSError):
+        return ""
+    return (
+        "\nThe nets in the file are intact; only its training state (optimizer, loss tracker) is damaged. "
+        "--salvage converts the nets and ignores the rest."
+    )
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     config = config_flags.config_from_flags()
     try:
-        state_dicts = load_torch_checkpoint(FLAGS.official_checkpoint)
+        state_dicts = load_torch_checkpoint(FLAGS.official_checkpoint, salvage=FLAGS.salvage)
         if FLAGS.infer_architecture:
             config = infer_config(state_dicts, base=config)
         else:
@@ -75,7 +95,7 @@ def main(argv):
         level = FLAGS.level if FLAGS.level is not None else checkpoint_level(FLAGS.official_checkpoint)
         path = convert_to_workdir(state_dicts, config, FLAGS.workdir, seed=FLAGS.seed, level=level)
     except (ConversionError, OSError) as e:
-        sys.exit(f"alae_tf.convert: error: {e}")
+        sys.exit(f"alae_tf.convert: error: {e}{_salvage_hint(e)}")
     resolution = config.growth_schedule().resolution(level) if level is not None else config.image_shape[0]
     print(f"wrote {path} ({config.name}, trained to {resolution} px of {config.image_shape[0]})")
 

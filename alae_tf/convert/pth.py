@@ -117,6 +117,21 @@ class _StorageType:
         return f"torch.{self.name}"
 
 
+class Damaged:
+    """What `read_pth(..., salvage=True)` leaves where a storage (and so a tensor) could not be read, or where the
+    pickle named a global outside the allowed ones (kept inert: never imported, never called).
+
+    Attributes:
+        reason: what was wrong, as the strict reader would have said it.
+    """
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def __repr__(self):
+        return f"Damaged({self.reason!r})"
+
+
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
     """`torch._utils._rebuild_tensor_v2`: the strided view of `storage` (a 1-D array) as an array.
 
@@ -124,6 +139,8 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     storage share memory, as in torch); any other view is a copy.
     """
     del requires_grad, backward_hooks, metadata
+    if isinstance(storage, Damaged):
+        return storage
     if not isinstance(storage, np.ndarray) or storage.ndim != 1:
         raise ConversionError(f"a tensor is rebuilt from {type(storage).__name__}, not from a storage")
     size, stride, offset = tuple(int(s) for s in size), tuple(int(s) for s in stride), int(storage_offset)
@@ -173,9 +190,9 @@ ALLOWED_CALLABLES = {
 class _RestrictedUnpickler(pickle.Unpickler):
     """Resolves only the allowed globals; storages come from `storage_source(key, storage_type, numel)`."""
 
-    def __init__(self, file, path, storage_source):
+    def __init__(self, file, path, storage_source, salvage=False):
         super().__init__(file)
-        self._path, self._storage_source = path, storage_source
+        self._path, self._storage_source, self._salvage = path, storage_source, salvage
         self._storages = {}
 
     def find_class(self, module, name):
@@ -185,6 +202,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _StorageType(name, STORAGE_DTYPES[name])
         if module in INERT_MODULES:
             return _placeholder_class(module, name)
+        if self._salvage:  # inert: constructing one only makes a `Damaged`; nothing is imported or called
+            return _refused_class(module, name)
         raise ConversionError(
             f"{self._path}: the checkpoint's pickle refers to {module}.{name}, which a torch checkpoint of tensors "
             "does not need and which it could call; refused, nothing was executed (allowed: tensor rebuilds, "
@@ -203,8 +222,15 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if not isinstance(numel, int) or numel < 0:
             raise ConversionError(f"{self._path}: storage {key!r} has an invalid size {numel!r}")
         if key not in self._storages:
-            self._storages[key] = self._storage_source(key, storage_type, numel)
+            try:
+                self._storages[key] = self._storage_source(key, storage_type, numel)
+            except ConversionError as e:
+                if not self._salvage:
+                    raise
+                self._storages[key] = Damaged(str(e).removeprefix(f"{self._path}: "))
         storage = self._storages[key]
+        if isinstance(storage, Damaged):
+            return storage
         if storage.dtype != storage_type.dtype:  # one storage seen with two types: reinterpret the bytes
             storage = storage.view(storage_type.dtype)
         if view is not None:
@@ -226,6 +252,26 @@ class _RestrictedUnpickler(pickle.Unpickler):
             raise ConversionError(f"{self._path}: {e}") from e
         except Exception as e:  # malformed pickle: UnpicklingError, EOFError, TypeError from a bad REDUCE, ...
             raise ConversionError(f"{self._path}: cannot unpickle {what}: {type(e).__name__}: {e}") from e
+
+
+class _DamagedObject(Damaged):
+    """An object of a refused class: constructing it (REDUCE, NEWOBJ) and restoring its state (BUILD) do
+    nothing; `reason` is set on the class."""
+
+    def __new__(cls, *args, **kwargs):
+        del args, kwargs
+        return object.__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        del args, kwargs
+
+    def __setstate__(self, state):
+        del state
+
+
+def _refused_class(module, name):
+    reason = f"the pickle refers to {module}.{name} (refused: never imported or called)"
+    return type(name, (_DamagedObject,), {"reason": reason, "__qualname__": f"Refused[{module}.{name}]"})
 
 
 def _corrupt_storage(path, key, storage_type, numel, got_bytes, dtype, where):
@@ -276,7 +322,7 @@ def _zip_data_pkl(path, archive):
     return pickles[0]
 
 
-def _read_zip(path):
+def _read_zip(path, salvage):
     with _open_zip(path) as archive:
         data_pkl = _zip_data_pkl(path, archive)
         prefix = data_pkl[: -len("data.pkl")]
@@ -291,7 +337,7 @@ def _read_zip(path):
         if byteorder not in ("little", "big"):
             raise ConversionError(f"{path}: unknown byteorder {byteorder!r}")
         source = _zip_storage_source(archive, prefix, path, "<" if byteorder == "little" else ">")
-        return _RestrictedUnpickler(io.BytesIO(data), path, source).load_object(data_pkl)
+        return _RestrictedUnpickler(io.BytesIO(data), path, source, salvage).load_object(data_pkl)
 
 
 # --- legacy format ------------------------------------------------------------------------------------------------
@@ -320,9 +366,9 @@ class _ScanUnpickler(_RestrictedUnpickler):
     rebuilds return None and storages are only recorded, so nothing is read and nothing is allocated.
     """
 
-    def __init__(self, file, path):
+    def __init__(self, file, path, salvage):
         self.seen = {}
-        super().__init__(file, path, storage_source=self._record)
+        super().__init__(file, path, storage_source=self._record, salvage=salvage)
 
     def _record(self, key, storage_type, numel):
         self.seen[key] = (storage_type, numel)
@@ -362,47 +408,58 @@ def _legacy_header(path, f):
     return "<" if sys_info["little_endian"] else ">"
 
 
-def _legacy_storage_offsets(path, f, keys, seen, byteorder, file_size):
-    """`{key: file offset of its data}` from the element counts that precede each storage, checked against the
-    types and sizes the object pickle gave (`seen`) and against the file's size: a truncated file or a damaged
-    count is refused before any tensor is read."""
-    offsets = {}
+def _legacy_storage_offsets(path, f, keys, seen, byteorder, file_size, salvage):
+    """`{key: file offset of its data, or the ConversionError that says why it cannot be read}`, from the
+    element counts that precede each storage, checked against the types and sizes the object pickle gave
+    (`seen`) and against the file's size. Strict (`salvage` False): the first problem is raised, before any
+    tensor is read. Salvaging: the storages after a wrong count or past the end are marked, the rest kept."""
+    offsets, problem = {}, None
     position = f.tell()
     for key in keys:
         if key not in seen:
-            raise ConversionError(f"{path}: the storage list names {key!r}, which no tensor uses: the file is corrupt")
+            problem = ConversionError(
+                f"{path}: the storage list names {key!r}, which no tensor uses: the file is corrupt"
+            )
+            break
         storage_type, numel = seen[key]
         f.seek(position)
         count = f.read(8)
         if len(count) != 8:
-            raise ConversionError(
+            problem = ConversionError(
                 f"{path}: the file ends at byte {file_size} where storage {key!r} should start: it is truncated"
             )
+            break
         count = int(np.frombuffer(count, byteorder + "i8")[0])
         if count != numel:
-            raise ConversionError(
+            problem = ConversionError(
                 f"{path}: storage {key!r} is stored with {count} elements but used with {numel}: the file is corrupt"
             )
-        nbytes = numel * storage_type.dtype.itemsize
-        offsets[key] = position + 8
-        position += 8 + nbytes
-        if position > file_size:
-            raise ConversionError(
-                f"{path}: storage {key!r} needs bytes up to {position}, but the file ends at {file_size}: "
-                "it is truncated"
+            break
+        end = position + 8 + numel * storage_type.dtype.itemsize
+        if end > file_size:
+            problem = ConversionError(
+                f"{path}: storage {key!r} needs bytes up to {end}, but the file ends at {file_size}: it is truncated"
             )
+            break
+        offsets[key], position = position + 8, end
     missing = sorted(set(seen) - set(offsets))
-    if missing:
-        raise ConversionError(f"{path}: the storage list lacks {missing[:5]} that tensors use: the file is corrupt")
-    if position != file_size:
-        raise ConversionError(
+    if problem is None and missing:
+        problem = ConversionError(f"{path}: the storage list lacks {missing[:5]} that tensors use: the file is corrupt")
+    if problem is None and position != file_size:
+        problem = ConversionError(
             f"{path}: {file_size - position} bytes follow the last storage: the file is corrupt or not one checkpoint"
         )
+    if problem is not None and not salvage:
+        raise problem
+    for key in missing:  # salvaging: unreadable from the first problem on
+        offsets[key] = problem
     return offsets
 
 
 def _legacy_storage_source(path, f, offsets, byteorder):
     def read(key, storage_type, numel):
+        if isinstance(offsets[key], ConversionError):
+            raise offsets[key]
         dtype = storage_type.dtype.newbyteorder(byteorder)
         f.seek(offsets[key])
         storage = np.empty(numel, dtype)
@@ -414,25 +471,25 @@ def _legacy_storage_source(path, f, offsets, byteorder):
     return read
 
 
-def _read_legacy(path):
+def _read_legacy(path, salvage):
     with open(path, "rb") as f:
         file_size = f.seek(0, 2)
         f.seek(0)
         byteorder = _legacy_header(path, f)
         object_start = f.tell()
-        scan = _ScanUnpickler(f, path)
+        scan = _ScanUnpickler(f, path, salvage)
         scan.load_object("the checkpoint's object")
         object_end = f.tell()
         keys = _DataOnlyUnpickler(f, path).load_object("the storage key list")
         if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
             raise ConversionError(f"{path}: the legacy storage key list is corrupt ({type(keys).__name__})")
-        offsets = _legacy_storage_offsets(path, f, keys, scan.seen, byteorder, file_size)
+        offsets = _legacy_storage_offsets(path, f, keys, scan.seen, byteorder, file_size, salvage)
         # The object pickle is small (the tensors' data follow it): unpickle it from memory, since reading a
         # storage moves the file's position.
         f.seek(object_start)
         pickled = io.BytesIO(f.read(object_end - object_start))
         source = _legacy_storage_source(path, f, offsets, byteorder)
-        return _RestrictedUnpickler(pickled, path, source).load_object("the checkpoint's object")
+        return _RestrictedUnpickler(pickled, path, source, salvage).load_object("the checkpoint's object")
 
 
 # --- both ---------------------------------------------------------------------------------------------------------
@@ -469,7 +526,7 @@ def archive_name(path):
         return posixpath.dirname(_zip_data_pkl(path, archive))
 
 
-def read_pth(path):
+def read_pth(path, salvage=False):
     """The object saved in a torch checkpoint (zip or legacy format), with tensors as numpy arrays.
 
     Containers come back as they were pickled (dicts, `OrderedDict`s, lists, ...); tensors and parameters as numpy
@@ -481,9 +538,28 @@ def read_pth(path):
             what is wrong), or a pickle that refers to anything else (e.g. `os.system`): refused before it
             could run.
         OSError: the file cannot be opened (e.g. FileNotFoundError).
+
+    With `salvage`, a storage that cannot be read (a truncated legacy file, a zip member with a bad CRC) and an
+    object of a refused class become `Damaged` markers instead of errors (a refused class is still never
+    imported or called), so the parts that are intact can be used: `state_dicts_from_checkpoint` still refuses
+    a damaged tensor in the nets, and `damaged_parts` lists the rest. A file whose pickles cannot be parsed at
+    all is refused either way.
     """
     path = str(path)
-    return _read_legacy(path) if _format(path) == "legacy" else _read_zip(path)
+    return (_read_legacy if _format(path) == "legacy" else _read_zip)(path, salvage)
+
+
+def damaged_parts(obj, where="checkpoint"):
+    """`[(path, reason)]` of every `Damaged` marker in a tree `read_pth(..., salvage=True)` returned."""
+    if isinstance(obj, Damaged):
+        return [(where, obj.reason)]
+    if isinstance(obj, Placeholder):
+        return damaged_parts(obj.args, f"{where}.args") + damaged_parts(obj.state, f"{where}.state")
+    if isinstance(obj, dict):
+        return [d for key, value in obj.items() for d in damaged_parts(value, f"{where}[{key!r}]")]
+    if isinstance(obj, (list, tuple)):
+        return [d for i, value in enumerate(obj) for d in damaged_parts(value, f"{where}[{i}]")]
+    return []
 
 
 def state_dicts_from_checkpoint(obj):
@@ -497,9 +573,13 @@ def state_dicts_from_checkpoint(obj):
         raise ConversionError("expected a dict of state dicts (official checkpoint['models'])")
     out = {}
     for net, state in models.items():
+        if isinstance(state, Damaged):
+            raise ConversionError(f"state dict {net!r} is damaged: {state.reason}")
         if not isinstance(state, dict):
             continue
         for name, value in state.items():
+            if isinstance(value, Damaged):
+                raise ConversionError(f"state dict {net!r}: {name!r} is damaged: {value.reason}")
             if not isinstance(value, np.ndarray):
                 raise ConversionError(f"state dict {net!r}: {name!r} is a {type(value).__name__}, not a tensor")
         out[net] = dict(state)

@@ -12,6 +12,7 @@ import pathlib
 import re
 
 import numpy as np
+from absl import logging
 
 from alae_tf import atomic, builders
 from alae_tf.checkpoint import CheckpointManager
@@ -35,19 +36,21 @@ UNUSED_ENTRIES = (
 )
 
 
-def load_torch_checkpoint(path):
+def load_torch_checkpoint(path, salvage=False):
     """The official `.pth` as `{net name: {parameter name: float32 array}}` (plus `dlatent_avg` when present).
 
-    Read by `alae_tf.convert.pth.read_pth`: numpy only, no torch, nothing from the file is executed.
+    Read by `alae_tf.convert.pth.read_pth`: numpy only, no torch, nothing from the file is executed. With
+    `salvage`, damage outside the nets (the optimizer state, the loss tracker: what a conversion does not use)
+    is logged and ignored; damage in the nets is still refused.
 
     Raises:
         ConversionError: not a torch checkpoint (zip or legacy format), truncated or corrupt, refers to code,
             holds no state dicts, or a tensor with NaN or infinite values.
         OSError: the file cannot be opened.
     """
-    from alae_tf.convert.pth import read_pth, state_dicts_from_checkpoint
+    from alae_tf.convert.pth import damaged_parts, read_pth, state_dicts_from_checkpoint
 
-    data = read_pth(path)
+    data = read_pth(path, salvage=salvage)
     try:
         state_dicts = state_dicts_from_checkpoint(data)
     except ConversionError as e:
@@ -56,6 +59,9 @@ def load_torch_checkpoint(path):
         net: {name: np.asarray(value, np.float32) for name, value in state.items()}
         for net, state in state_dicts.items()
     }
+    if salvage:
+        for where, reason in damaged_parts(data):  # outside the nets, or state_dicts_from_checkpoint refused
+            logging.warning("%s: ignored, damaged: %s: %s", path, where, reason)
     for net, state in out.items():
         for name, value in state.items():
             if not np.isfinite(value).all():

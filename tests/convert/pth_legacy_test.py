@@ -20,7 +20,7 @@ from alae_tf import builders
 from alae_tf import workdir as workdir_lib
 from alae_tf.convert.architecture import infer_config
 from alae_tf.convert.official import ConversionError
-from alae_tf.convert.pth import Placeholder, read_pth
+from alae_tf.convert.pth import Damaged, Placeholder, damaged_parts, read_pth
 from alae_tf.convert.workdir import import_state_dicts, load_torch_checkpoint
 from tests.conftest import FIXTURES, require_path
 from tests.convert import torch_files
@@ -258,3 +258,63 @@ def test_the_binary_refuses_a_damaged_legacy_file_and_writes_nothing(both, tmp_p
         assert str(path) in result.stderr and any(c in result.stderr for c in cause.split("|")), result.stderr
         assert not workdir.exists()
     shutil.rmtree(tmp_path / "w_model_157", ignore_errors=True)
+
+
+# --- salvage: damaged training state, intact nets ---------------------------------------------------------------
+
+
+def test_salvage_keeps_the_intact_nets_of_a_file_whose_training_state_is_cut_off(both, tmp_path):
+    raw = LEGACY.read_bytes()
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(raw[: int(len(raw) * 0.9)])  # the last storages are optimizer state (exp_avg_sq)
+    with pytest.raises(ConversionError, match="truncated"):
+        read_pth(cut)
+    salvaged = read_pth(cut, salvage=True)
+    assert_same_tree(salvaged["models"], both[0]["models"])
+    damaged = damaged_parts(salvaged)
+    assert damaged and all(where.startswith("checkpoint['auxiliary']") for where, _ in damaged)
+    assert all("truncated" in reason for _, reason in damaged)
+    # cut into the nets: salvage cannot help, and says which tensor is damaged
+    half = tmp_path / "half.pth"
+    half.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ConversionError, match=r"half\.pth: state dict '\w+': '[\w.]+' is damaged: storage .*truncated"):
+        load_torch_checkpoint(half, salvage=True)
+
+
+def test_salvage_never_runs_a_refused_class_and_keeps_it_inert(tmp_path):
+    pwned = tmp_path / "pwned"
+    nets = {"generator_s": {"const": np.ones((1, 2, 4, 4), np.float32)}}
+    storages = {}
+    body = torch_files.dict_ops(
+        {
+            "models": torch_files.pickle_ops(nets, storages, legacy=True),
+            "auxiliary": pickle.dumps(_Evil(os.system, (f"touch {pwned}",)), 2)[2:-1],
+        }
+    )
+    path = tmp_path / "evil_aux.pth"
+    path.write_bytes(torch_files.legacy_bytes(torch_files.as_pickle(body), storages))
+    with pytest.raises(ConversionError, match="refers to"):
+        read_pth(path)
+    salvaged = read_pth(path, salvage=True)
+    np.testing.assert_array_equal(salvaged["models"]["generator_s"]["const"], 1.0)
+    assert isinstance(salvaged["auxiliary"], Damaged) and "system" in salvaged["auxiliary"].reason
+    assert not pwned.exists()
+
+
+def test_the_binary_suggests_salvage_only_when_the_nets_are_intact_and_salvage_converts(both, tmp_path):
+    raw = LEGACY.read_bytes()
+    cut = tmp_path / "model_tmp_lod2.pth"
+    cut.write_bytes(raw[: int(len(raw) * 0.9)])
+    flags = ("--preset=faces_tiny", "--infer_architecture")
+    result = convert_binary(*flags, f"--workdir={tmp_path / 'strict'}", pth=cut)
+    assert result.returncode != 0 and "truncated" in result.stderr and "--salvage converts the nets" in result.stderr
+    assert not (tmp_path / "strict").exists()
+    result = convert_binary(*flags, "--salvage", f"--workdir={tmp_path / 'w'}", pth=cut)
+    assert result.returncode == 0, result.stderr
+    assert "ignored, damaged: checkpoint['auxiliary']" in result.stderr
+    run = workdir_lib.open_run(tmp_path / "w")
+    np.testing.assert_array_equal(run.model.dlatent_avg.numpy(), both[0]["models"]["dlatent_avg"]["buff"][0])
+    half = tmp_path / "half.pth"
+    half.write_bytes(raw[: len(raw) // 2])
+    result = convert_binary(*flags, f"--workdir={tmp_path / 'half'}", pth=half)
+    assert result.returncode != 0 and "--salvage" not in result.stderr
