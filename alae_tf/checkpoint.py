@@ -16,14 +16,12 @@ intact checkpoints only.
 """
 
 import json
-import pathlib
 import re
-import shutil
 
 import tensorflow as tf
 from absl import logging
 
-from alae_tf import atomic
+from alae_tf import atomic, storage
 
 _STEP_DIR = re.compile(r"^step-(\d{9})$")
 
@@ -71,7 +69,7 @@ class CheckpointManager:
     """
 
     def __init__(self, workdir, model, config, keep=3):
-        self.directory = pathlib.Path(workdir) / "checkpoints"
+        self.directory = storage.path(workdir) / "checkpoints"
         self.model = model
         self.config = config
         self.keep = int(keep)
@@ -105,7 +103,9 @@ class CheckpointManager:
         step = int(self.model.step.numpy())
         final = self.directory / f"step-{step:09d}"
         try:
-            with atomic.directory(final, overwrite=True) as tmp:
+            # meta.json last: on object storage the folder is copied into place, and a folder without it is
+            # never taken for a checkpoint (`_read_meta`).
+            with atomic.directory(final, overwrite=True, commit_last=("meta.json",)) as tmp:
                 self._checkpoint.write(str(tmp / "ckpt"))
                 meta = {
                     "step": step,
@@ -126,7 +126,7 @@ class CheckpointManager:
                 f"space or fix the permissions of {self.directory}, then rerun to resume."
             ) from e
         for old in self.all()[: -self.keep]:
-            shutil.rmtree(old, ignore_errors=True)
+            storage.rmtree(old, ignore_errors=True)
         return final
 
     @property
@@ -147,7 +147,7 @@ class CheckpointManager:
         """
         if self.directory.is_dir():
             for stale in self.directory.glob(".step-*.tmp"):
-                shutil.rmtree(stale, ignore_errors=True)
+                storage.rmtree(stale, ignore_errors=True)
 
     def _read_meta(self, path):
         try:
@@ -221,7 +221,7 @@ class CheckpointManager:
                 before): the run will not silently start over.
         """
         if path is not None:
-            return self._restore_one(pathlib.Path(path))
+            return self._restore_one(storage.path(path))
         for candidate in reversed(self.all()):
             try:
                 meta = self._restore_one(candidate)

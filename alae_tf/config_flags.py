@@ -7,12 +7,13 @@ defined once per process, at import), and `config_from_flags()` turns them into 
 
 from absl import flags
 
-from alae_tf import configs, data
+from alae_tf import configs, data, storage
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum("preset", "mnist_mlp", sorted(configs.PRESETS), "Architecture and recipe (alae_tf/configs.py).")
 flags.DEFINE_string("workdir", None, "Run folder: checkpoints, grids, TensorBoard logs. Reruns resume.", required=True)
+flags.register_validator("workdir", storage.flag_validator)
 flags.DEFINE_integer("train_images", None, "Total length of the run in images (default: the preset's).", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the initial weights, of z and of the data order.")
 flags.DEFINE_string("dataset", None, "Data source (default: the preset's). " + data.SPEC_HELP)

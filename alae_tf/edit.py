@@ -19,7 +19,7 @@ import sys
 from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
-from alae_tf import data, workdir
+from alae_tf import data, storage, workdir
 from alae_tf.checkpoint import CheckpointError
 from alae_tf.editing import workflows
 
@@ -33,6 +33,7 @@ flags.DEFINE_enum(
     "interpolate: from images A to images B in w.",
 )
 flags.DEFINE_string("workdir", None, "Run folder written by alae_tf.train.", required=True)
+flags.register_validator("workdir", storage.flag_validator)
 # --mode=directions
 flags.DEFINE_enum("method", None, list(workflows.METHODS), "How directions are found (--mode=directions).")
 flags.DEFINE_string("classes", None, "class_mean / linear: 'one_vs_rest' (default) or 'A,B' (from class A to class B).")

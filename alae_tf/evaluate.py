@@ -16,12 +16,13 @@ import sys
 from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
-from alae_tf import data, evaluation, metrics
+from alae_tf import data, evaluation, metrics, storage
 from alae_tf.checkpoint import CheckpointError
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("workdir", None, "Run folder written by alae_tf.train.", required=True)
+flags.register_validator("workdir", storage.flag_validator)
 flags.DEFINE_list("metrics", list(evaluation.DEFAULT_METRICS), f"Metrics to compute, from {sorted(metrics.METRICS)}.")
 flags.DEFINE_string("split", "test", "Split evaluated (k-NN and SVM are fitted on 'train').")
 flags.DEFINE_string("data_dir", None, "Overrides the dataset's default location.")

@@ -12,7 +12,7 @@ import pathlib
 import time
 from collections.abc import Sequence
 
-from alae_tf import atomic, metrics
+from alae_tf import atomic, metrics, storage
 from alae_tf import features as features_lib
 from alae_tf import report as report_lib
 from alae_tf import workdir as workdir_lib
@@ -203,7 +203,7 @@ def evaluate(
     }
     for results in by_metric.values():
         summary.update(results)
-    workdir = pathlib.Path(workdir)
+    workdir = storage.path(workdir)
     # Written before the figures too, so the numbers are kept if drawing them fails.
     summary["seconds_total"] = time.perf_counter() - start
     atomic.write_text(workdir / "metrics.json", json.dumps(summary, indent=2, sort_keys=True))

@@ -1,6 +1,5 @@
 """Training monitor: progress bar, TensorBoard scalars and image grids."""
 
-import pathlib
 import time
 
 import keras
@@ -8,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from alae_tf import images as image_utils
+from alae_tf import storage
 
 
 class TrainingMonitor(keras.callbacks.Callback):
@@ -32,7 +32,7 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def __init__(self, workdir, total_steps, pixel_range, fixed_z, fixed_images, log_every_steps=50, verbose=1):
         super().__init__()
-        self.workdir = pathlib.Path(workdir)
+        self.workdir = storage.path(workdir)
         self.total_steps = int(total_steps)
         self.pixel_range = tuple(pixel_range)
         self.fixed_z = fixed_z

@@ -9,6 +9,8 @@ a run that ended without releasing it, and is reported as such.
 
 flock is per open file and local to a machine: on NFS it depends on the server's lock
 support, so runs that share a workdir across machines (multi-worker) lock on the chief only.
+Object storage (gs://, any `alae_tf.storage` URL) has no lock at all: there the one writer is
+the chief by construction, and two runs started by hand on one workdir are not detected.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import datetime
 import fcntl
 import json
 import os
-import pathlib
 import socket
 import sys
 
 from absl import logging
+
+from alae_tf import storage
 
 LOCK_NAME = ".lock"
 
@@ -51,12 +54,15 @@ class WorkdirLock:
     """Exclusive lock on `workdir` (a context manager). `acquire` raises `WorkdirBusyError` if held."""
 
     def __init__(self, workdir: str | os.PathLike):
-        self.workdir = pathlib.Path(workdir)
+        self.workdir = storage.path(workdir)
         self.path = self.workdir / LOCK_NAME
         self._fd = None
 
     def acquire(self) -> WorkdirLock:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if storage.is_remote(self.workdir):
+            logging.info("%s is on object storage: no run lock there (the chief is the one writer)", self.workdir)
+            return self
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

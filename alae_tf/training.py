@@ -8,8 +8,8 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from alae_tf import atomic, builders, data, distribute
-from alae_tf.checkpoint import CheckpointManager
+from alae_tf import atomic, builders, data, distribute, storage
+from alae_tf.checkpoint import CheckpointError, CheckpointManager
 from alae_tf.configs import ALAEConfig
 from alae_tf.divergence import ADVICE, DivergenceGuard, TrainingDivergedError, non_finite_weights
 from alae_tf.model import ALAE
@@ -155,7 +155,7 @@ _SHARD_BY_DATA.experimental_distribute.auto_shard_policy = tf.data.experimental.
 
 
 def _train(config, options):
-    workdir = pathlib.Path(options.workdir)
+    workdir = storage.path(options.workdir)
     train_set = data.load_split(
         config.dataset,
         "train",
@@ -177,6 +177,7 @@ def _train_locked(config, options, workdir, train_set, strategy, chief):
     if chief:
         manager.remove_stale_temps()
     meta = manager.restore(set_aside_damaged=chief)
+    _check_workers_resumed_together(strategy, model, manager)
     if meta is not None:
         logging.info("resumed from %s at %d images", manager.latest(), meta["images_seen"])
     builders.place_at_trained_level(model, config)
@@ -230,12 +231,27 @@ def _train_locked(config, options, workdir, train_set, strategy, chief):
             level_steps -= steps
             if chief:
                 manager.save()
-            monitor.write_grids()  # also at the end of every level: a chunk never crosses one
+            if chief:  # the other workers' grids would be copies of the chief's
+                monitor.write_grids()  # also at the end of every level: a chunk never crosses one
     if segments:
         logging.info("trained %d level segment(s) with %d train-step trace(s)", len(segments), model.train_step_traces)
     if meta is not None and int(model.step.numpy()) == meta["step"]:
         logging.info("nothing to do: %s already holds %d images", workdir, meta["images_seen"])
     return model
+
+
+def _check_workers_resumed_together(strategy, model, manager):
+    """Raise `CheckpointError` unless every worker of a cluster restored the same step.
+
+    Each worker restores on its own: one that sees another workdir (a local path on each machine) or an
+    older listing would train other weights than the chief, silently. One all-gather of the step at start.
+    """
+    steps = distribute.across_workers(strategy, int(model.step.numpy()))
+    if len(set(steps)) > 1:
+        raise CheckpointError(
+            f"the workers resumed from different steps ({steps}, by replica) in {manager.directory}: every "
+            "worker must see the same workdir (one shared folder or bucket, e.g. gs://...)"
+        )
 
 
 def _check_finite(model, guard, manager):

@@ -13,7 +13,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from alae_tf import builders, data
+from alae_tf import builders, data, storage
 from alae_tf.checkpoint import CheckpointError, CheckpointManager
 from alae_tf.configs import ALAEConfig
 from alae_tf.layers import downsample_avg_to
@@ -54,7 +54,7 @@ def read_config(workdir: str | pathlib.Path) -> ALAEConfig:
     Raises:
         CheckpointError: no config.json in `workdir`.
     """
-    path = pathlib.Path(workdir) / "config.json"
+    path = storage.path(workdir) / "config.json"
     if not path.exists():
         raise CheckpointError(
             f"{workdir} has no config.json: train into it first (python -m alae_tf.train --workdir={workdir} ...)"
@@ -68,7 +68,7 @@ def open_run(workdir: str | pathlib.Path) -> Run:
     Raises:
         CheckpointError: no config or no checkpoint in `workdir`, or a checkpoint of other nets.
     """
-    workdir = pathlib.Path(workdir)
+    workdir = storage.path(workdir)
     config = read_config(workdir)
     model = builders.build_compiled_model(config)
     meta = CheckpointManager(workdir, model, config).restore()

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from alae_tf import atomic
+from alae_tf import atomic, storage
 from alae_tf.editing.errors import EditingError
 
 FORMAT = "alae_tf.direction/1"
@@ -126,7 +126,7 @@ class Direction:
             vector=self.vector,
             provenance=np.array(json.dumps(self.provenance, sort_keys=True, allow_nan=False)),
         )
-        path = pathlib.Path(path)
+        path = storage.path(path)
         atomic.write_bytes(path, buffer.getvalue())
         return path
 
@@ -139,7 +139,7 @@ class Direction:
         Raises:
             EditingError: no such file, a file that is not a saved direction, or a vector of the wrong size.
         """
-        path = pathlib.Path(path)
+        path = storage.path(path)
         if not path.is_file():
             raise EditingError(f"no direction file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
         try:
@@ -185,7 +185,7 @@ def save_directions(folder: str | pathlib.Path, directions: Iterable[Direction])
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise EditingError(f"two directions share the names {duplicates}: rename them (Direction.replace(name=...))")
-    folder = pathlib.Path(folder)
+    folder = storage.path(folder)
     return [d.save(folder / f"{d.name}{SUFFIX}") for d in directions]
 
 
@@ -196,7 +196,7 @@ def load_directions(folder: str | pathlib.Path, latent_size: int | None = None) 
         EditingError: no such folder, no directions in it, a corrupt file, two files of one name, or
             (with `latent_size`) a vector of another size.
     """
-    folder = pathlib.Path(folder)
+    folder = storage.path(folder)
     if not folder.is_dir():
         raise EditingError(f"no directions folder at {folder}: find directions first (they are saved there)")
     paths = sorted(p for p in folder.glob(f"*{SUFFIX}") if not p.name.startswith("."))

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from alae_tf import atomic, data
+from alae_tf import atomic, data, storage
 from alae_tf import images as image_files
 from alae_tf.data import folder as folder_source
 from alae_tf.data import image_ops
@@ -171,7 +171,7 @@ def _shape_text(shape) -> str:
 
 def directions_folder(run) -> pathlib.Path:
     """`WORKDIR/directions`, where a run's directions are saved."""
-    return pathlib.Path(run.path) / DIRECTIONS_FOLDER
+    return storage.path(run.path) / DIRECTIONS_FOLDER
 
 
 def direction_path(run, name: str) -> pathlib.Path:
@@ -579,7 +579,7 @@ def select_image_pairs(
 
 def default_output_dir(run, mode: str) -> pathlib.Path:
     """`WORKDIR/edits/<mode>-<YYYYmmdd-HHMMSS>` (a new name if taken)."""
-    base = pathlib.Path(run.path) / EDITS_FOLDER / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = storage.path(run.path) / EDITS_FOLDER / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, i = base, 2
     while path.exists():
         path, i = base.with_name(f"{base.name}-{i}"), i + 1
@@ -587,9 +587,9 @@ def default_output_dir(run, mode: str) -> pathlib.Path:
 
 
 def _output_folder(run, output_dir, mode: str, overwrite: bool) -> pathlib.Path:
-    final = default_output_dir(run, mode) if output_dir in (None, "") else pathlib.Path(output_dir)
-    resolved, workdir = final.resolve(), pathlib.Path(run.path).resolve()
-    if resolved == workdir or resolved in workdir.parents:
+    final = default_output_dir(run, mode) if output_dir in (None, "") else storage.path(output_dir)
+    resolved, workdir = final.resolve(), storage.path(run.path).resolve()
+    if workdir.is_relative_to(resolved):
         raise EditingError(f"--output_dir {final} holds the run itself; choose a folder of its own")
     if final.exists():
         if not final.is_dir():

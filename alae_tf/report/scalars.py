@@ -1,9 +1,9 @@
 """Scalars of a run's TensorBoard event files (what `alae_tf.monitor` logs), as numpy series."""
 
-import pathlib
-
 import numpy as np
 import tensorflow as tf
+
+from alae_tf import storage
 
 
 def read_scalars(logdir) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -14,7 +14,7 @@ def read_scalars(logdir) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     that went on), so every step appears once. No event files: an empty dict.
     """
     by_tag = {}  # tag -> {step: (wall_time, value)}
-    for path in sorted(pathlib.Path(logdir).glob("events.out.tfevents.*")):
+    for path in sorted(storage.path(logdir).glob("events.out.tfevents.*")):
         for event in _events(path):
             for value in event.summary.value:
                 if value.metadata.plugin_data.plugin_name != "scalars":

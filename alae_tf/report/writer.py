@@ -8,7 +8,7 @@ import pathlib
 
 import numpy as np
 
-from alae_tf import atomic, data, editing
+from alae_tf import atomic, data, editing, storage
 from alae_tf import images as image_utils
 from alae_tf.report import curves as curves_lib
 from alae_tf.report import editing_figures, figures, markdown
@@ -78,7 +78,7 @@ def write_report(
             `edit_rows` images at the metric's strength. Style nets also get a style-mixing grid of
             `mix_pairs` pairs.
     """
-    workdir = pathlib.Path(workdir)
+    workdir = storage.path(workdir)
     pixel_range = tuple(pixel_range)
     if truncation_psi is None:
         truncation_psi = model.truncation_psi if model.truncation_psi is not None else DEFAULT_TRUNCATION_PSI
