@@ -68,6 +68,53 @@ def is_chief(strategy):
     return task_type == "chief" or (not has_chief and task_type == "worker" and task_id == 0)
 
 
+def in_multi_worker_mode(strategy=None):
+    """True when `strategy` (default: the current one) spans more than one worker process.
+
+    Exactly the condition under which Keras 3 reduces a train step's outputs with
+    `strategy.reduce("MEAN", value, axis=0)` (see `step_outputs`).
+    """
+    strategy = tf.distribute.get_strategy() if strategy is None else strategy
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    return bool(strategy.extended._in_multi_worker_mode())  # noqa: SLF001  (Keras' own test, keras#72388)
+
+
+def step_outputs(logs):
+    """A train step's logs (scalars, the same on every replica) in the form `fit` can reduce.
+
+    Keras 3 (up to 3.15 at least) reduces the values a train step returns with
+    `tf.reduce_mean(<the replicas' values>, axis=0)` on one worker, but with
+    `strategy.reduce("MEAN", value, axis=0)` under a multi-worker
+    MultiWorkerMirroredStrategy: that treats each replica's value as a batch along
+    axis 0, and a scalar (every `Metric.result()`) has no axis 0, so every
+    multi-worker `fit` fails with "Invalid reduction dimension 0 for input with 0
+    dimensions" (tensorflow/tensorflow#72388, also with Keras' built-in metrics).
+    Each scalar goes out as a batch of one row per replica; the axis-0 mean over
+    the cluster's rows then yields the scalar back (its mean over replicas: our
+    losses are already global means, equal on every replica). Elsewhere unchanged.
+    """
+    if not in_multi_worker_mode():
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+
+
+def across_workers(strategy, value):
+    """`[value of replica 0, value of replica 1, ...]`: an int every worker of a cluster holds, all-gathered.
+
+    `[value]` without a multi-worker strategy. One collective: call it on every worker at the same point.
+    """
+    if strategy is None or not in_multi_worker_mode(strategy):
+        return [int(value)]
+    local = tf.constant([int(value)], tf.int64)
+
+    @tf.function
+    def gather():
+        return strategy.run(lambda: tf.distribute.get_replica_context().all_gather(local, axis=0))
+
+    return [int(v) for v in strategy.experimental_local_results(gather())[0].numpy()]
+
+
 def num_replicas():
     """Replicas sharing the current batch (a Python int).
 

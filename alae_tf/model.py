@@ -338,7 +338,8 @@ class ALAE(keras.Model):
         # A step skipped by loss scaling is kept out of the running means.
         for name, tracker in self.loss_trackers.items():
             tracker.update_state(results[name], sample_weight=tf.cast(results[_TAKEN_BY[name]], tf.float32))
-        return {name: tracker.result() for name, tracker in self.loss_trackers.items()}
+        # Multi-worker fit reduces the outputs along a batch axis: `distribute.step_outputs` gives them one.
+        return distribute.step_outputs({name: tracker.result() for name, tracker in self.loss_trackers.items()})
 
     def generate(self, z, truncation_psi=None, truncation_cutoff=None, use_ema=True, noise_seed=None) -> tf.Tensor:
         """Images `[B, H, W, C]` (current level) from z `[B, latent]`.
