@@ -29,6 +29,7 @@ LAYERS = (
             "quality",
             "startup",
             "run_lock",
+            "storage",
         ),
     ),
     ("data", ("data",)),
