@@ -10,6 +10,7 @@ from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
 from alae_tf import config_flags, data, distribute, training
+from alae_tf import precision as precision_lib
 from alae_tf.checkpoint import CheckpointError
 from alae_tf.divergence import TrainingDivergedError
 from alae_tf.run_lock import WorkdirBusyError
@@ -20,10 +21,9 @@ flags.DEFINE_enum(
     "precision",
     "float32",
     ["auto", *training.PRECISIONS],
-    "Compute precision: auto (the machine's fastest: mixed_float16 on GPUs, mixed_bfloat16 on CPUs "
-    "with AVX512-BF16 or AMX, else float32), mixed_bfloat16 on TPUs and CPUs whose bf16 beats float32 "
-    "(AMD AVX512-BF16; not Intel without AMX), mixed_float16 (loss scaled) on GPUs. Weights, checkpoints and exports "
-    "stay float32.",
+    "Compute precision: auto (mixed_float16 on GPUs, mixed_bfloat16 on TPUs; on CPUs the faster of float32 and "
+    "mixed_bfloat16 for this run's step, timed for a few seconds and cached in WORKDIR/precision.json), "
+    "float32, mixed_bfloat16, mixed_float16 (loss scaled). Weights, checkpoints and exports stay float32.",
 )
 flags.DEFINE_bool(
     "jit_compile",
@@ -72,7 +72,7 @@ def main(argv):
         seed=FLAGS.seed,
         checkpoint_every_images=FLAGS.checkpoint_every_images,
         log_every_steps=FLAGS.log_every_steps,
-        precision=training.resolve_precision(FLAGS.precision),
+        precision=precision_lib.choose(config, FLAGS.precision, FLAGS.workdir, FLAGS.strategy),
         jit_compile=FLAGS.jit_compile,
         strategy=FLAGS.strategy,
         tpu=FLAGS.tpu,

@@ -2,13 +2,13 @@
 
 import contextlib
 import dataclasses
-import pathlib
 
 import keras
 import tensorflow as tf
 from absl import logging
 
 from alae_tf import atomic, builders, data, distribute, storage
+from alae_tf import precision as precision_lib
 from alae_tf.checkpoint import CheckpointError, CheckpointManager
 from alae_tf.configs import ALAEConfig
 from alae_tf.divergence import ADVICE, DivergenceGuard, TrainingDivergedError, non_finite_weights
@@ -16,36 +16,7 @@ from alae_tf.model import ALAE
 from alae_tf.monitor import TrainingMonitor
 from alae_tf.run_lock import WorkdirLock
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-# CPU flags of hardware bf16 dot products: oneDNN then runs bf16 about twice as fast as
-# float32 (AMD EPYC with AVX512-BF16; Intel with AMX). Without them bf16 is slower.
-_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def _cpu_flags(cpuinfo="/proc/cpuinfo"):
-    try:
-        text = pathlib.Path(cpuinfo).read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def resolve_precision(precision: str, cpuinfo: str = "/proc/cpuinfo") -> str:
-    """`precision`, or for "auto" the fastest for this machine's training step.
-
-    GPUs: mixed_float16; CPUs with hardware bf16 (`_BF16_CPU_FLAGS`): mixed_bfloat16;
-    other CPUs: float32. Quality is the same within seed noise (the bf16 quality test).
-    """
-    if precision != "auto":
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be 'auto' or one of {PRECISIONS}, got {precision!r}")
-        return precision
-    if tf.config.list_physical_devices("GPU"):
-        return "mixed_float16"
-    return "mixed_bfloat16" if _cpu_flags(cpuinfo) & set(_BF16_CPU_FLAGS) else "float32"
+PRECISIONS = precision_lib.PRECISIONS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,6 +29,7 @@ import time
 from absl import app, flags
 
 from alae_tf import configs, data, evaluation, features, quality, training
+from alae_tf import precision as precision_lib
 from benchmarks import harness
 
 FLAGS = flags.FLAGS
@@ -39,7 +40,7 @@ flags.DEFINE_enum(
     "precision",
     "auto",
     ("auto",) + training.PRECISIONS,
-    "Training precision (auto: the machine's fastest, see alae_tf.training.resolve_precision).",
+    "Training precision (auto: the machine's fastest, measured: alae_tf.precision).",
 )
 flags.DEFINE_string("workdir", "runs/quality", "Runs go to WORKDIR/<preset>/seed<k>[/images<n>].")
 flags.DEFINE_string("feature_net", "runs/fmnist_classifier.keras", "The judge (trained here if missing).")
@@ -127,7 +128,7 @@ def main(argv):
     if FLAGS.collect:
         return collect(FLAGS.collect, feature_net)
     config = configs.PRESETS[FLAGS.preset]
-    precision = training.resolve_precision(FLAGS.precision)
+    precision = precision_lib.choose(config, FLAGS.precision)
     milestones = sorted(int(m) for m in FLAGS.milestones)
     decays = config.learning_rate_decay != "none"
     grids_dir = pathlib.Path(FLAGS.grids_dir) / FLAGS.preset

@@ -35,7 +35,7 @@ LAYERS = (
     ("data", ("data",)),
     ("networks", ("layers", "networks")),
     ("model", ("losses", "model", "net_kinds", "streams", "ema", "loss_scaling", "builders")),
-    ("training", ("training", "monitor", "checkpoint", "divergence")),
+    ("training", ("training", "monitor", "checkpoint", "divergence", "precision")),
     ("workdir", ("workdir",)),
     ("downstream", ("evaluation", "metrics", "features", "report", "export", "convert", "config_flags", "editing")),
     ("binaries", ("train", "evaluate", "edit", "features.__main__", "convert.__main__")),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from alae_tf import quality, training
+from alae_tf import quality
 
 
 def passing():
@@ -52,27 +52,3 @@ def test_missing_results_are_not_judged():
     assert [(t.key, met) for t, _, met in checks if met is not None] == [("recon_mse", True)]
 
 
-@pytest.mark.parametrize(
-    "flags, want",
-    [
-        ("fpu avx512f avx512_bf16 sse", "mixed_bfloat16"),
-        ("fpu amx_bf16 amx_tile", "mixed_bfloat16"),
-        ("fpu avx512f avx2", "float32"),
-    ],
-)
-def test_auto_precision_follows_the_cpu(tmp_path, flags, want, monkeypatch):
-    monkeypatch.setattr(training.tf.config, "list_physical_devices", lambda kind: [])
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-    assert training.resolve_precision("auto", cpuinfo=cpuinfo) == want
-    assert training.resolve_precision("float32", cpuinfo=cpuinfo) == "float32"
-
-
-def test_auto_precision_on_a_gpu_is_float16(monkeypatch):
-    monkeypatch.setattr(training.tf.config, "list_physical_devices", lambda kind: ["GPU:0"] if kind == "GPU" else [])
-    assert training.resolve_precision("auto") == "mixed_float16"
-
-
-def test_unknown_precision_is_refused():
-    with pytest.raises(ValueError, match="precision must be"):
-        training.resolve_precision("float8")

@@ -77,11 +77,14 @@ def test_demo_recipe_clears_the_quality_bar(tmp_path, judge):
     Measured on seed 0 (benchmarks/quality.md): class kept 0.851, HF 0.84, sandals 5.2 %, the
     closest lines; another seed or machine may land a little under one of them.
     """
-    from alae_tf import quality
+    from alae_tf import precision, quality
 
     config = configs.PRESETS["mnist_mlp_demo"]
     options = training.TrainOptions(
-        workdir=str(tmp_path), train_images=config.train_images, precision=training.resolve_precision("auto"), verbose=0
+        workdir=str(tmp_path),
+        train_images=config.train_images,
+        precision=precision.choose(config, "auto", tmp_path),
+        verbose=0,
     )
     training.train(config, options)
     results = evaluation.evaluate(tmp_path, quality.QUALITY_METRICS, features=judge, report=False)
