@@ -53,15 +53,37 @@ def require_path(path, what):
     pytest.skip(message)
 
 
+def require(condition, reason):
+    """Skip the calling test unless `condition`; in CI (CI=true) fail it instead, with `reason`."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: a test that cannot run here fails rather than skips)", pytrace=False)
+    pytest.skip(reason)
+
+
+def permissions_hold(command):
+    """`command` (an argv list) run so that file permissions hold even for root: as root, under `setpriv`
+    without the capabilities that bypass them (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH); otherwise as it is."""
+    if os.geteuid() != 0:
+        return list(command)
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "needs_path(path, what): needs this file or folder (skips without it; fails in CI)"
+    )
+    config.addinivalue_line(
+        "markers", "needs(condition, reason): runs only where condition holds (skips elsewhere; fails in CI)"
     )
 
 
 def pytest_runtest_setup(item):
     for mark in item.iter_markers("needs_path"):
         require_path(*mark.args)
+    for mark in item.iter_markers("needs"):
+        require(*mark.args)
 
 
 needs_faces = pytest.mark.needs_path(FACES, FACES_WHAT)

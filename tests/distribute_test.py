@@ -17,7 +17,7 @@ from tests.conftest import REPO
 from tests.training_test import needs_fmnist
 
 CPUS = [d.name for d in tf.config.list_logical_devices("CPU")]
-needs_two_cpus = pytest.mark.skipif(len(CPUS) < 2, reason="needs 2 logical CPU devices (set in tests/conftest.py)")
+needs_two_cpus = pytest.mark.needs(len(CPUS) >= 2, "needs 2 logical CPU devices (set in tests/conftest.py)")
 
 MLP = configs.PRESETS["mnist_mlp_tiny"].replace(batch_size=8)
 # faces_tiny's nets at 8 px (levels 0, 1), style mixing on (the preset's 0.9).

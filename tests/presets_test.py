@@ -59,8 +59,17 @@ def test_every_flagfile_parses_into_a_config(flagfile):
         config = config_flags.config_from_flags()
     finally:
         train.FLAGS.unparse_flags()
-    assert config.name == train.FLAGS["preset"].default or config.name in configs.PRESETS
-    assert config.dataset
+    # The config is the named preset with exactly the file's overrides of preset fields.
+    given = dict(
+        line.removeprefix("--").split("=", 1) for line in flagfile.read_text().splitlines() if line[:2] == "--"
+    )
+    preset = configs.PRESETS[given["preset"]]
+    assert config.name == given["preset"]
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    overrides = {key: value for key, value in given.items() if key in fields}
+    for key, value in overrides.items():
+        assert str(getattr(config, key)) == value, (flagfile.name, key)
+    assert config == preset.replace(**{key: getattr(config, key) for key in overrides})
 
 
 def test_demo_preset_differs_from_the_paper_only_where_benchmarks_quality_says():

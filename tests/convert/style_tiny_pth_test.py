@@ -18,7 +18,7 @@ rounding, so the generator comparisons run with torch's CPU arithmetic replayed
 in G (`torch_cpu_instance_norm`, and a correctly rounded exp in the `noise=False`
 branch); that reproduces all of G's arrays to about 3e-7 (tolerance about
 2e-5). Without it the trained G still matches and the EMA G misses by ~1e-4,
-which `test_ema_generator_is_ill_conditioned_in_float32` pins down.
+which `test_ema_generator_in_our_own_float32_arithmetic_stays_within_the_conditioning_bound` bounds.
 """
 
 import contextlib
@@ -213,12 +213,14 @@ def test_trained_generator_matches_with_our_own_arithmetic(run, expected):
     assert_all_close(generator_outputs(run, expected, "trained", torch_arithmetic=False), expected)
 
 
-def test_ema_generator_is_ill_conditioned_in_float32(run, expected):
-    """Our own float32 instance norm misses the EMA G's arrays by about 10x the tolerance, and no more."""
+def test_ema_generator_in_our_own_float32_arithmetic_stays_within_the_conditioning_bound(run, expected):
+    """Without torch's rounding replayed, the ill-conditioned EMA G (block 0's instance norm scales float32
+    rounding about 1e4-fold) lands about 10x the tolerance away, as float64 does: a bound of 50x catches a
+    real error (a wrong weight or layout moves it by orders more) and lets a better rounding pass."""
     got = generator_outputs(run, expected, "ema", torch_arithmetic=False)
     for key, value in got.items():
         error, tolerance = compare(value, expected[key])
-        assert tolerance < error < 50 * tolerance, (key, error, tolerance)
+        assert error < 50 * tolerance, (key, error, tolerance)
 
 
 # Put first on the binary's path: any `import torch` fails, so the conversion provably runs without it.

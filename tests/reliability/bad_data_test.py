@@ -6,8 +6,11 @@ belong to, so label alignment can be checked image by image.
 """
 
 import io
+import json
 import logging
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ import tensorflow as tf
 from PIL import Image
 
 from alae_tf.data import DatasetError, ImageSet, load_images, load_split, write_tfrecords
+from tests.conftest import REPO, permissions_hold
 
 SIDE = 8
 # Pixel value of an image of class/label k: far apart, so resizing or rounding cannot blur them.
@@ -117,12 +121,22 @@ def test_files_that_cannot_be_opened_count_as_bad(tmp_path):
         load_images(f"folder:{tmp_path}", "train", resolution=SIDE, bad_images="fail")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
 def test_files_without_read_permission_count_as_bad(tmp_path):
     class_folder(tmp_path, 100, {"dog/locked.png": png_bytes(VALUES[1])})
     os.chmod(tmp_path / "train" / "dog" / "locked.png", 0)
-    image_set = load_images(f"folder:{tmp_path}", "train", resolution=SIDE)
-    assert len(image_set) == 200 and image_set.skipped[0][1] == "Permission denied"
+    # In a child where permissions hold (root reads any file unless it drops the capabilities that allow it).
+    code = (
+        "import json, sys; from alae_tf.data import load_images; "
+        f"s = load_images('folder:{tmp_path}', 'train', resolution={SIDE}); "
+        "print(json.dumps([len(s), [list(x) for x in s.skipped]]))"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    result = subprocess.run(
+        permissions_hold([sys.executable, "-c", code]), capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    count, skipped = json.loads(result.stdout.strip().splitlines()[-1])
+    assert count == 200 and skipped == [[str(tmp_path / "train" / "dog" / "locked.png"), "Permission denied"]]
 
 
 def write_records(path, items):

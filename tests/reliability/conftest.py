@@ -48,9 +48,9 @@ def binary_env():
     return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
 
 
-def run_binary(workdir, *flags, timeout=300, preexec_fn=None):
+def run_binary(workdir, *flags, timeout=300, preexec_fn=None, command=binary_command):
     return subprocess.run(
-        binary_command(workdir, *flags),
+        command(workdir, *flags),
         capture_output=True,
         text=True,
         env=binary_env(),

@@ -3,8 +3,9 @@
 Each round starts `python -m alae_tf.train` on the same workdir, waits until it is training (its first
 new checkpoint or checkpoint temp folder shows up), kills it with SIGKILL after a random delay, and
 notes whether a checkpoint write was cut (a `.step-*.tmp` folder left). The run checkpoints every other step,
-so the kills land in steps and in writes alike. After the last round a rerun finishes the run, and its
-weights must equal those of an uninterrupted run array for array.
+so the kills land in steps and in writes alike; one more kill is timed to land in a write (it waits for
+the write's temp folder and checks it is still there after the kill). After the last round a rerun
+finishes the run, and its weights must equal those of an uninterrupted run array for array.
 """
 
 import random
@@ -45,11 +46,31 @@ def kill_at_random_moments(workdir, rounds, seed):
     return cut_writes
 
 
+def kill_in_a_checkpoint_write(workdir, attempts=5):
+    """Kill the run the moment a checkpoint write's temp folder shows up; True once a kill cut a write (the
+    temp folder is still there after the kill). Retried a few times: a write can finish between polls."""
+    for _ in range(attempts):
+        before = {name for name in listing(workdir) if name.endswith(".tmp")}
+        process = start_binary(workdir, *FLAGS)
+        try:
+            deadline = time.monotonic() + 120
+            while not {n for n in listing(workdir) if n.endswith(".tmp")} - before and process.poll() is None:
+                assert time.monotonic() < deadline, "the run never wrote a checkpoint"
+        finally:
+            kill(process)
+        if {name for name in listing(workdir) if name.endswith(".tmp")} - before:
+            return True
+    return False
+
+
 def kill_and_compare(tmp_path, rounds, seed):
     straight = tmp_path / "straight"
     assert run_binary(straight, *FLAGS).returncode == 0
     workdir = tmp_path / "killed"
     cut_writes = kill_at_random_moments(workdir, rounds, seed)
+    # At least one kill in the middle of a checkpoint write, whatever the random ones hit.
+    assert kill_in_a_checkpoint_write(workdir), "no kill landed in a checkpoint write"
+    cut_writes += 1
     result = run_binary(workdir, *FLAGS)
     assert result.returncode == 0, result.stderr[-2000:]
     assert_same_weights(weights_of(workdir), weights_of(straight))
