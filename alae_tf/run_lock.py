@@ -38,7 +38,7 @@ def _holder_record() -> dict:
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "command": " ".join([os.path.basename(sys.executable), *sys.argv])[:500],
-        "since": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "since": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -25,6 +25,7 @@ import os
 import pathlib
 import posixpath
 import re
+import uuid
 
 import tensorflow as tf
 
@@ -79,15 +80,14 @@ def flag_validator(value) -> bool:
 
 
 def _check_scheme(scheme, text):
-    try:
-        tf.io.gfile.exists(text)
-    except tf.errors.UnimplementedError as e:
-        raise StorageError(
-            f"{text}: TensorFlow has no filesystem for {scheme}:// ({e.message.strip()}); use a local path, or "
-            "gs:// (built in), ram:// (in memory), or install the plugin for that scheme (e.g. tensorflow-io)"
-        ) from None
-    except tf.errors.OpError:
-        pass  # the filesystem exists; this path may not (permissions, a bucket to create)
+    # The registry answers without any I/O (asking the filesystem itself would reach out to gs:// etc.).
+    if scheme in tf.io.gfile.get_registered_schemes():
+        return
+    known = ", ".join(f"{s}://" for s in sorted(tf.io.gfile.get_registered_schemes()) if s and s != "file")
+    raise StorageError(
+        f"{text}: TensorFlow has no filesystem for {scheme}:// (it has {known}); use a local path, one of "
+        "those, or install the plugin for that scheme (e.g. tensorflow-io for s3://)"
+    )
 
 
 def _os_error(e: tf.errors.OpError, target: str) -> OSError:
@@ -152,6 +152,15 @@ class GFilePath:
     def parent(self) -> GFilePath:
         return GFilePath(f"{self._scheme}://{posixpath.dirname(self._rest)}")
 
+    @property
+    def parents(self) -> list[GFilePath]:
+        """Ancestors, nearest first, down to the first component (`gs://bucket`)."""
+        found, current = [], self
+        while posixpath.dirname(current._rest.rstrip("/")):
+            current = current.parent
+            found.append(current)
+        return found
+
     def with_name(self, name: str) -> GFilePath:
         return self.parent / name
 
@@ -187,7 +196,8 @@ class GFilePath:
     def iterdir(self):
         if not self.is_dir():
             raise NotADirectoryError(20, "not a directory", str(self))
-        return iter([self / name.rstrip("/") for name in self._call(tf.io.gfile.listdir, str(self))])
+        children = [self / name.rstrip("/") for name in self._call(tf.io.gfile.listdir, str(self))]
+        return iter([child for child in children if child.exists()])  # see `_walk` on ram://
 
     def glob(self, pattern: str):
         """Children matching `pattern` (one path component: `*`, `?`, `[...]`, as `fnmatch`)."""
@@ -221,12 +231,26 @@ class GFilePath:
         return self.read_bytes().decode(encoding)
 
     def write_bytes(self, data: bytes) -> int:
-        with self.open("wb") as f:
-            self._call(f.write, data)
+        """Write a staged object, then rename it over this one: the file is replaced whole (some TF
+        filesystems append when a file is opened for writing again), and a reader never sees half of it."""
+        staged = self.with_name(f".{self.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            with staged.open("wb") as f:
+                self._call(f.write, data)
+            self._call(tf.io.gfile.rename, str(staged), str(self), True)
+        finally:
+            if staged.exists():
+                staged.unlink(missing_ok=True)
         return len(data)
 
     def write_text(self, text: str, encoding="utf-8") -> int:
         return self.write_bytes(text.encode(encoding))
+
+    def rmdir(self) -> None:
+        """Delete an empty folder (an `OSError` if it holds anything)."""
+        if any(True for _ in self.iterdir()):
+            raise OSError(39, "directory not empty", str(self))
+        self._call(tf.io.gfile.rmtree, str(self))
 
     def unlink(self, missing_ok=False) -> None:
         try:
@@ -268,6 +292,9 @@ def _walk(root) -> tuple[list[str], list[str]]:
     folders, files = [], []
     try:
         for folder, subfolders, names in tf.io.gfile.walk(root):
+            # TF's ram:// lists prefix matches as children (`assets` shows `.extra` of `assets.extra`): keep
+            # only names that exist.
+            names = [name for name in names if tf.io.gfile.exists(posixpath.join(folder, name))]
             relative = folder[len(root) :].strip("/")
             folders += [posixpath.join(relative, d.rstrip("/")) if relative else d.rstrip("/") for d in subfolders]
             files += [posixpath.join(relative, name) if relative else name for name in names]
@@ -295,6 +322,8 @@ def copy_tree(source, target, last=()) -> None:
     for relative in ordered:
         destination = target / relative
         try:
+            if tf.io.gfile.exists(str(destination)):  # some TF filesystems append on an overwriting copy
+                tf.io.gfile.remove(str(destination))
             tf.io.gfile.copy(str(source / relative), str(destination), overwrite=True)
         except tf.errors.OpError as e:
             raise _os_error(e, str(destination)) from e

@@ -243,7 +243,7 @@ def write_results(name, settings, rows, columns, output=None, machine=None, extr
     path = pathlib.Path(output) if output else RESULTS_DIR / f"{name}.json"
     payload = {
         "benchmark": name,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": " ".join([pathlib.Path(sys.argv[0]).name, *sys.argv[1:]]),
         "machine": machine_info() if machine is None else machine,
         "settings": settings,

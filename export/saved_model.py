@@ -1,12 +1,13 @@
 r"""Export a trained ALAE for TF Serving, one SavedModel per part, always float32.
 
-    python export/saved_model.py --workdir=W --output_dir=OUT [--version=N] [--overwrite]
+    python export/saved_model.py --workdir=W --output_dir=OUT [--version=N] [--overwrite] [--resolution=PX]
 
 Writes OUT/{mapping,generator,encoder,discriminator,alae,editor}/N from the EMA weights of
 W's newest checkpoint (the editor with W/directions/ baked in, if any), and OUT/models.config
 for tensorflow_model_server (see BUILD.md).
 A StyleALAE is exported at the level (and fade-in blend) it trained last: its images
-are at that level's resolution, printed at the end.
+are at that level's resolution, printed at the end; `--resolution` exports a lower level
+instead (e.g. 256 for a 1024 px model: its 256 px encoder and generator).
 """
 
 import sys
@@ -31,13 +32,26 @@ flags.DEFINE_string(
     "default: OUT's absolute path.",
 )
 
+flags.DEFINE_integer(
+    "resolution",
+    None,
+    "StyleALAE: image size of the signatures, a level's (4 * 2**level) up to the trained one; "
+    "default: the level it trained last.",
+    lower_bound=4,
+)
+
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:
         result = saved_model.export_workdir(
-            FLAGS.workdir, FLAGS.output_dir, FLAGS.version, FLAGS.overwrite, FLAGS.server_base_path
+            FLAGS.workdir,
+            FLAGS.output_dir,
+            FLAGS.version,
+            FLAGS.overwrite,
+            FLAGS.server_base_path,
+            resolution=FLAGS.resolution,
         )
     except (CheckpointError, ExportError) as e:
         sys.exit(f"export/saved_model.py: error: {e}")

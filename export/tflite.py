@@ -2,11 +2,15 @@ r"""Convert an exported encoder to TFLite (builtins only) and check it in LiteRT
 
     python export/tflite.py --saved_model=OUT/encoder/N --quantize=none|float16|dynamic|int8|int16x8 \
         --output=encoder.tflite
+    python export/tflite.py --workdir=W --resolution=256 --quantize=float16 --output=encoder256.tflite
 
 Writes FILE.tflite and FILE.json (size, max |w| error against the SavedModel, batch-1
 latency, 5-NN accuracy through the TFLite encoder and through the SavedModel; the 5-NN
 only for labelled data sets). A StyleALAE encoder reads images at the resolution of the
-level it was exported at: calibration and check images are pooled down to it.
+level it was exported at: calibration and check images are pooled down to it. With
+`--workdir` (instead of `--saved_model`) the encoder is exported from the run's newest
+checkpoint first, at `--resolution` (a lower level of a StyleALAE, e.g. 256 px of a 1024 px
+model; default: the level it trained last).
 """
 
 import json
@@ -16,11 +20,20 @@ from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
 from alae_tf import data
+from alae_tf.checkpoint import CheckpointError
 from alae_tf.export import ExportError, tflite
 
 FLAGS = flags.FLAGS
+flags.DEFINE_string("saved_model", None, "An exported encoder (or alae) version folder, e.g. OUT/encoder/1.")
 flags.DEFINE_string(
-    "saved_model", None, "An exported encoder (or alae) version folder, e.g. OUT/encoder/1.", required=True
+    "workdir", None, "Instead of --saved_model: a run (or converted) workdir whose encoder is exported first."
+)
+flags.DEFINE_integer(
+    "resolution",
+    None,
+    "With --workdir: the StyleALAE encoder's image size, a level's (4 * 2**level) up to the trained one "
+    "(e.g. 256 for a 1024 px model); default: the level it trained last.",
+    lower_bound=4,
 )
 flags.DEFINE_enum(
     "quantize",
@@ -50,6 +63,17 @@ flags.DEFINE_integer("knn_test_images", 10_000, "Test images the 5-NN is scored 
 flags.DEFINE_integer("latency_runs", 200, "Batch-1 invocations timed on one thread.", lower_bound=1)
 flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
 
+flags.register_multi_flags_validator(
+    ["saved_model", "workdir"],
+    lambda f: (f["saved_model"] is None) != (f["workdir"] is None),
+    message="pass exactly one of --saved_model and --workdir",
+)
+flags.register_multi_flags_validator(
+    ["resolution", "workdir"],
+    lambda f: f["resolution"] is None or f["workdir"] is not None,
+    message="--resolution needs --workdir (a SavedModel's resolution is fixed: export it again)",
+)
+
 for _name in ("representative_data", "eval_data"):
     flags.register_validator(
         _name, lambda s: s is None or data.is_valid_spec(s), message="unknown data set form. " + data.SPEC_HELP
@@ -72,8 +96,11 @@ def main(argv):
         overwrite=FLAGS.overwrite,
     )
     try:
-        report = tflite.export_tflite(FLAGS.saved_model, FLAGS.output, options)
-    except (ExportError, data.DatasetError) as e:
+        if FLAGS.workdir:
+            report = tflite.export_tflite_from_workdir(FLAGS.workdir, FLAGS.output, options, FLAGS.resolution)
+        else:
+            report = tflite.export_tflite(FLAGS.saved_model, FLAGS.output, options)
+    except (CheckpointError, ExportError, data.DatasetError) as e:
         sys.exit(f"export/tflite.py: error: {e}")
     print(json.dumps(report, indent=2, sort_keys=True))
 

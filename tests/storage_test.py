@@ -124,7 +124,7 @@ def test_train_evaluate_export_and_edit_end_to_end_on_ram(ram, tmp_path, monkeyp
     path = str(exported.saved_models["encoder"])
     assert path.startswith("ram://") and tf.io.gfile.exists(f"{path}/saved_model.pb")
     encoder = tf.saved_model.load(path)
-    w = encoder.signatures["encode_float"](images=tf.zeros((1, 28, 28, 1)))
+    w = encoder.signatures["encode_float"](image=tf.zeros((1, 28, 28, 1)))
     assert next(iter(w.values())).shape == (1, config.latent_size)
 
     run = workdir_lib.open_run(str(workdir))

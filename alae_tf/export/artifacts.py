@@ -4,7 +4,7 @@ exported SavedModel carries, and small checks on output paths."""
 import json
 import pathlib
 
-from alae_tf import atomic, configs
+from alae_tf import atomic, configs, storage
 
 # Beside the warm-up records; TF Serving ignores everything else in assets.extra/.
 METADATA_PATH = pathlib.Path("assets.extra") / "alae_export.json"
@@ -16,7 +16,7 @@ class ExportError(ValueError):
 
 def write_metadata(saved_model_dir, metadata):
     """Write `metadata` (a JSON-able dict) into `saved_model_dir`'s assets.extra/."""
-    atomic.write_text(pathlib.Path(saved_model_dir) / METADATA_PATH, json.dumps(metadata, indent=2, sort_keys=True))
+    atomic.write_text(storage.path(saved_model_dir) / METADATA_PATH, json.dumps(metadata, indent=2, sort_keys=True))
 
 
 def read_metadata(saved_model_dir):
@@ -28,7 +28,7 @@ def read_metadata(saved_model_dir):
     Raises:
         ExportError: not a SavedModel folder, or not one this package wrote.
     """
-    saved_model_dir = pathlib.Path(saved_model_dir)
+    saved_model_dir = storage.path(saved_model_dir)
     if not (saved_model_dir / "saved_model.pb").is_file():
         raise ExportError(
             f"{saved_model_dir} is not a SavedModel folder (no saved_model.pb): pass a version folder "
@@ -57,7 +57,7 @@ def image_shape_of(metadata):
 
 def check_new_file(path, overwrite):
     """Raise `ExportError` if `path` exists and may not be replaced, or has no file name."""
-    path = pathlib.Path(path)
+    path = storage.path(path)
     if path.is_dir():
         raise ExportError(f"{path} is a folder: pass a file name")
     if path.exists() and not overwrite:
@@ -71,4 +71,4 @@ def write_json(path, report):
 
 def report_path(output):
     """`FILE.json` beside `FILE.tflite` / `FILE.onnx`."""
-    return pathlib.Path(output).with_suffix(".json")
+    return storage.path(output).with_suffix(".json")

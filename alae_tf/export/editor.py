@@ -43,11 +43,10 @@ import json
 import pathlib
 from collections.abc import Iterable, Mapping
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from alae_tf import atomic, editing
+from alae_tf import atomic, editing, storage
 from alae_tf.export import input_checks, signatures, style
 from alae_tf.export.artifacts import ExportError
 
@@ -100,7 +99,7 @@ def write_directions_asset(saved_model_dir, directions, latent_size):
             for i, d in enumerate(directions)
         ],
     }
-    atomic.write_text(pathlib.Path(saved_model_dir) / DIRECTIONS_PATH, json.dumps(record, indent=2, sort_keys=True))
+    atomic.write_text(storage.path(saved_model_dir) / DIRECTIONS_PATH, json.dumps(record, indent=2, sort_keys=True))
 
 
 def read_directions_asset(saved_model_dir):
@@ -109,7 +108,7 @@ def read_directions_asset(saved_model_dir):
     Raises:
         ExportError: no such file (not an editor written by this package) or another format.
     """
-    path = pathlib.Path(saved_model_dir) / DIRECTIONS_PATH
+    path = storage.path(saved_model_dir) / DIRECTIONS_PATH
     if not path.is_file():
         raise ExportError(f"{saved_model_dir} has no {DIRECTIONS_PATH}: not an editor written by export/saved_model.py")
     record = json.loads(path.read_text())
@@ -267,12 +266,7 @@ def input_rules(nets, pixel_range, directions=()):
 
 def build_archive(nets, pixel_range, directions=()):
     """A `keras.export.ExportArchive` (a tf.Module) holding the editor's E and G and every signature."""
-    archive = keras.export.ExportArchive()
-    for net in (nets.encoder, nets.generator):
-        archive.track(net)
-    for name, fn in endpoints(nets, pixel_range, directions).items():
-        archive.add_endpoint(name, fn)
-    return archive
+    return signatures.new_archive(endpoints(nets, pixel_range, directions))
 
 
 def int_ranges(nets, directions=()):

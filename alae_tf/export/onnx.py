@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime
 import tensorflow as tf
 
-from alae_tf import atomic
+from alae_tf import atomic, storage
 from alae_tf.export.artifacts import (
     ExportError,
     check_new_file,
@@ -141,7 +141,7 @@ def export_onnx(
         ExportError: not an exported SavedModel, unknown signature, output
             exists, conversion or check failed. Nothing is written then.
     """
-    output = pathlib.Path(output)
+    output = storage.path(output)
     check_new_file(output, overwrite)
     check_new_file(report_path(output), overwrite)
     config = config_of(read_metadata(saved_model_dir))
@@ -151,7 +151,7 @@ def export_onnx(
     content = convert(saved_model_dir, signature, opset)
     session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
     report = {
-        "saved_model": str(pathlib.Path(saved_model_dir).absolute()),
+        "saved_model": str(storage.path(saved_model_dir).absolute()),
         "signature": signature,
         "opset": opset,
         "size_bytes": len(content),

@@ -23,7 +23,7 @@ import re
 import tensorflow as tf
 
 import alae_tf
-from alae_tf import atomic, editing
+from alae_tf import atomic, editing, storage
 from alae_tf import workdir as workdir_lib
 from alae_tf.editing.directions import SUFFIX as DIRECTION_SUFFIX
 from alae_tf.export import editor, input_checks, serving, signatures
@@ -61,8 +61,8 @@ def next_version(output_dir, parts=PARTS):
     versions = [
         int(p.name)
         for part in parts
-        if (pathlib.Path(output_dir) / part).is_dir()
-        for p in (pathlib.Path(output_dir) / part).iterdir()
+        if (storage.path(output_dir) / part).is_dir()
+        for p in (storage.path(output_dir) / part).iterdir()
         if p.is_dir() and _VERSION_DIR.match(p.name)
     ]
     return max(versions, default=0) + 1
@@ -86,8 +86,8 @@ def _server_models(output_dir, parts, server_base_path):
     models = {}
     if path.is_file():
         models = {c.name: c.base_path for c in serving.read_models_config(path).model_config_list.config}
-    base = pathlib.PurePosixPath(server_base_path) if server_base_path else output_dir
-    models.update({part: str(base / part) for part in parts})
+    base = str(server_base_path or output_dir).rstrip("/")
+    models.update({part: f"{base}/{part}" for part in parts})
     return models
 
 
@@ -125,6 +125,7 @@ def export_saved_models(
     parts=PARTS,
     server_base_path=None,
     directions=None,
+    resolution=None,
 ):
     """Export `model`'s EMA nets, in float32, as one SavedModel per part.
 
@@ -143,6 +144,9 @@ def export_saved_models(
         directions: `alae_tf.editing.Direction`s (a list, or the dict
             `editing.load_directions` returns) to bake into the editor, whose
             `edit_by_index` takes indices into them in this order; None: none.
+        resolution: a StyleALAE's image size at the signatures, one of its levels' up to the
+            one it trained last (`signatures.export_level`: a lower level at blend 1, e.g. the
+            256 px encoder of a 1024 px model); None: the level it trained last.
 
     Returns:
         `ExportResult`.
@@ -152,7 +156,7 @@ def export_saved_models(
             bad version / part, or directions that do not fit the model;
             nothing is written then.
     """
-    output_dir = pathlib.Path(output_dir).absolute()
+    output_dir = storage.path(output_dir).absolute()
     unknown = sorted(set(parts) - set(PARTS))
     if unknown or not parts:
         raise ExportError(f"unknown parts {unknown}; parts are {PARTS}")
@@ -162,7 +166,8 @@ def export_saved_models(
     existing = [str(p) for p in finals.values() if p.exists()]
     if existing and not overwrite:
         raise ExportError(f"{', '.join(existing)} already exist(s): pass --overwrite to replace, or another --version")
-    nets = signatures.float32_nets(model)
+    level, blend = signatures.export_level(model, resolution)
+    nets = signatures.float32_nets(model, resolution)
     image_shape = tuple(int(d) for d in nets.encoder.image_shape)
     metadata = {
         "version": version,
@@ -175,15 +180,17 @@ def export_saved_models(
         # last (not the preset's final resolution) and the blend of its last batch.
         "image_shape": list(image_shape),
         "resolution": image_shape[0],
-        "level": model.level,
-        "blend": float(model.blend.numpy()) if model.is_style else None,
+        "level": level,
+        "blend": blend,
     }
     created = _folders_to_create(output_dir, parts)
     try:
         # All parts go to temp folders first; the renames happen as the stack unwinds, after the last part.
         with contextlib.ExitStack() as stack:
             for part, final in finals.items():
-                folder = stack.enter_context(atomic.directory(final, overwrite))
+                # saved_model.pb last: on object storage the folder is copied into place, and TF Serving
+                # loads a version only once its saved_model.pb is there.
+                folder = stack.enter_context(atomic.directory(final, overwrite, commit_last=("saved_model.pb",)))
                 _write_part(part, nets, config, folder, metadata, directions)
             serving.write_models_config(output_dir / MODELS_CONFIG, _server_models(output_dir, parts, server_base_path))
     except (OSError, tf.errors.OpError) as e:  # disk full, read-only, permissions: say where and why
@@ -198,7 +205,7 @@ def export_saved_models(
         _remove_if_empty(created)
         raise
     names = tuple(d.name for d in directions) if editor.PART in parts else ()
-    return ExportResult(version, finals, output_dir / MODELS_CONFIG, image_shape, model.level, names)
+    return ExportResult(version, finals, output_dir / MODELS_CONFIG, image_shape, level, names)
 
 
 def workdir_directions(workdir, latent_size):
@@ -207,7 +214,7 @@ def workdir_directions(workdir, latent_size):
     Raises:
         ExportError: a file there is corrupt or was made for another model.
     """
-    folder = pathlib.Path(workdir) / editor.WORKDIR_DIRECTIONS
+    folder = storage.path(workdir) / editor.WORKDIR_DIRECTIONS
     if not folder.is_dir() or not any(not p.name.startswith(".") for p in folder.glob(f"*{DIRECTION_SUFFIX}")):
         return []
     try:
@@ -222,6 +229,8 @@ def export_workdir(
     version: int | None = None,
     overwrite: bool = False,
     server_base_path: str | None = None,
+    parts: tuple = PARTS,
+    resolution: int | None = None,
 ) -> ExportResult:
     """`export_saved_models` for the newest checkpoint in `workdir`, with its directions in the editor.
 
@@ -242,6 +251,8 @@ def export_workdir(
         version,
         overwrite,
         source,
+        parts=parts,
         server_base_path=server_base_path,
         directions=directions,
+        resolution=resolution,
     )

@@ -23,7 +23,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from alae_tf import atomic
+from alae_tf import atomic, storage
 from alae_tf.export import input_checks
 from alae_tf.export.artifacts import ExportError, read_metadata
 
@@ -44,7 +44,7 @@ class PredictRequestError(ValueError):
 # ----------------------------------------------------------------- SignatureDefs
 def read_signature_defs(saved_model_dir, tag="serve"):
     """`{name: SignatureDef}` of the MetaGraph tagged `tag`, as the model server sees them."""
-    path = pathlib.Path(saved_model_dir) / "saved_model.pb"
+    path = storage.path(saved_model_dir) / "saved_model.pb"
     if not path.is_file():
         raise ExportError(f"{saved_model_dir} is not a SavedModel folder (no saved_model.pb)")
     saved_model = saved_model_pb2.SavedModel.FromString(path.read_bytes())
@@ -122,7 +122,7 @@ def read_models_config(path):
         ExportError: the file is not a valid ModelServerConfig.
     """
     try:
-        return text_format.Parse(pathlib.Path(path).read_text(), model_server_config_pb2.ModelServerConfig())
+        return text_format.Parse(storage.path(path).read_text(), model_server_config_pb2.ModelServerConfig())
     except text_format.ParseError as e:
         raise ExportError(f"{path} is not a valid models.config ({e}): fix or delete it") from e
 
@@ -162,7 +162,7 @@ def write_warmup(saved_model_dir, model_name, signature_defs, pixel_range=(0.0, 
         The names of the signatures that got a request, sorted.
     """
     int_ranges = int_ranges or {}
-    path = pathlib.Path(saved_model_dir) / WARMUP_PATH
+    path = storage.path(saved_model_dir) / WARMUP_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
     names = [name for name in sorted(signature_defs) if _has_valid_inputs(signature_defs[name], int_ranges)]
     with tf.io.TFRecordWriter(str(path)) as writer:
@@ -176,7 +176,7 @@ def write_warmup(saved_model_dir, model_name, signature_defs, pixel_range=(0.0, 
 
 def read_warmup(saved_model_dir):
     """The `PredictRequest`s in a SavedModel's warm-up file."""
-    path = pathlib.Path(saved_model_dir) / WARMUP_PATH
+    path = storage.path(saved_model_dir) / WARMUP_PATH
     return [
         prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
         for record in tf.data.TFRecordDataset(str(path))

@@ -41,13 +41,15 @@ always gives the same image wherever it sits in a batch, and equal `decode_with_
 with seed `NOISE_SEED`; `decode_with_seed` uses each image's own seed. The nets never
 draw random numbers themselves (random ops have no TFLite or ONNX builtins): noise only
 enters as an input. The fixed-seed noise is drawn once at export and stored as a
-constant, so `serving_default` and `decode_float` have no random ops at all and convert
+non-trainable variable (`fixed_noise`; once per SavedModel, not per signature), so
+`serving_default` and `decode_float` have no random ops at all and convert
 to TFLite and ONNX; only `decode_with_seed` draws (stateless ops, TF only). The MLP
 generator takes no noise, so its `decode_with_seed` ignores `seed` and equals
 `serving_default`.
 """
 
 import contextlib
+import weakref
 from typing import NamedTuple
 
 import keras
@@ -101,17 +103,49 @@ def float32_copy(net):
     return copy
 
 
-def float32_nets(model):
+def export_level(model, resolution=None):
+    """`(level, blend)` of a StyleALAE exported with images of `resolution` px (None: the level it trained last).
+
+    A lower resolution takes the nets at the lower level, at blend 1 (that level's own
+    from-RGB / to-RGB layers, the deeper blocks as they are now): the encoder of a 1024 px
+    model at 256 px runs the 256 px path of the official `encode(x, lod)`, a fraction of the work.
+    Levels above the trained one are refused (their layers never trained). MLP nets have one
+    resolution: `(None, None)`.
+
+    Raises:
+        ExportError: a resolution the model has no level for.
+    """
+    trained = (model.level, float(model.blend.numpy())) if model.is_style else (None, None)
+    if resolution is None:
+        return trained
+    resolution = int(resolution)
+    if not model.is_style:
+        own = int(model.ema_nets[2].image_shape[0])  # (F, G, E, D)
+        if resolution != own:
+            raise ExportError(f"an MLP ALAE has one resolution, {own} px; got {resolution}")
+        return trained
+    levels = {4 * 2**level: level for level in range(model.level + 1)}
+    if resolution not in levels:
+        raise ExportError(
+            f"no level of this StyleALAE reads {resolution} px images: it trained up to level {model.level} "
+            f"({4 * 2**model.level} px), so the resolutions are {sorted(levels)}"
+        )
+    level = levels[resolution]
+    return (level, trained[1]) if level == model.level else (level, 1.0)
+
+
+def float32_nets(model, resolution=None):
     """Float32 copies of `model`'s EMA nets (the ones sampling and evaluation use).
 
     For style nets, G and E are wrapped at the model's current level and blend
-    (`style.StyleGeneratorAtLevel`, `style.StyleEncoderAtLevel`).
+    (`style.StyleGeneratorAtLevel`, `style.StyleEncoderAtLevel`), or at the level of
+    `resolution` px (`export_level`).
     """
+    level, blend = export_level(model, resolution)
     mapping, generator, encoder, discriminator = (float32_copy(net) for net in model.ema_nets)
     if model.is_style:
-        blend = float(model.blend.numpy())
-        generator = style.StyleGeneratorAtLevel(generator, model.level, blend)
-        encoder = style.StyleEncoderAtLevel(encoder, model.level, blend)
+        generator = style.StyleGeneratorAtLevel(generator, level, blend)
+        encoder = style.StyleEncoderAtLevel(encoder, level, blend)
     return Nets(mapping, generator, encoder, discriminator)
 
 
@@ -119,6 +153,31 @@ def float32_nets(model):
 def takes_noise(generator):
     """True for a generator with per-pixel noise inputs (see the module docstring)."""
     return hasattr(generator, "export_noise_shapes")
+
+
+_FIXED_NOISE = weakref.WeakKeyDictionary()
+
+
+def fixed_noise(generator):
+    """`generator`'s fixed-seed noise (`NOISE_SEED`): one non-trainable `tf.Variable` `[1, *shape]` per noise input.
+
+    Drawn eagerly once per generator (init_scope lifts it out of a signature being traced), so the
+    graphs read a variable, not a random op that TFLite and tf2onnx cannot convert; and a variable,
+    not a constant, so the SavedModel stores the maps once, not once per signature and trace (a 1024 px
+    ffhq generator's maps are 11 MB: as constants they made `saved_model.pb` 48 MB, `alae`'s 96 MB).
+    TFLite and tf2onnx freeze it into a constant like any weight.
+    """
+    if generator not in _FIXED_NOISE:
+        with tf.init_scope():
+            _FIXED_NOISE[generator] = [
+                tf.Variable(
+                    tf.random.stateless_normal([1, *[int(d) for d in shape]], seed=[NOISE_SEED, index]),
+                    trainable=False,
+                    name=f"fixed_noise_{index}",
+                )
+                for index, shape in enumerate(generator.export_noise_shapes)
+            ]
+    return _FIXED_NOISE[generator]
 
 
 def _check_seeds(seeds, batch):
@@ -137,12 +196,9 @@ def noise_inputs(generator, batch, seeds=None):
     for index, shape in enumerate(generator.export_noise_shapes):
         shape = [int(d) for d in shape]
         if seeds is None:
-            # One draw shared by the whole batch: cheaper than a draw per image, and equal to
-            # it. Drawn eagerly (init_scope lifts it out of a signature being traced), so the
-            # graph holds a constant, not a random op that TFLite and tf2onnx cannot convert.
-            with tf.init_scope():
-                one = tf.random.stateless_normal([1, *shape], seed=[NOISE_SEED, index]).numpy()
-            noise.append(tf.broadcast_to(tf.constant(one), tf.concat([[batch], shape], axis=0)))
+            # One draw shared by the whole batch: cheaper than a draw per image, and equal to it.
+            one = fixed_noise(generator)[index]
+            noise.append(tf.broadcast_to(one, tf.concat([[batch], shape], axis=0)))
         else:
             noise.append(
                 tf.map_fn(
@@ -291,16 +347,24 @@ def input_rules(nets, pixel_range):
     return Computations(nets, pixel_range).rules
 
 
+def new_archive(endpoint_functions):
+    """A `keras.export.ExportArchive` with these `{name: tf.function}` endpoints and nothing tracked by hand.
+
+    The archive saves the variables the endpoints read (and only those: a StyleALAE's layers of other
+    levels stay out). `ExportArchive.track(net)` is not called: in Keras 3.15 it adds the net's Keras
+    variables beside the endpoints' own `tf.Variable`s, and the SavedModel then stores every weight twice
+    (a 1024 px ffhq encoder: 216 MB instead of 108 MB, and twice the memory in TF Serving).
+    """
+    archive = keras.export.ExportArchive()
+    for name, fn in endpoint_functions.items():
+        archive.add_endpoint(name, fn)
+    return archive
+
+
 def build_archive(part, nets, pixel_range):
-    """A `keras.export.ExportArchive` holding `part`'s nets and every signature of it.
+    """A `keras.export.ExportArchive` holding every signature of `part` and the weights they use.
 
     `serving_default` is always defined explicitly (ExportArchive would
     otherwise copy whichever endpoint came first).
     """
-    _, used = _ENDPOINTS.get(part, (None, ()))
-    archive = keras.export.ExportArchive()
-    for name in used:
-        archive.track(getattr(nets, name))
-    for name, fn in endpoints(part, nets, pixel_range).items():
-        archive.add_endpoint(name, fn)
-    return archive
+    return new_archive(endpoints(part, nets, pixel_range))

@@ -31,11 +31,12 @@ import csv
 import dataclasses
 import io
 import pathlib
+import tempfile
 
 import numpy as np
 import tensorflow as tf
 
-from alae_tf import atomic
+from alae_tf import atomic, storage
 from alae_tf.export.artifacts import (
     ExportError,
     check_new_file,
@@ -191,7 +192,7 @@ def export_tflite(
             or empty, conversion or check failed.
     """
     _check_options(options)
-    output = pathlib.Path(output)
+    output = storage.path(output)
     check_new_file(output, options.overwrite)
     check_new_file(report_path(output), options.overwrite)
     metadata = read_metadata(saved_model_dir)
@@ -211,10 +212,44 @@ def export_tflite(
     report = {
         **check_encoder(content, saved_model_dir, config, options, image_shape),
         **conversion,
-        "saved_model": str(pathlib.Path(saved_model_dir).absolute()),
+        "saved_model": str(storage.path(saved_model_dir).absolute()),
         "source": metadata.get("source", {}),
         "representative_images": 0 if representative is None else len(representative),
     }
     atomic.write_bytes(output, content)
+    write_json(report_path(output), report)
+    return report
+
+
+def export_tflite_from_workdir(
+    workdir: str | pathlib.Path,
+    output: str | pathlib.Path,
+    options: TFLiteOptions = TFLiteOptions(),
+    resolution: int | None = None,
+) -> dict:
+    """`export_tflite` of the encoder of `workdir`'s newest checkpoint, at `resolution` px.
+
+    The encoder is exported first (`saved_model.export_workdir`, part "encoder" only, into a
+    temp folder beside `output`, removed after), at the level of `resolution`
+    (`signatures.export_level`; None: the level it trained last), then converted and checked as
+    `export_tflite` does. The way to a smaller encoder of a StyleALAE, e.g. 256 px for a 1024 px
+    model: the 256 px path of its encoder, a fraction of the full-size work.
+
+    Raises:
+        CheckpointError: `workdir` has no checkpoint.
+        ExportError, DatasetError: as `export_tflite`, or a resolution the model has no level for.
+    """
+    from alae_tf.export import saved_model  # here: saved_model imports much more than conversion needs
+
+    _check_options(options)
+    output = pathlib.Path(output)
+    check_new_file(output, options.overwrite)
+    check_new_file(report_path(output), options.overwrite)
+    output.absolute().parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{output.name}.", dir=output.absolute().parent) as temp:
+        result = saved_model.export_workdir(workdir, temp, version=1, parts=("encoder",), resolution=resolution)
+        report = export_tflite(result.saved_models["encoder"], output, options)
+    report = {**report, "saved_model": None, "workdir": str(storage.path(workdir).absolute())}
+    report["exported_at"] = {"resolution": result.image_shape[0], "level": result.level}
     write_json(report_path(output), report)
     return report
