@@ -50,5 +50,3 @@ def test_class_kept_clears_by_either_form():
 def test_missing_results_are_not_judged():
     checks = quality.check({"recon_mse": 0.01})
     assert [(t.key, met) for t, _, met in checks if met is not None] == [("recon_mse", True)]
-
-
