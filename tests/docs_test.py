@@ -1,0 +1,169 @@
+"""The docs stay true: flag tables against the binaries' flags, the models.config example against what an export
+writes, and measured numbers quoted in the README against the results files they come from."""
+
+import json
+import re
+
+import pytest
+from absl import flags
+
+from tests.conftest import REPO
+
+BUILD = (REPO / "BUILD.md").read_text()
+README = (REPO / "README.md").read_text()
+
+
+def flag_tables(text):
+    """`{header's first cell: [(flag names, default text)]}` of the Markdown tables whose rows start with a flag."""
+    tables, current = {}, None
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else None
+        if cells and len(cells) >= 3 and cells[0].endswith("flag") and cells[1] == "default":
+            current = tables.setdefault(cells[0], [])
+        elif cells and current is not None and cells[0].startswith("`--"):
+            names = re.findall(r"`--(?:\[no\])?([a-z0-9_]+)", cells[0])
+            current.append((names, cells[1]))
+        elif not cells or not cells[0].startswith(("`--", "---")):
+            current = None if not cells else current
+    return tables
+
+
+def binary_flags(*modules):
+    """`{name: Flag}` of the flags these modules define (imported here; each defines its flags at import)."""
+    import importlib
+
+    found = {}
+    for name in modules:
+        importlib.import_module(name)
+        found.update({f.name: f for f in flags.FLAGS.get_flags_for_module(name)})
+    return found
+
+
+def literal(default_text):
+    """The default a table cell states, or `...` when it states none to compare (preset-dependent, prose)."""
+    text = default_text.strip("`").strip()
+    if text in ("required", "(required)"):
+        return "required"
+    if text in ("false", "off"):
+        return False
+    if text in ("true", "on"):
+        return True
+    if text == "none":
+        return None
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if re.fullmatch(r"-?\d*\.\d+(e-?\d+)?", text):
+        return float(text)
+    if re.fullmatch(r"`[^`]+`", default_text.strip()):
+        return text
+    return ...
+
+
+# Each documented table and the binary (plus the shared flag module) it describes.
+TABLES = {
+    "flag": ("alae_tf.train", "alae_tf.config_flags"),
+    "`alae_tf.convert` flag": ("alae_tf.convert.__main__", "alae_tf.config_flags"),
+}
+
+
+@pytest.mark.parametrize("header", sorted(TABLES))
+def test_every_flag_table_lists_the_binarys_flags_with_their_defaults(header):
+    rows = flag_tables(BUILD)[header]
+    defined = binary_flags(*TABLES[header])
+    documented = {name for names, _ in rows for name in names}
+    unknown = sorted(documented - set(defined))
+    assert not unknown, f"BUILD.md's {header!r} table lists flags the binary does not have: {unknown}"
+    if header != "flag":  # the convert table points to the train table for the shared preset flags
+        defined = {k: v for k, v in defined.items() if v.name not in binary_flags("alae_tf.config_flags")}
+    missing = sorted(set(defined) - documented)
+    assert not missing, f"BUILD.md's {header!r} table leaves out the binary's flags {missing}"
+    for names, default_text in rows:
+        want = literal(default_text)
+        if want is ... or len(names) != 1:
+            continue
+        flag = defined[names[0]]
+        got = "required" if want == "required" and flag.default is None else flag.default
+        assert got == want, (
+            f"--{names[0]}: BUILD.md says the default is {default_text}, the binary has {flag.default!r}"
+        )
+
+
+def test_the_flag_table_check_can_fail():
+    table = "| flag | default | meaning |\n|---|---|---|\n| `--seed` | 5 | x |\n| `--no_such_flag` | 1 | x |\n"
+    rows = flag_tables(table)["flag"]
+    assert rows == [(["seed"], "5"), (["no_such_flag"], "1")]
+    assert literal("5") != binary_flags("alae_tf.config_flags")["seed"].default
+
+
+def test_the_models_config_example_lists_the_parts_an_export_writes():
+    from alae_tf.export.saved_model import PARTS
+
+    example = re.search(r"model_config_list \{\n(.*?)\n\}", BUILD, re.S).group(1)
+    names = re.findall(r'name: "(\w+)"', example)
+    assert sorted(names) == sorted(PARTS)
+
+
+# --- measured numbers quoted in the README -------------------------------------------------------------------
+
+
+def results(name):
+    return json.loads((REPO / "benchmarks" / "results" / name).read_text())["results"]
+
+
+def row(rows, **match):
+    found = [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+    assert len(found) == 1, (match, len(found))
+    return found[0]
+
+
+def fullsize(arch, fmt, mode="official_config"):
+    return row(results("fullsize_parity.json"), arch=arch, format=fmt, mode=mode)
+
+
+def export_row(fmt, variant, px):
+    return row(results("published_export.json"), format=fmt, variant=variant, px=px)
+
+
+# (text the README must contain, the number in it, the number the results file holds, relative tolerance)
+CLAIMS = [
+    ("| 2,259 MiB (a weights-only file:", lambda: (2259, fullsize("ffhq", "legacy")["peak_rss_mib"]), 0.005),
+    ("(a weights-only file: 2,033 MiB)", lambda: (2033, fullsize("ffhq", "weights")["peak_rss_mib"]), 0.005),
+    (
+        "within 2e-6 of max|want|",
+        lambda: (
+            2e-6,
+            max(
+                r[k]
+                for r in results("fullsize_parity.json")
+                for k in ("err_w_from_x", "err_d_of_w_from_x", "err_w_from_z")
+                if k in r  # rows of the --infer_architecture conversions check the exit code only
+            ),
+        ),
+        None,
+    ),
+    (
+        "the reconstruction G(E(x)) within 3.4e-5",
+        lambda: (
+            3.4e-5,
+            max(r[k] for r in results("fullsize_parity.json") for k in ("err_x_from_w", "err_x_rec") if k in r),
+        ),
+        None,
+    ),
+    ("| 2.6 GB | 711 MB", lambda: (711, export_row("saved_model", "6 parts + models.config", 1024)["size_mb"]), 0.01),
+    (
+        "within 5e-4 of max|w| (cosine >= 0.99999)",
+        lambda: (5e-4, export_row("tflite", "encoder float16", 1024)["check_vs_saved_model"]["w_rel"]),
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize("index", range(len(CLAIMS)))
+def test_numbers_quoted_in_the_readme_agree_with_the_results_files(index):
+    text, numbers, tolerance = CLAIMS[index]
+    assert text in README, f"the README no longer says {text!r}: update it and this claim together"
+    quoted, measured = numbers()
+    if tolerance is None:  # a bound: what was measured lies under the quoted number
+        assert measured <= quoted, f"{text!r}: measured {measured:.3g} exceeds the quoted {quoted:g}"
+    else:
+        assert abs(measured - quoted) <= tolerance * abs(quoted), f"{text!r}: quoted {quoted}, measured {measured:.4g}"
