@@ -142,9 +142,9 @@ CLAIMS = [
         None,
     ),
     (
-        "the reconstruction G(E(x)) within 3.4e-5",
+        "the reconstruction G(E(x)) within 3.5e-5",
         lambda: (
-            3.4e-5,
+            3.5e-5,
             max(r[k] for r in results("fullsize_parity.json") for k in ("err_x_from_w", "err_x_rec") if k in r),
         ),
         None,
