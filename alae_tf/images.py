@@ -1,4 +1,4 @@
-"""Image grids as PNG files."""
+"""Images for people: uint8 from the pixel range, grids, zoom, PNG files."""
 
 import math
 
@@ -6,13 +6,13 @@ import numpy as np
 import tensorflow as tf
 
 from alae_tf import atomic
+from alae_tf.data.pipeline import from_pixel_range
 
 
 def to_uint8(images, pixel_range):
-    """Float images in `pixel_range` -> uint8, clipped (what a viewer shows)."""
-    lo, hi = pixel_range
-    x = (np.asarray(images, np.float32) - lo) / (hi - lo)
-    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+    """Float images in `pixel_range` -> uint8 numpy, rounded and clipped (what a viewer shows):
+    `data.from_pixel_range`, the one conversion, as numpy."""
+    return from_pixel_range(images, pixel_range).numpy()
 
 
 def grid(images, columns=None, pad=1):
