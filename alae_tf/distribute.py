@@ -34,7 +34,8 @@ def make_strategy(name, tpu=None):
     - `mirrored`: every local GPU (or CPU device) of this machine.
     - `multi_worker`: every device of the cluster in `TF_CONFIG`; run the
       same command on each worker.
-    - `tpu`: the TPU named by `tpu` (address or name; "" for a local TPU VM).
+    - `tpu`: the TPU named by `tpu` (a TPU node's name or grpc:// address; None, "" or
+      "local" for the TPU of this TPU VM).
 
     One per process (cached): TF's collectives do not support two mirrored
     strategies over the same devices in one process (they abort with shape
@@ -47,7 +48,9 @@ def make_strategy(name, tpu=None):
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+        # "local": the chips of this TPU VM. An empty name would make TF look a TPU node up by
+        # $TPU_NAME or the GCE metadata (Cloud TPU API), else fail: "Please provide a TPU Name".
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "local")
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)

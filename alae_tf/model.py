@@ -42,7 +42,7 @@ on any replica is skipped everywhere (`alae_tf.loss_scaling`).
 import keras
 import tensorflow as tf
 
-from alae_tf import distribute, losses, net_kinds
+from alae_tf import distribute, losses, net_kinds, xla_gradients  # noqa: F401  (jit_compile: R1's 2nd order)
 from alae_tf.ema import ExponentialMovingAverage
 from alae_tf.loss_scaling import (
     input_gradient_scale,

@@ -37,7 +37,9 @@ flags.DEFINE_enum(
     "tf.distribute strategy: default (one device), mirrored (all local GPUs), multi_worker "
     "(TF_CONFIG cluster), tpu. --batch_size is the global batch.",
 )
-flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu ('' for a TPU VM).")
+flags.DEFINE_string(
+    "tpu", None, "For --strategy=tpu: a TPU node's name or grpc:// address; unset (or 'local') on a TPU VM."
+)
 flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep.", lower_bound=1)
 flags.DEFINE_integer("verbose", 1, "0: quiet, 1: progress bar.")
 flags.DEFINE_enum(

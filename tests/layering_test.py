@@ -20,7 +20,6 @@ LAYERS = (
         "base",
         (
             "atomic",
-            "images",
             "configs",
             "growing",
             "schedules",
@@ -30,15 +29,20 @@ LAYERS = (
             "startup",
             "run_lock",
             "storage",
+            "xla_gradients",
+            "local_cluster",
         ),
     ),
-    ("data", ("data",)),
+    ("data", ("data", "images")),
     ("networks", ("layers", "networks")),
     ("model", ("losses", "model", "net_kinds", "streams", "ema", "loss_scaling", "builders")),
     ("training", ("training", "monitor", "checkpoint", "divergence", "precision")),
     ("workdir", ("workdir",)),
-    ("downstream", ("evaluation", "metrics", "features", "report", "export", "convert", "config_flags", "editing")),
-    ("binaries", ("train", "evaluate", "edit", "features.__main__", "convert.__main__")),
+    (
+        "downstream",
+        ("evaluation", "metrics", "features", "report", "export", "convert", "config_flags", "editing", "faces"),
+    ),
+    ("binaries", ("train", "evaluate", "edit", "align", "launch_local", "features.__main__", "convert.__main__")),
 )
 BINARY_LAYER = "binaries"
 
