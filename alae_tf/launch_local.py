@@ -30,7 +30,9 @@ def main(argv):
         raise app.UsageError("give alae_tf.train's flags after --, e.g. -- --preset=mnist_mlp_tiny --workdir=/tmp/w")
     # SIGTERM to the launcher ends the group too (run's `finally`).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    return local_cluster.run(train_args, FLAGS.num_workers, FLAGS.max_restarts, FLAGS.worker_log_dir, timeout=FLAGS.timeout)
+    return local_cluster.run(
+        train_args, FLAGS.num_workers, FLAGS.max_restarts, FLAGS.worker_log_dir, timeout=FLAGS.timeout
+    )
 
 
 if __name__ == "__main__":
