@@ -10,6 +10,12 @@ r"""Edit real images with a trained ALAE: find directions in w, then edit, mix o
     # 3. Style mixing (style nets) and interpolation, A and B paired row by row:
     python -m alae_tf.edit --mode=mix --workdir=W --images=a/ --images_b=b/ --cutoff=4 --output_dir=mix/
     python -m alae_tf.edit --mode=interpolate --workdir=W --split=test --count=4 --output_dir=lerp/
+    # 4. Your photo: align the face (official FFHQ recipe), edit by the official directions and rule
+    #    (the sliders' coordinates, -40..40), or mix two photos with the official style ranges:
+    python -m alae_tf.edit --workdir=W --photos=me.jpg --align \
+        --official_directions=ALAE/principal_directions --directions=official:smile,official:young \
+        --values=20,-10 --output_dir=me_edited/
+    python -m alae_tf.edit --mode=mix --workdir=W --photos=a.jpg,b.jpg --align --output_dir=mixed/
 
 A refused command (an unknown direction, layers out of range, images of another size) writes nothing.
 """
@@ -21,7 +27,7 @@ from absl import app, flags
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
 from alae_tf import data, storage, workdir
 from alae_tf.checkpoint import CheckpointError
-from alae_tf.editing import workflows
+from alae_tf.editing import official, photo_edits, workflows
 
 FLAGS = flags.FLAGS
 
@@ -49,7 +55,13 @@ flags.DEFINE_integer(
     "max_images", workflows.DEFAULT_MAX_IMAGES, "Directions: encode at most this many images.", lower_bound=3
 )
 # --mode=edit
-flags.DEFINE_list("directions", [], "Saved directions to edit along (default: all in WORKDIR/directions).")
+flags.DEFINE_list(
+    "directions",
+    [],
+    "Saved directions to edit along (default: all in WORKDIR/directions), and/or official ones: official:NAME "
+    f"({', '.join(official.OFFICIAL_NAMES)}; read from --official_directions), official:PATH/direction_N.npy or "
+    "official:FOLDER.",
+)
 flags.DEFINE_list(
     "strengths", [f"{s:g}" for s in workflows.DEFAULT_STRENGTHS], "Strengths, one grid column each (0: reconstruction)."
 )
@@ -61,6 +73,30 @@ flags.DEFINE_integer(
     0,
     "Also fit each code to its image with this many Adam steps; edits in OUT/refined/.",
     lower_bound=0,
+)
+# Photos and the official rule.
+flags.DEFINE_list(
+    "photos", [], "Your photos (files or folders; any size, RGB/RGBA/grey): edit (or --mode=mix) them end to end."
+)
+flags.DEFINE_bool("align", False, "--photos: find the face and align it as the official align_faces.py (FFHQ).")
+flags.DEFINE_integer("face_index", 0, "--align: which detected face, counted from the largest (0).", lower_bound=0)
+flags.DEFINE_string("landmarks", None, "--align: a landmarks file to use instead of detecting faces.")
+flags.DEFINE_string(
+    "official_directions", None, "The official repository's principal_directions/ folder (direction_N.npy)."
+)
+flags.DEFINE_enum(
+    "edit_rule",
+    None,
+    list(photo_edits.RULES),
+    "--photos: official (set --values or shift --shifts the coordinates, interactive_demo.py's rule) or strength "
+    "(w + sum s_k d_k, --strengths one per direction). Default: official when every direction is official.",
+)
+flags.DEFINE_list(
+    "values", [], "Official rule: the new coordinates, one per direction (the official sliders: -40..40)."
+)
+flags.DEFINE_list("shifts", [], "Official rule: added to each direction's coordinate, one per direction.")
+flags.DEFINE_string(
+    "official_layers", None, "Official rule: style inputs replaced, START:END (default 0:16, cut to the model)."
 )
 # Images.
 flags.DEFINE_list("images", [], "Your PNG/JPEG files or folders, at the nets' size (never resized).")
@@ -88,6 +124,12 @@ def main(argv):
     output = dict(output_dir=FLAGS.output_dir, use_ema=FLAGS.use_ema, overwrite=FLAGS.overwrite)
     try:
         run = workdir.open_run(FLAGS.workdir)
+        if FLAGS.photos:
+            written = _photos(run, output)
+            _report(written)
+            return
+        if FLAGS.values or FLAGS.shifts or FLAGS.align:
+            raise ValueError("--values, --shifts and --align act on --photos (give the photos, aligned or not)")
         if FLAGS.mode == "directions":
             directions = workflows.build_directions(
                 run,
@@ -108,7 +150,7 @@ def main(argv):
                 print(workflows.describe_direction(run, direction))
             return
         if FLAGS.mode == "edit":
-            directions = workflows.select_directions(run, FLAGS.directions)  # fails before any image is read
+            directions = _directions(run)  # fails before any image is read
             pixels, names = workflows.select_images(run, FLAGS.images, **images)
             written = workflows.apply_edits(
                 run,
@@ -131,8 +173,64 @@ def main(argv):
                     run, a, b, FLAGS.steps, names_a=names_a, names_b=names_b, **output
                 )
     except (data.DatasetError, CheckpointError, ValueError) as e:
-        # ValueError: EditingError among them (unknown direction, layers, image sizes, output folder).
+        # ValueError: EditingError and FaceError among them (unknown direction, layers, image sizes, no face).
         sys.exit(f"alae_tf.edit: error: {e}")
+    _report(written)
+
+
+def _directions(run):
+    """--directions: official entries read as official directions, the others from WORKDIR/directions, in order."""
+    specs = [s for s in FLAGS.directions if s.strip()]
+    latent = int(run.model.dlatent_size)
+    if not any(official.is_official(s) for s in specs):
+        return workflows.select_directions(run, specs)
+    saved = [s for s in specs if not official.is_official(s)]
+    found = dict(zip(saved, workflows.select_directions(run, saved))) if saved else {}
+    out = []
+    for spec in specs:
+        if official.is_official(spec):
+            out += official.resolve_official([spec], FLAGS.official_directions, latent)
+        else:
+            out.append(found[spec])
+    return out
+
+
+def _photos(run, output):
+    """--photos: align (with --align), then edit or mix, all written at once."""
+    if FLAGS.mode not in ("edit", "mix"):
+        raise ValueError(f"--photos works with --mode=edit or --mode=mix, not --mode={FLAGS.mode}")
+    if FLAGS.mode == "mix":
+        workflows.check_style_nets(run, "--mode=mix")
+    else:
+        directions = _directions(run)  # before any photo is read
+        rule = FLAGS.edit_rule or ("official" if all(official.is_official(s) for s in FLAGS.directions) else "strength")
+    photo_set = photo_edits.load_photos(
+        run, FLAGS.photos, align=FLAGS.align, face_index=FLAGS.face_index, landmarks_file=FLAGS.landmarks
+    )
+    for record in photo_set.records:
+        if record.get("faces_found", 1) > 1:
+            print(
+                f"{record['photo']}: {record['faces_found']} faces found; aligned face {record['face_index']} "
+                "(0 is the largest; --face_index picks another)"
+            )
+    if FLAGS.mode == "mix":
+        return photo_edits.mix_photos(run, photo_set, **output)
+    strengths_given = FLAGS["strengths"].present
+    return photo_edits.edit_photos(
+        run,
+        photo_set,
+        directions,
+        rule=rule,
+        values=FLAGS.values or None,
+        shifts=FLAGS.shifts or None,
+        strengths=FLAGS.strengths if strengths_given else None,
+        layers=FLAGS.official_layers if rule == "official" else FLAGS.layers,
+        refine_steps=FLAGS.refine_steps,
+        **output,
+    )
+
+
+def _report(written):
     print(f"wrote {len(written.files)} files to {written.folder}")
     for path in written.grids:
         print(f"  {path}")

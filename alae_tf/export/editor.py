@@ -9,6 +9,11 @@ image signature of the export; `latent` is w's size; K directions were baked in 
 | `edit_by_index` | `image`, `index` int32 [B] (into the baked directions), `strength` float32 [B] | `image` uint8 |
 | `mix` (style nets only) | `image_a`, `image_b` uint8 [B, H, W, C], `cutoff` int32 [] | `image` uint8 |
 | `directions` | none | `directions` float32 [K, latent], `names` string [K] |
+| `edit_official` (*) | `image`, `value` float32 [1 or B, K'] | `image` uint8, `styles`, `coordinate` |
+| `shift_official` (*) | `image`, `shift` float32 [1 or B, K'] | `image` uint8, `styles`, `coordinate` |
+| `official_coordinates` (*) | `image` | `coordinate` float32 [B, K'] |
+
+(*) only in an editor exported with official directions (K' of them).
 
 - `edit`: `G(E(x) + strength * direction)`, every style layer moved for style nets (as
   `alae_tf.editing.edit` with `layers=None`). `direction` is one row for the whole batch or one
@@ -21,6 +26,15 @@ image signature of the export; `latent` is w's size; K directions were baked in 
 - `directions`: the baked matrix and the names, so that clients know what an index means. It has
   no inputs: call it over gRPC (TF Serving's REST API refuses signatures without inputs) or read
   `assets.extra/directions.json`, which holds the same directions with their provenance.
+
+- `edit_official` / `shift_official`: the official rule of `interactive_demo.py`
+  (`alae_tf.editing.official`) on the K' official directions baked in (`export_saved_models(...,
+  official_directions=)`, listed with their provenance, `dlatent_avg` and the layer range in
+  `assets.extra/official_directions.json`): `u = E(x) - dlatent_avg`, coordinates `v = u D^T`, `u -= v D`,
+  `w' = u + v' D + dlatent_avg` with `v' = value` (the official sliders) or `v + shift`; w' on the baked
+  style layers (default [0, 16) cut to the model), `E(x)` on the others. `styles` (float32 `[B, S, latent]`,
+  `[B, latent]` for the MLP nets) is G's input, `coordinate` the photo's own coordinates `v`.
+  `official_coordinates` gives `v` alone (the sliders' start).
 
 Numbers. The images equal the editing library's (`alae_tf.editing.edit` and `style_mix` on the
 model's EMA nets, float images from `alae_tf.data.to_pixel_range`) up to the uint8 rounding: the
@@ -39,6 +53,7 @@ image, batches of A and B) by asserts here; every message names the signature, t
 it must be.
 """
 
+import dataclasses
 import json
 import pathlib
 from collections.abc import Iterable, Mapping
@@ -47,6 +62,7 @@ import numpy as np
 import tensorflow as tf
 
 from alae_tf import atomic, editing, storage
+from alae_tf.editing import official as official_rule
 from alae_tf.export import input_checks, signatures, style
 from alae_tf.export.artifacts import ExportError
 
@@ -54,6 +70,9 @@ PART = "editor"
 # Beside alae_export.json; TF Serving ignores everything in assets.extra/ but the warm-up records.
 DIRECTIONS_PATH = pathlib.Path("assets.extra") / "directions.json"
 DIRECTIONS_FORMAT = "alae_tf.export.directions/1"
+OFFICIAL_PATH = pathlib.Path("assets.extra") / "official_directions.json"
+OFFICIAL_FORMAT = "alae_tf.export.official_directions/1"
+OFFICIAL_SIGNATURES = ("edit_official", "official_coordinates", "shift_official")
 WORKDIR_DIRECTIONS = "directions"  # WORKDIR/directions/: the run's directions (editing.save_directions)
 
 
@@ -119,6 +138,75 @@ def read_directions_asset(saved_model_dir):
     ]
 
 
+@dataclasses.dataclass(frozen=True)
+class Official:
+    """What the official rule needs in the graph: directions, the model's `dlatent_avg`, the layers replaced.
+
+    `layers` is `(start, end)` of the style inputs (None for MLP nets), as `editing.official.official_layers`.
+    """
+
+    directions: tuple
+    dlatent_avg: np.ndarray
+    layers: tuple | None
+
+    @classmethod
+    def of(cls, model, directions, layers=None):
+        """The official bake for `model` (its `dlatent_avg`; `layers` default [0, 16) cut to its style inputs).
+
+        Raises:
+            ExportError: directions that are not `Direction`s, share a name or do not fit the model; bad layers.
+        """
+        directions = check_directions(directions, model.dlatent_size)
+        if not directions:
+            return None
+        try:
+            span = official_rule.official_layers(model, layers)
+        except editing.EditingError as e:
+            raise ExportError(f"official directions: {e}") from e
+        avg = np.asarray(model.dlatent_avg.numpy(), np.float32)
+        return cls(tuple(directions), avg, None if span is None else tuple(int(v) for v in span))
+
+    @property
+    def matrix(self):
+        return editing.direction_matrix(list(self.directions))
+
+
+def write_official_asset(saved_model_dir, bake):
+    """Write `assets.extra/official_directions.json`: the official directions, `dlatent_avg`, the layers."""
+    record = {
+        "format": OFFICIAL_FORMAT,
+        "rule": "interactive_demo.py: u = E(x) - dlatent_avg; v = u D^T; u -= v D; w' = u + v' D + dlatent_avg",
+        "count": len(bake.directions),
+        "latent_size": int(bake.dlatent_avg.shape[0]),
+        "layers": None if bake.layers is None else list(bake.layers),
+        "dlatent_avg": bake.dlatent_avg.tolist(),
+        "directions": [
+            {"index": i, "name": d.name, "vector": d.vector.tolist(), "provenance": d.provenance}
+            for i, d in enumerate(bake.directions)
+        ],
+    }
+    atomic.write_text(storage.path(saved_model_dir) / OFFICIAL_PATH, json.dumps(record, indent=2, sort_keys=True))
+
+
+def read_official_asset(saved_model_dir):
+    """The `Official` bake of an exported editor, or None if it has no official directions.
+
+    Raises:
+        ExportError: a file of another format.
+    """
+    path = storage.path(saved_model_dir) / OFFICIAL_PATH
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    if record.get("format") != OFFICIAL_FORMAT:
+        raise ExportError(f"{path} has format {record.get('format')!r}; this build reads {OFFICIAL_FORMAT!r}")
+    directions = tuple(
+        editing.Direction(d["name"], np.asarray(d["vector"], np.float32), d["provenance"]) for d in record["directions"]
+    )
+    layers = None if record["layers"] is None else tuple(record["layers"])
+    return Official(directions, np.asarray(record["dlatent_avg"], np.float32), layers)
+
+
 # ------------------------------------------------------------------ signatures
 def _checked(checks, *tensors):
     """`tensors`, computed after the assert ops `checks` (so no op fails on bad input before they do)."""
@@ -129,7 +217,7 @@ def _checked(checks, *tensors):
 class _Editor:
     """Input specs and the computations behind the editor's signatures, on float32 nets."""
 
-    def __init__(self, nets, pixel_range, directions):
+    def __init__(self, nets, pixel_range, directions, official=None):
         self.c = signatures.Computations(nets, pixel_range)
         self.generator = nets.generator
         self.is_style = isinstance(nets.generator, style.StyleGeneratorAtLevel)
@@ -147,6 +235,11 @@ class _Editor:
         self.index = batch("index", tf.int32)
         self.cutoff = tf.TensorSpec([], tf.int32, name="cutoff")
         self.rules = {**self.c.rules, input_checks.rule_key(self.index): self._index_rule()}
+        self.official = official
+        if official is not None:
+            k = len(official.directions)
+            self.value = tf.TensorSpec([None, k], tf.float32, name="value")
+            self.shift = tf.TensorSpec([None, k], tf.float32, name="shift")
         if self.is_style:
             self.rules[input_checks.rule_key(self.cutoff)] = input_checks.Rule(
                 0, self.num_styles, requirement=f"must be in [0, {self.num_styles}] (style inputs)"
@@ -243,10 +336,53 @@ class _Editor:
     def directions(self):
         return {"directions": tf.constant(self.matrix), "names": tf.constant(self.names, tf.string, [self.count])}
 
+    # -- the official rule (interactive_demo.py)
+    def _official(self, what, image, key, numbers):
+        """`{"image", "styles", "coordinate"}`: the official rule with `numbers` [1 or B, K'] as `key`."""
+        batch = tf.shape(image)[0]
+        rows = tf.shape(numbers)[0]
+        check = tf.debugging.Assert(
+            tf.logical_or(tf.equal(rows, 1), tf.equal(rows, batch)),
+            [
+                f"{what}: {key} must be [1, K] (for every image) or [B, K] (one row per image); got",
+                rows,
+                "rows for",
+                batch,
+                "images",
+            ],
+        )
+        (numbers,) = _checked([check], numbers)
+        matrix = tf.constant(self.official.matrix)
+        avg = tf.constant(self.official.dlatent_avg)[None]
+        w = self._encode(image)
+        u = w - avg
+        v = tf.matmul(u, matrix, transpose_b=True)
+        rest = u - tf.matmul(v, matrix)
+        new = tf.broadcast_to(numbers, tf.shape(v)) if key == "value" else v + numbers
+        edited = rest + tf.matmul(new, matrix) + avg
+        if not self.is_style:
+            return {"image": self._decode(edited), "styles": edited, "coordinate": v}
+        start, end = self.official.layers
+        inside = np.zeros(self.num_styles, bool)
+        inside[start:end] = True
+        styles = tf.where(tf.constant(inside)[None, :, None], edited[:, None, :], w[:, None, :])
+        return {"image": self._decode_styles(styles), "styles": styles, "coordinate": v}
 
-def endpoints(nets, pixel_range, directions=()):
-    """`{signature name: tf.function}` of the editor (see the module docstring)."""
-    e = _Editor(nets, pixel_range, directions)
+    def edit_official(self, image, value):
+        return self._official("edit_official", image, "value", value)
+
+    def shift_official(self, image, shift):
+        return self._official("shift_official", image, "shift", shift)
+
+    def official_coordinates(self, image):
+        matrix = tf.constant(self.official.matrix)
+        u = self._encode(image) - tf.constant(self.official.dlatent_avg)[None]
+        return {"coordinate": tf.matmul(u, matrix, transpose_b=True)}
+
+
+def endpoints(nets, pixel_range, directions=(), official=None):
+    """`{signature name: tf.function}` of the editor (see the module docstring); `official`: an `Official` or None."""
+    e = _Editor(nets, pixel_range, directions, official)
     table = {
         # Editing is the editor's own job: the default.
         "serving_default": (e.edit, e.image, e.direction, e.strength),
@@ -256,6 +392,10 @@ def endpoints(nets, pixel_range, directions=()):
     }
     if e.is_style:
         table["mix"] = (e.mix, e.image_a, e.image_b, e.cutoff)
+    if official is not None:
+        table["edit_official"] = (e.edit_official, e.image, e.value)
+        table["shift_official"] = (e.shift_official, e.image, e.shift)
+        table["official_coordinates"] = (e.official_coordinates, e.image)
     return signatures.signature_functions(table, e.rules)
 
 
@@ -264,9 +404,9 @@ def input_rules(nets, pixel_range, directions=()):
     return _Editor(nets, pixel_range, directions).rules
 
 
-def build_archive(nets, pixel_range, directions=()):
+def build_archive(nets, pixel_range, directions=(), official=None):
     """A `keras.export.ExportArchive` (a tf.Module) holding the editor's E and G and every signature."""
-    return signatures.new_archive(endpoints(nets, pixel_range, directions))
+    return signatures.new_archive(endpoints(nets, pixel_range, directions, official))
 
 
 def int_ranges(nets, directions=()):

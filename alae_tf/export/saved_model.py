@@ -97,11 +97,18 @@ def _remove_if_empty(folders):
             folder.rmdir()
 
 
-def _write_part(part, nets, config, folder, metadata, directions):
+def _write_part(part, nets, config, folder, metadata, directions, official=None):
     int_ranges = None
     if part == editor.PART:
-        editor.build_archive(nets, config.pixel_range, directions).write_out(str(folder), verbose=False)
+        editor.build_archive(nets, config.pixel_range, directions, official).write_out(str(folder), verbose=False)
         editor.write_directions_asset(folder, directions, nets.mapping.dlatent_size)
+        if official is not None:
+            editor.write_official_asset(folder, official)
+            metadata = {
+                **metadata,
+                "official_directions": [d.name for d in official.directions],
+                "official_layers": None if official.layers is None else list(official.layers),
+            }
         int_ranges = editor.int_ranges(nets, directions)
         rules = editor.input_rules(nets, config.pixel_range, directions)
         metadata = {**metadata, "directions": [d.name for d in directions]}
@@ -126,6 +133,8 @@ def export_saved_models(
     server_base_path=None,
     directions=None,
     resolution=None,
+    official_directions=None,
+    official_layers=None,
 ):
     """Export `model`'s EMA nets, in float32, as one SavedModel per part.
 
@@ -147,6 +156,10 @@ def export_saved_models(
         resolution: a StyleALAE's image size at the signatures, one of its levels' up to the
             one it trained last (`signatures.export_level`: a lower level at blend 1, e.g. the
             256 px encoder of a 1024 px model); None: the level it trained last.
+        official_directions: `Direction`s (`alae_tf.editing.official.resolve_official`) for the editor's
+            official rule (`edit_official`, `shift_official`, `official_coordinates`), baked with the
+            model's `dlatent_avg` into `assets.extra/official_directions.json`; None: no such signatures.
+        official_layers: the style inputs the official rule replaces (default [0, 16) cut to the model).
 
     Returns:
         `ExportResult`.
@@ -161,6 +174,7 @@ def export_saved_models(
     if unknown or not parts:
         raise ExportError(f"unknown parts {unknown}; parts are {PARTS}")
     directions = editor.check_directions(directions, model.dlatent_size)
+    official = editor.Official.of(model, official_directions, official_layers) if official_directions else None
     version = next_version(output_dir, parts) if version is None else _check_version(version)
     finals = {part: output_dir / part / str(version) for part in parts}
     existing = [str(p) for p in finals.values() if p.exists()]
@@ -191,7 +205,7 @@ def export_saved_models(
                 # saved_model.pb last: on object storage the folder is copied into place, and TF Serving
                 # loads a version only once its saved_model.pb is there.
                 folder = stack.enter_context(atomic.directory(final, overwrite, commit_last=("saved_model.pb",)))
-                _write_part(part, nets, config, folder, metadata, directions)
+                _write_part(part, nets, config, folder, metadata, directions, official)
             serving.write_models_config(output_dir / MODELS_CONFIG, _server_models(output_dir, parts, server_base_path))
     except (OSError, tf.errors.OpError) as e:  # disk full, read-only, permissions: say where and why
         _remove_if_empty(created)
@@ -231,6 +245,8 @@ def export_workdir(
     server_base_path: str | None = None,
     parts: tuple = PARTS,
     resolution: int | None = None,
+    official_directions=None,
+    official_layers=None,
 ) -> ExportResult:
     """`export_saved_models` for the newest checkpoint in `workdir`, with its directions in the editor.
 
@@ -255,4 +271,6 @@ def export_workdir(
         server_base_path=server_base_path,
         directions=directions,
         resolution=resolution,
+        official_directions=official_directions,
+        official_layers=official_layers,
     )
