@@ -127,16 +127,7 @@ def load_photos(
         raise EditingError(f"face_index must be an int >= 0, got {face_index!r}")
     if not align and (landmarks_file or face_index):
         raise EditingError("--face_index and --landmarks choose the face to align: they need --align")
-    table = None
-    if landmarks_file:
-        if face_index:
-            raise landmarks.FaceError("--face_index picks a detected face: it cannot be used with --landmarks")
-        table = landmarks.read_file(landmarks_file)
-        if None in table and len(paths) > 1:
-            raise landmarks.FaceError(
-                f"{landmarks_file} holds one set of landmarks but {len(paths)} photos were given: key the points "
-                "by photo file name"
-            )
+    table = landmarks.table_for_photos(landmarks_file, paths, face_index)
     resolution = int(run.model.resolution)
     pixel_range = run.config.pixel_range
     pixels, records = [], []
@@ -271,10 +262,7 @@ def edit_photos(
         if strengths is None:
             raise EditingError(f"--edit_rule=strength needs --strengths, one per direction ({count})")
         span = style_layer_range(model, layers, "--layers")
-    if isinstance(refine_steps, bool) or not isinstance(refine_steps, numbers.Integral) or refine_steps < 0:
-        raise EditingError(f"refine_steps must be an int >= 0, got {refine_steps!r}")
-    if not float(refine_learning_rate) > 0:
-        raise EditingError(f"refine learning rate must be > 0, got {refine_learning_rate}")
+    workflows.check_refinement(refine_steps, refine_learning_rate)
     final = workflows._output_folder(run, output_dir, "photo", overwrite)
 
     x, names, pixel_range = photo_set.pixels, photo_set.names, run.config.pixel_range
@@ -282,18 +270,10 @@ def edit_photos(
     codes = {"": workflows._encode(model, x, use_ema)}
     notes, refine_report = [], None
     if refine_steps:
-        w_refined, losses = operations.refine(model, x, codes[""], refine_steps, refine_learning_rate, use_ema)
-        codes["refined/"] = w_refined.numpy()
-        refine_report = {
-            "steps": int(refine_steps),
-            "learning_rate": float(refine_learning_rate),
-            "pixel_mse_before": dict(zip(names, losses[0].tolist())),
-            "pixel_mse_after": dict(zip(names, losses[-1].tolist())),
-        }
-        notes.append(
-            f"refined codes ({refine_steps} Adam steps): reconstruction pixel MSE {losses[0].mean():.4g} -> "
-            f"{losses[-1].mean():.4g} (mean over {len(x)} photos); in {final / 'refined'}"
+        codes["refined/"], refine_report, note = workflows.refine_codes(
+            model, x, codes[""], names, refine_steps, refine_learning_rate, use_ema
         )
+        notes.append(f"{note}; in {final / 'refined'}")
     pictures = {f"aligned/{n}.png": photo_set.aligned[i] for i, n in enumerate(names)}
     columns = [photo_set.aligned]
     coordinates = {}

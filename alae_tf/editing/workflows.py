@@ -622,6 +622,32 @@ def _check_images(run, images, names, what: str) -> tuple[np.ndarray, list[str]]
     return x.astype(np.float32), names
 
 
+def check_refinement(refine_steps, refine_learning_rate) -> None:
+    """Raise `EditingError` unless `refine_steps` is an int >= 0 and the learning rate > 0."""
+    if isinstance(refine_steps, bool) or not isinstance(refine_steps, numbers.Integral) or refine_steps < 0:
+        raise EditingError(f"refine_steps must be an int >= 0, got {refine_steps!r}")
+    if not float(refine_learning_rate) > 0:
+        raise EditingError(f"refine learning rate must be > 0, got {refine_learning_rate}")
+
+
+def refine_codes(model, x, w, names, steps, learning_rate, use_ema):
+    """`operations.refine` in batches: `(refined w [N, latent], report dict, one-line note)`."""
+    parts = [operations.refine(model, x[s], w[s], steps, learning_rate, use_ema) for s in _batches(len(x))]
+    refined = np.concatenate([codes.numpy() for codes, _ in parts])
+    losses = np.concatenate([loss for _, loss in parts], axis=1)  # [steps + 1, N]
+    report = {
+        "steps": int(steps),
+        "learning_rate": float(learning_rate),
+        "pixel_mse_before": dict(zip(names, losses[0].tolist())),
+        "pixel_mse_after": dict(zip(names, losses[-1].tolist())),
+    }
+    note = (
+        f"refined codes ({steps} Adam steps): reconstruction pixel MSE {losses[0].mean():.4g} -> "
+        f"{losses[-1].mean():.4g} (mean over {len(x)} images)"
+    )
+    return refined, report, note
+
+
 def _batches(n: int):
     return [slice(start, start + BATCH_SIZE) for start in range(0, n, BATCH_SIZE)]
 
@@ -702,31 +728,16 @@ def apply_edits(
     values = parse_strengths(strengths)
     layers = parse_layers(layers)
     span = style_layer_range(model, layers, "--layers")
-    if isinstance(refine_steps, bool) or not isinstance(refine_steps, numbers.Integral) or refine_steps < 0:
-        raise EditingError(f"refine_steps must be an int >= 0, got {refine_steps!r}")
-    if not float(refine_learning_rate) > 0:
-        raise EditingError(f"refine learning rate must be > 0, got {refine_learning_rate}")
+    check_refinement(refine_steps, refine_learning_rate)
     final = _output_folder(run, output_dir, "edit", overwrite)
 
     codes = {"": _encode(model, x, use_ema)}
     notes, refine_report = [], None
     if refine_steps:
-        parts = [
-            operations.refine(model, x[s], codes[""][s], refine_steps, refine_learning_rate, use_ema)
-            for s in _batches(len(x))
-        ]
-        codes["refined/"] = np.concatenate([w.numpy() for w, _ in parts])
-        losses = np.concatenate([loss for _, loss in parts], axis=1)  # [steps + 1, N]
-        refine_report = {
-            "steps": int(refine_steps),
-            "learning_rate": float(refine_learning_rate),
-            "pixel_mse_before": dict(zip(names, losses[0].tolist())),
-            "pixel_mse_after": dict(zip(names, losses[-1].tolist())),
-        }
-        notes.append(
-            f"refined codes ({refine_steps} Adam steps): reconstruction pixel MSE {losses[0].mean():.4g} -> "
-            f"{losses[-1].mean():.4g} (mean over {len(x)} images); their edits are in {final / 'refined'}"
+        codes["refined/"], refine_report, note = refine_codes(
+            model, x, codes[""], names, refine_steps, refine_learning_rate, use_ema
         )
+        notes.append(f"{note}; their edits are in {final / 'refined'}")
     pictures = {}
     for prefix, w in codes.items():
         for direction in chosen:

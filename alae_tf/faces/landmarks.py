@@ -157,6 +157,25 @@ def _is_number(token: str) -> bool:
         return False
 
 
+def table_for_photos(landmarks_file, photo_paths, face_index: int = 0) -> dict[str | None, KeyPoints] | None:
+    """`read_file(landmarks_file)` checked against the photos it is for, or None without a file.
+
+    Raises:
+        FaceError: `face_index` given too (it picks a detected face), or one unkeyed set for several photos.
+    """
+    if landmarks_file is None or landmarks_file == "":
+        return None
+    if face_index:
+        raise FaceError("--face_index picks a detected face: it cannot be used with --landmarks")
+    table = read_file(landmarks_file)
+    if None in table and len(photo_paths) > 1:
+        raise FaceError(
+            f"{landmarks_file} holds one set of landmarks but {len(photo_paths)} photos were given: align one photo "
+            "with it, or key the points by photo file name"
+        )
+    return table
+
+
 def read_file(path: str) -> dict[str | None, KeyPoints]:
     """Landmarks from a file, by photo file name (the key None: one set, for a single photo).
 

@@ -61,16 +61,7 @@ def align_photos(
         raise DatasetError(f"resolution={resolution} is not valid: pass a positive number of pixels")
     paths = photos.list_photos(photo_specs)
     outputs = output_paths(paths, output_dir)
-    table = None
-    if landmarks_file is not None:
-        if face_index != 0:
-            raise landmarks.FaceError("--face_index picks a detected face: it cannot be used with --landmarks")
-        table = landmarks.read_file(landmarks_file)
-        if None in table and len(paths) > 1:
-            raise landmarks.FaceError(
-                f"{landmarks_file} holds one set of landmarks but {len(paths)} photos were given: align one photo "
-                "with it, or key the points by photo file name"
-            )
+    table = landmarks.table_for_photos(landmarks_file, paths, face_index)
     outcomes = []
     for photo in paths:
         try:
