@@ -140,13 +140,19 @@ def convert_encoder(
 
 def convert_encoder_with_report(saved_model_dir, quantize, representative_images=None):
     """`(tflite bytes, {"float_ops": [...]})`: `convert_encoder` and the ops int8 kept float."""
+    return convert_signature(saved_model_dir, SIGNATURE, quantize, representative_images)
+
+
+def convert_signature(saved_model_dir, signature, quantize="none", representative_images=None):
+    """`(tflite bytes, {"float_ops": [...]})` of one signature of a SavedModel, with builtins only: how every
+    TFLite file of this project is converted (the encoder's `encode_float` via `convert_encoder`)."""
     if quantize not in QUANTIZE_MODES:
         raise ExportError(f"unknown quantize mode {quantize!r}; modes are {QUANTIZE_MODES}")
     if quantize in INTEGER_OPS and (representative_images is None or len(representative_images) == 0):
         raise ExportError(f"{quantize} needs representative images to calibrate on, and got none")
 
     def make_converter(calibration_images):
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=[SIGNATURE])
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=[signature])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantize != "none":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]

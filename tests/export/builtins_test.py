@@ -2,7 +2,7 @@
 
 Chained nearest upsampling (reshape + tile), equalized conv, noise passed in as an input,
 instance norm and average-pool downsampling: the ops a StyleALAE encoder or generator is
-made of, converted the way `alae_tf.export.tflite` converts, and run in LiteRT.
+made of, converted by `alae_tf.export.tflite.convert_signature` (as every export is), and run in LiteRT.
 """
 
 import keras
@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from alae_tf.export import litert_check
+from alae_tf.export import litert_check, tflite
 from alae_tf.layers import EqualizedConv2D, NoiseInjection, downsample_avg_2x, instance_norm, upsample_nearest_2x
 
 
@@ -49,9 +49,7 @@ def style_blocks():
 def test_style_blocks_convert_with_builtins_only_and_match_in_litert(tmp_path):
     archive, function = style_blocks()
     archive.write_out(str(tmp_path), verbose=False)
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path), signature_keys=["serving_default"])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    content = converter.convert()
+    content, _ = tflite.convert_signature(tmp_path, "serving_default")  # the library's own conversion
     ops = litert_check.operators(content)
     assert not [op for op in ops if op.startswith("CUSTOM") or "VAR" in op], ops
     assert "TILE" in ops and "CONV_2D" in ops and "AVERAGE_POOL_2D" in ops, ops
