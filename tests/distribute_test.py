@@ -112,7 +112,8 @@ def test_mirrored_mlp_matches_one_device():
 
 
 @needs_two_cpus
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+# float64 (the official init) in the slow set; float32 (a drawn constant) stays in the fast one.
+@pytest.mark.parametrize("dtype", [pytest.param("float64", marks=pytest.mark.slow), "float32"])
 def test_mirrored_style_matches_one_device_mid_fade_in(dtype):
     images = np.random.default_rng(1).uniform(-1, 1, size=(3 * 8, 8, 8, 3)).astype("float32")
     # float64 from the official init; float32 from a well-conditioned state (see the helper).

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import FACES, REPO, needs_faces, needs_fashion_mnist
 
 INITIAL_SCALE = 2.0**15  # keras LossScaleOptimizer's initial_scale
@@ -68,6 +70,7 @@ def test_mlp_float16_run_saves_and_resumes_its_loss_scales(tmp_path):
     assert_resumed_from(workdir, first, 1000.0)
 
 
+@pytest.mark.slow  # about a minute; the MLP float16 run and resume stays in the fast set
 @needs_faces
 def test_style_float16_run_resumes_in_a_fade_in_from_its_loss_scales(tmp_path):
     workdir = tmp_path / "faces"
