@@ -135,6 +135,7 @@ def test_official_directions_that_do_not_fit_are_refused(case, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow  # the binary over the library that the tests above check; about 25 s
 def test_the_export_binary_bakes_official_directions_by_name(tmp_path):
     import os
     import subprocess
