@@ -50,7 +50,7 @@ TIME = "/usr/bin/time"  # GNU time: -f %M is the child's peak RSS in KiB
 NO_TORCH = "raise ImportError('torch is blocked: the converter must not need it')\n"
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("fullsize_dir", "/work/fullsize", "official_fullsize.py's --out_dir.")
+flags.DEFINE_string("fullsize_dir", None, "official_fullsize.py's --out_dir.", required=True)
 flags.DEFINE_list("archs", list(ARCHS), f"Architectures: {', '.join(ARCHS)}.")
 flags.DEFINE_list("formats", list(FORMATS), f"Files: {', '.join(FORMATS)}.")
 flags.DEFINE_list("modes", list(MODES), "Where the architecture comes from: the official YAML, or the tensors.")

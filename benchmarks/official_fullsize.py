@@ -102,7 +102,7 @@ FACES = "dataset_samples/faces/realign1024x1024"
 EMA_NETS = ("discriminator_s", "generator_s", "mapping_tl_s", "mapping_fl_s")
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("out_dir", "/work/fullsize", "Where the checkpoints and expected outputs go (one folder per arch).")
+flags.DEFINE_string("out_dir", None, "Where the checkpoints and expected outputs go (one folder per arch).")
 flags.DEFINE_list("archs", list(ARCHS), f"Architectures: {', '.join(ARCHS)}.")
 flags.DEFINE_integer("images", 4, "Faces (and z rows) for the expected outputs.", lower_bound=1)
 flags.DEFINE_integer("batch", 2, "Batch of the real training iterations.", lower_bound=1)
@@ -540,5 +540,5 @@ def write_test_data(path, descriptions, folder):
 
 
 if __name__ == "__main__":
-    FLAGS.set_default("official_dir", "/work/official_alae")
+    flags.mark_flags_as_required(["official_dir", "out_dir"])
     app.run(main)

@@ -14,21 +14,17 @@ look like a face for the distance to be defined; it is only meaningful when it d
 
 import json
 import os
-import sys
 import time
 
+import numpy as np
 from absl import app, flags
+from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-import alae_tf.startup  # noqa: E402, F401
-from alae_tf import images as image_files  # noqa: E402
-from alae_tf import workdir  # noqa: E402
-from alae_tf.editing import operations, photo_edits  # noqa: E402
-from alae_tf.faces import landmarks  # noqa: E402
+import alae_tf.startup  # noqa: F401
+from alae_tf import images as image_files
+from alae_tf import workdir
+from alae_tf.editing import operations, photo_edits
+from alae_tf.faces import landmarks
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Converted run folder.", required=True)

@@ -1,7 +1,7 @@
 r"""Serve a published ALAE architecture at full size: export every format as a user would, check, time.
 
     # a converted official checkpoint (ffhq: 1024 px)
-    python -m benchmarks.published_export --workdir=W --out_dir=/work/fullsize_export/ffhq
+    python -m benchmarks.published_export --workdir=W --out_dir=OUT
     # convert it first, timed too
     python -m benchmarks.published_export --official_checkpoint=model_157.pth \
         --official_config=configs/ffhq.yaml --preset=ffhq --workdir=W --out_dir=OUT
@@ -49,7 +49,6 @@ from benchmarks import harness
 
 NAME = "published_export"
 REPO = harness.REPO_ROOT
-OFFICIAL_FACES = pathlib.Path("/work/official_alae/42bcf2e/dataset_samples/faces/realign1024x1024")
 SHARED_FACES = REPO.parent / "shared" / "data" / "faces128"
 
 FLAGS = flags.FLAGS
@@ -66,7 +65,12 @@ flags.DEFINE_string(
 flags.DEFINE_integer("low_resolution", 256, "Also export and convert the encoder at this size (0: no).", lower_bound=0)
 flags.DEFINE_list("tflite_modes", ["float16", "dynamic"], "TFLite quantization modes (export/tflite.py --quantize).")
 flags.DEFINE_bool("onnx", True, "Convert the encoder and the generator to ONNX with tf2onnx.")
-flags.DEFINE_string("faces", None, "Folder of real faces (default: the official 1024 px samples, else faces128).")
+flags.DEFINE_string(
+    "faces",
+    None,
+    "Folder of real faces, e.g. the official repository's dataset_samples/faces/realign1024x1024 "
+    "(default: ../shared/data/faces128).",
+)
 flags.DEFINE_integer("check_faces", 4, "Real faces the checks run on.", lower_bound=1)
 flags.DEFINE_integer("runs", 3, "Timed batch-1 calls per format and operation.", lower_bound=1)
 flags.DEFINE_integer("warmup", 1, "Untimed calls first.", lower_bound=0)
@@ -296,9 +300,7 @@ def main(argv):
             guarded(add_row, command, logs / f"saved_model_{r}.log", [serving[r]])
             if add_row.get("status") == "ok":
                 add_row["part_sizes_mb"] = {p.name: size_bytes(p) / 1e6 for p in serving[r].iterdir() if p.is_dir()}
-    faces_dir = (
-        pathlib.Path(FLAGS.faces) if FLAGS.faces else (OFFICIAL_FACES if OFFICIAL_FACES.is_dir() else SHARED_FACES)
-    )
+    faces_dir = pathlib.Path(FLAGS.faces) if FLAGS.faces else SHARED_FACES
     for r in resolutions:
         for mode in FLAGS.tflite_modes:
             path = out / "tflite" / f"encoder_{r}_{mode}.tflite"
