@@ -55,6 +55,7 @@ def build_model(config: ALAEConfig, seed: int = 0) -> ALAE:
         truncation_psi=config.truncation_psi,
         truncation_cutoff=config.truncation_cutoff,
         pixel_reconstruction_weight=config.pixel_reconstruction_weight,
+        r1_interval=config.r1_interval,
         name="alae",
     )
 

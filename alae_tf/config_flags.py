@@ -1,8 +1,8 @@
 """The flags that pick and override a preset, shared by the binaries that build a run's config.
 
-`alae_tf.train` and `alae_tf.convert` define them by importing this module (absl flags are
-defined once per process, at import), and `config_from_flags()` turns them into the
-`ALAEConfig` of the run: the preset with every given override applied.
+`alae-train` and `alae-convert` (`alae_tf.commands.train`, `alae_tf.commands.convert`) define them by
+importing this module (absl flags are defined once per process, at import), and `config_from_flags()`
+turns them into the `ALAEConfig` of the run: the preset with every given override applied.
 """
 
 from absl import flags
@@ -15,6 +15,12 @@ flags.DEFINE_enum("preset", "mnist_mlp", sorted(configs.PRESETS), "Architecture 
 flags.DEFINE_string("workdir", None, "Run folder: checkpoints, grids, TensorBoard logs. Reruns resume.", required=True)
 flags.register_validator("workdir", storage.flag_validator)
 flags.DEFINE_integer("train_images", None, "Total length of the run in images (default: the preset's).", lower_bound=1)
+flags.DEFINE_float(
+    "train_minutes",
+    None,
+    "Instead of --train_images: train for about this many minutes. The length in images is set from a few "
+    "seconds' measurement of the step at the start (WORKDIR/time_budget.json) and kept by a resume.",
+)
 flags.DEFINE_integer("seed", 0, "Seed of the initial weights, of z and of the data order.")
 flags.DEFINE_string("dataset", None, "Data source (default: the preset's). " + data.SPEC_HELP)
 flags.DEFINE_string("data_dir", None, "Overrides the dataset's default location.")
@@ -27,6 +33,12 @@ flags.DEFINE_float(
 )
 flags.DEFINE_integer("images_per_level", None, "Style presets: images trained per resolution level.", lower_bound=1)
 flags.DEFINE_float("r1_gamma", None, "R1 weight.", lower_bound=0.0)
+flags.DEFINE_integer(
+    "r1_interval",
+    None,
+    "Lazy R1: the penalty every this many steps, weighted by this factor (1, the paper's: every step).",
+    lower_bound=1,
+)
 flags.DEFINE_list("hidden_units", None, "MLP presets: widths of G's and E's hidden layers, e.g. 1024,1024.")
 flags.DEFINE_float("ema_halflife_images", None, "Half-life of the EMA nets, in images (> 0).")
 flags.DEFINE_enum(
@@ -59,7 +71,7 @@ flags.DEFINE_bool(
     "Style presets: zero both optimizers' state when a level starts (default on, as the official code).",
 )
 # How often a run checkpoints and logs: not part of the config, but training flagfiles
-# (flags/*.cfg) carry them, and `alae_tf.convert` reads the same flagfiles (and ignores them).
+# (flags/*.cfg) carry them, and `alae-convert` reads the same flagfiles (and ignores them).
 flags.DEFINE_integer("checkpoint_every_images", 60_000, "Checkpoint and grid period, in images.", lower_bound=1)
 flags.DEFINE_integer("log_every_steps", 50, "TensorBoard and progress period, in steps.", lower_bound=1)
 
@@ -67,6 +79,14 @@ flags.register_validator(
     "hidden_units",
     lambda units: units is None or (len(units) > 0 and all(u.isdigit() and int(u) > 0 for u in units)),
     message="--hidden_units must be positive integers, e.g. 1024,1024",
+)
+flags.register_validator(
+    "train_minutes", lambda m: m is None or 0 < m < 1e6, message="--train_minutes must be a positive number of minutes"
+)
+flags.register_multi_flags_validator(
+    ["train_images", "train_minutes"],
+    lambda f: f["train_images"] is None or f["train_minutes"] is None,
+    message="give --train_images or --train_minutes, not both",
 )
 flags.register_validator(
     "ema_halflife_images", lambda h: h is None or h > 0, message="--ema_halflife_images must be > 0"
@@ -91,6 +111,7 @@ def config_from_flags() -> configs.ALAEConfig:
         images_per_level=FLAGS.images_per_level,
         reset_optimizers_at_level_change=FLAGS.reset_optimizers_at_level_change,
         r1_gamma=FLAGS.r1_gamma,
+        r1_interval=FLAGS.r1_interval,
         autoencoder_variables=FLAGS.autoencoder_variables,
         dataset=FLAGS.dataset,
         # The run's length: learning-rate decay spans it, and config.json records it.

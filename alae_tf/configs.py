@@ -68,6 +68,8 @@ class ALAEConfig:
             of the learning rate over the run (`schedules.LearningRateDecay`: "none", the
             paper's, "cosine" or "linear"; the fraction of the run where it starts; the
             factor it ends at). The run's length is the `--train_images` it trains to.
+        r1_interval: lazy R1: the penalty every this many steps, at this many times `r1_gamma`
+            (1, the paper's: every step; see `ALAE`).
     """
 
     name: str
@@ -103,6 +105,7 @@ class ALAEConfig:
     learning_rate_decay: str = "none"
     learning_rate_decay_start: float = 0.0
     learning_rate_decay_final: float = 0.0
+    r1_interval: int = 1
 
     def replace(self, **changes):
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

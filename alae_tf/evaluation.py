@@ -1,4 +1,4 @@
-"""Evaluation behind `python -m alae_tf.evaluate`: restore a workdir, run metrics, write
+"""Evaluation behind `alae-evaluate`: restore a workdir, run metrics, write
 `metrics.json` and the report (`alae_tf.report`).
 
 Style nets are evaluated at the level they trained last: every image (train and evaluation
@@ -16,7 +16,7 @@ from alae_tf import atomic, metrics, storage
 from alae_tf import features as features_lib
 from alae_tf import report as report_lib
 from alae_tf import workdir as workdir_lib
-from alae_tf.metrics.judge import class_mean_codes
+from alae_tf.probes import class_mean_codes
 
 DEFAULT_METRICS = ("knn5", "recon_mse")
 # The `EvalContext` fields a caller may set: sample counts and metric parameters. The report
@@ -37,7 +37,7 @@ def load_features(feature_net: str | None = None, inception_weights: str | None 
     """The feature network of FD / KID / PPL from the files the user gave, or None for neither.
 
     Args:
-        feature_net: a classifier saved by `python -m alae_tf.features` (.keras).
+        feature_net: a classifier saved by `alae-train-judge` (.keras).
         inception_weights: Inception-v3 `include_top=False` ImageNet weights (.h5).
     Raises:
         ValueError: both were given.
@@ -70,8 +70,8 @@ def check_metrics(metric_names, features):
         wanting = [n for n in metric_names if "features" in metrics.NEEDS[n]]
         if wanting:
             raise ValueError(
-                f"{_names_need(wanting)} a feature network: train one with `python -m "
-                f"alae_tf.features --dataset=... --output=FILE.keras` and pass --feature_net=FILE.keras "
+                f"{_names_need(wanting)} a feature network: train one with `alae-train-judge "
+                f"--dataset=... --output=FILE.keras` and pass --feature_net=FILE.keras "
                 f"(or pass Inception-v3 weights with --inception_weights=FILE.h5)"
             )
 
@@ -98,7 +98,7 @@ def check_feature_shape(features, image_shape):
         raise features_lib.FeatureError(
             f"feature network {features.name} reads images of shape {tuple(wanted)}, the model makes "
             f"{tuple(image_shape)}: train one at the model's resolution and channels "
-            f"(python -m alae_tf.features --resolution={image_shape[0]} --channels={image_shape[2]} ...)"
+            f"(alae-train-judge --resolution={image_shape[0]} --channels={image_shape[2]} ...)"
         )
 
 
@@ -131,7 +131,7 @@ def evaluate(
     """Compute `metric_names` for the run in `workdir`; writes `WORKDIR/metrics.json` and returns its dict.
 
     Args:
-        workdir: a run folder written by `alae_tf.train`.
+        workdir: a run folder written by `alae-train`.
         metric_names: names from `metrics.METRICS`.
         split: the evaluation split (k-NN and SVM are fitted on "train").
         data_dir: overrides the dataset's default location.

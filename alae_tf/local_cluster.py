@@ -1,14 +1,14 @@
-r"""A multi-worker cluster of local `alae_tf.train` processes over loopback: for trying multi-worker on one
-machine, and for tests. `python -m alae_tf.launch_local` is its command.
+r"""A multi-worker cluster of local `alae-train` processes over loopback: for trying multi-worker on one
+machine, and for tests. `alae-launch-local` is its command.
 
-    python -m alae_tf.launch_local --num_workers=2 [--max_restarts=1] -- \
+    alae-launch-local --num_workers=2 [--max_restarts=1] -- \
         --preset=mnist_mlp_tiny --batch_size=32 --workdir=/tmp/alae_mw
 
-Everything after `--` goes to `python -m alae_tf.train` (add no `--strategy`:
+Everything after `--` goes to `alae-train` (add no `--strategy`:
 each worker gets `--strategy=multi_worker` and a `TF_CONFIG` naming free
 127.0.0.1 ports, worker 0 being the chief). `--batch_size` is the global batch.
 For trying multi-worker out and for tests; on several machines run the same
-`alae_tf.train` command on each with its own `TF_CONFIG` (BUILD.md).
+`alae-train` command on each with its own `TF_CONFIG` (docs/training.md).
 
 A group that loses a member cannot go on: its collectives would fail, or wait
 for the lost peer (TF's coordination service notices a dead peer within about
@@ -36,7 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 
-TRAIN_MODULE = "alae_tf.train"
+TRAIN_MODULE = "alae_tf.commands.train"  # `alae-train`, run as `python -m` by this interpreter
 # How long the others get to end on SIGTERM once a worker failed, before SIGKILL. Short: TF
 # multi-worker processes catch SIGTERM (a preemption notice for the coordination service) and
 # go on, and a worker waiting for its peers never ends by itself.

@@ -67,6 +67,7 @@ _CONFIG_FIELDS = (
     "truncation_cutoff",
     "level",
     "pixel_reconstruction_weight",
+    "r1_interval",
 )
 # The update whose skipping (by loss scaling) keeps a logged loss out of its running mean.
 _TAKEN_BY = {
@@ -111,6 +112,9 @@ class ALAE(keras.Model):
             `truncation_cutoff` style layers move towards `dlatent_avg`); never used in training.
         level, pixel_reconstruction_weight: style nets' initial level (default: the last); the weight of
             step III's pixel term (0, the paper's: none).
+        r1_interval: lazy R1 (StyleGAN2's regularisation schedule): R1 is taken on every `r1_interval`-th
+            step only (steps 0, k, 2k, ...), at weight `r1_gamma * r1_interval`, so its mean weight per step
+            stays `r1_gamma`. 1 (the paper's): every step.
     """
 
     def __init__(
@@ -129,10 +133,11 @@ class ALAE(keras.Model):
         truncation_cutoff=None,
         level=None,
         pixel_reconstruction_weight=0.0,
+        r1_interval=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_options(autoencoder_variables, pixel_reconstruction_weight)
+        _check_options(autoencoder_variables, pixel_reconstruction_weight, r1_interval)
         self.mapping, self.generator, self.encoder, self.discriminator = mapping, generator, encoder, discriminator
         self.r1_gamma, self.dlatent_avg_beta = float(r1_gamma), float(dlatent_avg_beta)
         self.ema_halflife_images = float(ema_halflife_images)
@@ -140,6 +145,7 @@ class ALAE(keras.Model):
         self.latent_size, self.dlatent_size = int(mapping.latent_size), int(mapping.dlatent_size)
         self.style_mixing_prob = float(style_mixing_prob)
         self.pixel_reconstruction_weight = float(pixel_reconstruction_weight)
+        self.r1_interval = int(r1_interval)
         self.truncation_psi = None if truncation_psi is None else float(truncation_psi)
         self.truncation_cutoff = None if truncation_cutoff is None else int(truncation_cutoff)
         self.step = self._state("step", (), "int64", "zeros")
@@ -267,10 +273,29 @@ class ALAE(keras.Model):
         x_fake = tf.stop_gradient(tf.cast(self._fake_images(z, MIX_D, NOISE_D)[0], x.dtype))
         x = self._kind.prepare_real(x)
         with tf.GradientTape() as tape:
-            d_real, r1 = _logits_and_r1(self._critic, x, self.r1_gamma, input_gradient_scale(self.ed_optimizer))
+            d_real, r1 = self._logits_and_lazy_r1(x)
             loss = losses.discriminator_logistic(d_real, self._critic(x_fake)) + r1
         taken, updated = minimize(tape, loss, [(self.ed_optimizer, self.ed_variables)], tf.shape(x)[0])
         return {"loss_d": loss, "r1": r1, "taken": taken, "updated": updated}
+
+    def _logits_and_lazy_r1(self, x):
+        """`(D(E(x)) [B], R1)`, R1 every `r1_interval` steps at `r1_interval` times the weight, else 0."""
+        scale = input_gradient_scale(self.ed_optimizer)
+        if self.r1_interval == 1:
+            return _logits_and_r1(self._critic, x, self.r1_gamma, scale)
+        gamma = self.r1_gamma * self.r1_interval
+
+        def without_r1():
+            d_real = self._critic(x)
+            return d_real, tf.zeros((), d_real.dtype)
+
+        # A cond, not a Python branch: one trace serves both kinds of step, and the skipped
+        # steps do not run R1's double backward (the reason for lazy R1).
+        return tf.cond(
+            tf.equal(self.step % self.r1_interval, 0),
+            lambda: _logits_and_r1(self._critic, x, gamma, scale),
+            without_r1,
+        )
 
     def generator_step(self, z):
         """Step II: update F and G through the frozen E and D. Returns `{"loss_g", "taken", "updated"}`."""
@@ -380,7 +405,9 @@ class ALAE(keras.Model):
         return cls(**{**config, **{key: keras.saving.deserialize_keras_object(config[key]) for key in _NETS}})
 
 
-def _check_options(autoencoder_variables, pixel_reconstruction_weight):
+def _check_options(autoencoder_variables, pixel_reconstruction_weight, r1_interval):
+    if isinstance(r1_interval, bool) or int(r1_interval) != r1_interval or r1_interval < 1:
+        raise ValueError(f"r1_interval must be an integer >= 1, got {r1_interval!r}")
     if autoencoder_variables not in AUTOENCODER_VARIABLES:
         raise ValueError(f"autoencoder_variables must be one of {AUTOENCODER_VARIABLES}, got {autoencoder_variables!r}")
     if float(pixel_reconstruction_weight) < 0:

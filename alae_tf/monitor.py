@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from alae_tf import images as image_utils
+from alae_tf import image_grids as image_utils
 from alae_tf import storage
 
 

@@ -52,15 +52,21 @@ def machine_key(cpuinfo: str = "/proc/cpuinfo") -> str:
     return f"{text} | flags {digest}"
 
 
-def measure_step(config, policy: str, seconds: float = 3.0, timer=time.perf_counter, seed: int = 0) -> float:
+def measure_step(
+    config, policy: str, seconds: float = 3.0, timer=time.perf_counter, seed: int = 0, level: int | None = None
+) -> float:
     """Images/s of `config`'s full training step (the three updates and the EMA) under `policy`.
 
     The step is built and traced first (not timed), then run until `seconds` have passed (at least 3 steps).
+    Style nets run at `level` (default: the last) with that level's batch size; MLP nets ignore it.
     """
+    previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = builders.build_compiled_model(config, seed=seed)
-        batch = config.growth_schedule().batch_size(0)
+        if model.is_style and level is not None:
+            model.set_level(level)
+        batch = config.growth_schedule().batch_size(model.level or 0)
         shape = model.at_current_resolution(tf.zeros((1, *config.image_shape))).shape[1:] if model.is_style else None
         shape = tuple(shape) if shape is not None else tuple(config.image_shape)
         low, high = config.pixel_range
@@ -73,7 +79,7 @@ def measure_step(config, policy: str, seconds: float = 3.0, timer=time.perf_coun
         elapsed = max(timer() - start, 1e-9)
         return steps * batch / elapsed
     finally:
-        keras.mixed_precision.set_global_policy("float32")
+        keras.mixed_precision.set_global_policy(previous)  # a caller mid-setup keeps its policy
 
 
 def choose(config, precision="auto", workdir=None, strategy="default", measure=measure_step, cpuinfo="/proc/cpuinfo"):

@@ -1,8 +1,8 @@
 """The quality protocol: which metrics judge a trained model, and the bar the demo must clear.
 
-One place for what `alae_tf.evaluate`'s report, `benchmarks/quality_curves.py`, the slow
-quality tests and README quote. The judge is the project's Fashion-MNIST classifier
-(`python -m alae_tf.features`); FD is in its features, so it compares runs of this project,
+One place for what `alae-evaluate`'s report, `benchmarks/quality_curves.py`, the slow
+quality tests and docs/demo.md quote. The judge is the project's Fashion-MNIST classifier
+(`alae-train-judge`); FD is in its features, so it compares runs of this project,
 not published FIDs.
 """
 
@@ -43,7 +43,8 @@ class Target:
         return bool(inside)
 
 
-# The demo's bar (issue 12), on the Fashion-MNIST test split.
+# The demo's bar, on the Fashion-MNIST test split: set when the old demo (the paper preset, 300k images) drew
+# speckled samples and reconstructions that lost the class (benchmarks/quality.md has the numbers behind it).
 DEMO_BAR = (
     Target(
         "recon_class_kept",

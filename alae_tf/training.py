@@ -1,4 +1,4 @@
-"""The training loop behind `python -m alae_tf.train`: data, model, fit, checkpoints."""
+"""The training loop behind `alae-train`: data, model, fit, checkpoints."""
 
 import contextlib
 import dataclasses
@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from alae_tf import atomic, builders, data, distribute, storage
+from alae_tf import atomic, builders, data, distribute, storage, time_budget
 from alae_tf import precision as precision_lib
 from alae_tf.checkpoint import CheckpointError, CheckpointManager
 from alae_tf.configs import ALAEConfig
@@ -44,6 +44,8 @@ class TrainOptions:
             (any unreadable image is an error); `max_bad_image_fraction` bounds what "skip" accepts.
         keep_checkpoints: how many checkpoints to keep.
         verbose: 0 silent, 1 progress bar.
+        train_minutes: when set, the run's length comes from this time budget instead of
+            `train_images` (`alae_tf.time_budget`: measured at the start, kept by a resume).
     """
 
     workdir: str
@@ -60,6 +62,7 @@ class TrainOptions:
     max_bad_image_fraction: float = data.DEFAULT_MAX_BAD_FRACTION
     keep_checkpoints: int = 3
     verbose: int = 1
+    train_minutes: float | None = None
 
 
 def train(config: ALAEConfig, options: TrainOptions) -> ALAE:
@@ -73,6 +76,8 @@ def train(config: ALAEConfig, options: TrainOptions) -> ALAE:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {options.precision!r}")
     if options.strategy not in distribute.STRATEGIES:
         raise ValueError(f"strategy must be one of {distribute.STRATEGIES}, got {options.strategy!r}")
+    if options.train_minutes is not None and options.strategy == "multi_worker":
+        raise ValueError("train_minutes: each worker would measure its own length; give the cluster train_images")
     if options.jit_compile and options.strategy in ("mirrored", "multi_worker"):
         raise ValueError(
             f"jit_compile does not work under the {options.strategy} strategy (XLA fails under "
@@ -90,7 +95,7 @@ class ScheduleCallback(keras.callbacks.Callback):
 
     `model.blend` from the growth schedule (style nets) and both optimizers' learning rate
     from the level's rate times the decay factor (`schedules.LearningRateDecay` over a run
-    of `run_images` images: the config's `train_images`, which `alae_tf.train` sets from
+    of `run_images` images: the config's `train_images`, which `alae-train` sets from
     `--train_images`, so a run stopped early and resumed decays as one that never stopped).
     Functions of `model.images_seen` only, so a resumed run (even mid-fade-in or mid-decay)
     sets exactly what an uninterrupted one would.
@@ -139,6 +144,11 @@ def _train(config, options):
     chief = distribute.is_chief(strategy)
     # One writer per workdir (the chief, in a cluster): a second train on it is refused here.
     with WorkdirLock(workdir) if chief else contextlib.nullcontext():
+        if options.train_minutes is not None:
+            # The length drives the decay and the growth schedule's end, as --train_images would.
+            length = time_budget.plan_length(config, options.train_minutes, workdir, options.precision)
+            config = config.replace(train_images=length)
+            options = dataclasses.replace(options, train_images=length)
         return _train_locked(config, options, workdir, train_set, strategy, chief)
 
 

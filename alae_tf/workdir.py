@@ -1,8 +1,8 @@
 """A run folder opened for use after training: its config, its restored nets at their level, its data.
 
 Everything downstream of training (evaluation, export, editing, benchmarks) opens a workdir
-here, so none of them imports the training loop. A workdir is what `alae_tf.train` (or
-`alae_tf.convert`) writes: `config.json` and `checkpoints/`.
+here, so none of them imports the training loop. A workdir is what `alae-train` (or
+`alae-convert`) writes: `config.json` and `checkpoints/`.
 """
 
 from __future__ import annotations
@@ -56,9 +56,7 @@ def read_config(workdir: str | pathlib.Path) -> ALAEConfig:
     """
     path = storage.path(workdir) / "config.json"
     if not path.exists():
-        raise CheckpointError(
-            f"{workdir} has no config.json: train into it first (python -m alae_tf.train --workdir={workdir} ...)"
-        )
+        raise CheckpointError(f"{workdir} has no config.json: train into it first (alae-train --workdir={workdir} ...)")
     return ALAEConfig.from_json(path.read_text())
 
 

@@ -5,10 +5,10 @@ r"""How well real images edit, on trained runs: the numbers and grids behind ben
 
 For the MLP run (Fashion-MNIST, judged by the project's classifier, `--feature_net`): the
 editing metrics of `alae_tf.metrics.editing` (class edits over the 90 ordered pairs, ink-mass
-edits with class preservation, latent editing consistency) through `alae_tf.evaluate`, so the
-run's report.md gets the matrix, the curves and the edit grid; then the same class edits with
-the codes of a TFLite encoder (`--tflite`, e.g. demo.sh's int8 one) in place of the
-SavedModel's, at the strength the metric chose. For a style run (`--style_workdir`): the
+edits with class preservation, latent editing consistency) through `evaluation.evaluate` (what
+`alae-evaluate` runs), so the run's report.md gets the matrix, the curves and the edit grid; then
+the same class edits with the codes of a TFLite encoder (`--tflite`, e.g. demo.sh's int8 one) in
+place of the SavedModel's, at the strength the metric chose. For a style run (`--style_workdir`): the
 `style_mix` metric (the low-pass / high-pass check on 50 pairs) and its mixing grid. Results:
 `benchmarks/results/editing.json`; the reports' editing figures are copied to
 `benchmarks/results/editing/`.
@@ -28,7 +28,7 @@ from benchmarks import harness
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/mnist_mlp_demo", "The MLP run to edit (labelled data).")
-flags.DEFINE_string("feature_net", "runs/fmnist_classifier.keras", "The judge (`python -m alae_tf.features`).")
+flags.DEFINE_string("feature_net", "runs/fmnist_classifier.keras", "The judge (`alae-train-judge`).")
 flags.DEFINE_string("tflite", None, "A TFLite encoder of the same run whose codes are edited too.")
 flags.DEFINE_string("style_workdir", None, "A StyleALAE run for the style-mixing check.")
 flags.DEFINE_integer("mix_pairs", 50, "Pairs of the style-mixing check.")

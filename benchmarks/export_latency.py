@@ -43,7 +43,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string(
     "workdir",
     None,
-    "A trained run (python -m alae_tf.train) whose newest checkpoint is exported; default: random nets of --preset.",
+    "A trained run (alae-train) whose newest checkpoint is exported; default: random nets of --preset.",
 )
 flags.DEFINE_enum("preset", "mnist_mlp", sorted(configs.PRESETS), "Nets to build when no --workdir is given.")
 flags.DEFINE_list("formats", list(FORMATS), f"Formats to time: {', '.join(FORMATS)}.")

@@ -6,7 +6,7 @@ weights-only legacy file as `interactive_demo.py` loads it, and the official EMA
 on real faces at full resolution (`expected.npz`, described by `expected.json`). This binary,
 in the project's venv, for each architecture x file x architecture source:
 
-1. runs `python -m alae_tf.convert --official_checkpoint=F --preset=<ours> --workdir=W` with
+1. runs `alae-convert --official_checkpoint=F --preset=<ours> --workdir=W` with
    `--official_config=<the official YAML>` (copies in `tests/convert/data/official_configs/`)
    or `--infer_architecture`, as a child process whose `import torch` fails (a `torch.py`
    that raises, first on PYTHONPATH); its wall time and peak RSS (GNU `/usr/bin/time`'s `%M`
@@ -15,7 +15,7 @@ in the project's venv, for each architecture x file x architecture source:
    and runs our EMA nets on `expected.npz`'s inputs: E(x) (`model.encode`), D(E(x)), F(z),
    G(F(z)) and the reconstruction G(E(x)) with every noise map zero;
 3. compares with the official arrays: error ratio = max|got - want| / max|want|; E, D and F pass
-   at <= 1e-4, G(F(z)) and G(E(x)) at <= 1e-3 (issue 21's tolerances).
+   at <= 1e-4, G(F(z)) and G(E(x)) at <= 1e-3 (the tolerances the conversion is held to).
 
 Results: `benchmarks/results/fullsize_parity.json` (the harness format) and a Markdown table.
 
@@ -89,7 +89,7 @@ def convert(checkpoint, arch, mode, workdir):
     command = [
         sys.executable,
         "-m",
-        "alae_tf.convert",
+        "alae_tf.commands.convert",
         f"--official_checkpoint={checkpoint}",
         f"--preset={PRESETS[arch]}",
         *source,

@@ -20,7 +20,7 @@ Then, from the repository root, in the project's venv (it needs dlib for the lan
 
     # the committed fixtures: 256 px crops of faces128 scenes -> tests/faces/data/official_256/
     .venv/bin/python -m benchmarks.official_align_fixtures --faces=faces128 --write_fixtures
-    # the check at full size, measured only: scenes of the official 1024 px samples at 1024 px,
+    # the check at full size, measured only: scenes of the official 1024 px samples at 1024 px,
     # given-landmark parity and, with detected landmarks, the eye and mouth error
     .venv/bin/python -m benchmarks.official_align_fixtures --faces=official
 

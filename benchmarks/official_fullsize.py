@@ -38,7 +38,7 @@ Then, from the repository root (ffhq takes a few minutes and about 8 GB; the oth
         --archs=celeba --test_data=tests/convert/data/published_architectures.json
 
 `benchmarks/fullsize_parity.py` (in the project's venv, no torch) then converts each file with
-`python -m alae_tf.convert` and compares our nets with `expected.npz`.
+`alae-convert` and compares our nets with `expected.npz`.
 
 **Parameters.** After the build (official init, `model_s` its own init, as the trainer does), every
 parameter of both models, and the trained `dlatent_avg`, gets `p += 0.05 * scale * N(0, 1)` with

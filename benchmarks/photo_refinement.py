@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/photo_refinement.py --workdir=W --photos=FOLDER [--count=8] [--steps=0,10,50]
 
-Each photo goes through the photo path of `python -m alae_tf.edit` (`editing.photo_edits.load_photos`;
+Each photo goes through the photo path of `alae-edit` (`editing.photo_edits.load_photos`;
 `--align` to detect and align, else the photos are aligned crops pooled as `interactive_demo.py` does), is
 encoded, and its code refined by `operations.refine` (Adam on the pixel MSE, noise fixed). Reported per step
 count: the pixel MSE of the reconstruction (in the model's pixel range, [-1, 1] for the official models) and,
@@ -21,8 +21,7 @@ from absl import app, flags
 from PIL import Image
 
 import alae_tf.startup  # noqa: F401
-from alae_tf import images as image_files
-from alae_tf import workdir
+from alae_tf import image_grids, workdir
 from alae_tf.editing import operations, photo_edits
 from alae_tf.faces import landmarks
 
@@ -86,7 +85,7 @@ def main(argv):
         start = time.perf_counter()
         w_n, loss_n = operations.refine(model, x, w0, n, FLAGS.learning_rate)
         seconds = time.perf_counter() - start
-        rec = image_files.to_uint8(operations.decode_styles(model, operations.styles_from_w(model, w_n)), pixel_range)
+        rec = image_grids.to_uint8(operations.decode_styles(model, operations.styles_from_w(model, w_n)), pixel_range)
         distance = np.linalg.norm(descriptors(rec, photo_set.aligned) - reference, axis=1)
         mse = np.asarray(loss_n[-1])
         rows.append(

@@ -12,7 +12,7 @@ Each export step runs the project's own binary as a child process, with its wall
 resident memory (`os.wait4`'s rusage of that child and what it waited for) and the sizes of what
 it wrote:
 
-* `convert`: `python -m alae_tf.convert` (with `--official_checkpoint`), or the random stand-in;
+* `convert`: `alae-convert` (with `--official_checkpoint`), or the random stand-in;
 * `saved_model`: `export/saved_model.py` (mapping, generator, encoder, discriminator, alae, editor
   and `models.config`), at the model's resolution, and again at `--low_resolution` (the level of
   that resolution, `--resolution`), whose encoder is the reference of the low-resolution TFLite;
@@ -52,9 +52,7 @@ REPO = harness.REPO_ROOT
 SHARED_FACES = REPO.parent / "shared" / "data" / "faces128"
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string(
-    "workdir", None, "Converted workdir (python -m alae_tf.convert), or where to make one.", required=True
-)
+flags.DEFINE_string("workdir", None, "Converted workdir (alae-convert), or where to make one.", required=True)
 flags.DEFINE_string("out_dir", None, "Where the exports go (large: keep it outside the repository).", required=True)
 flags.DEFINE_string("official_checkpoint", None, "Convert this official .pth into --workdir first (timed).")
 flags.DEFINE_string("official_config", None, "The official YAML config of --official_checkpoint.")
@@ -264,7 +262,7 @@ def main(argv):
 
     # 1. the workdir
     if FLAGS.official_checkpoint and not (FLAGS.reuse and (workdir / "config.json").exists()):
-        command = [py, "-m", "alae_tf.convert", f"--official_checkpoint={FLAGS.official_checkpoint}"]
+        command = [py, "-m", "alae_tf.commands.convert", f"--official_checkpoint={FLAGS.official_checkpoint}"]
         command += [f"--official_config={FLAGS.official_config}"] if FLAGS.official_config else []
         command += [f"--preset={FLAGS.preset}"] if FLAGS.preset else []
         guarded(

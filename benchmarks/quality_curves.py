@@ -30,12 +30,18 @@ from absl import app, flags
 
 from alae_tf import configs, data, evaluation, features, quality, training
 from alae_tf import precision as precision_lib
-from benchmarks import harness
+from benchmarks import harness, step_cost
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("preset", "mnist_mlp", "Preset to train (alae_tf/configs.py).")
 flags.DEFINE_list("milestones", ["300000", "1000000", "3000000", "10000000"], "Image counts to evaluate at.")
 flags.DEFINE_list("seeds", ["0"], "Seeds (initial weights, z, data order).")
+flags.DEFINE_list(
+    "set",
+    [],
+    "Config fields changed from the preset, as key=value (tuples as 512x512), e.g. hidden_units=512x512,r1_interval=4.",
+)
+flags.DEFINE_string("name", None, "Name of the candidate (default: the preset's): workdirs, grids and results file.")
 flags.DEFINE_enum(
     "precision",
     "auto",
@@ -64,6 +70,8 @@ COLUMNS = (
     ("sample_class_min_fraction", "min class"),
     ("class_mean_edit_success", "edit"),
     ("bar_met", "bar met"),
+    ("mflop_per_image", "MFLOP/image"),
+    ("training_pflop", "training PFLOP"),
     ("train_seconds", "train s"),
     ("images_per_second", "img/s"),
 )
@@ -92,6 +100,27 @@ def measure(workdir, feature_net, grids_dir, label):
     row["sample_class_fractions"] = results.get("sample_class_fractions")
     row["images"] = results["images_seen"]
     return row
+
+
+def with_settings(config, settings):
+    """`config` with `key=value` strings applied, each parsed as its field's type (tuples: `512x512`)."""
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    changed = {}
+    for setting in settings:
+        key, sep, text = setting.partition("=")
+        if not sep or key not in fields or key in ("name", "train_images"):
+            raise app.UsageError(f"--set: {setting!r} is not key=value for a config field")
+        current = getattr(config, key)
+        if isinstance(current, tuple):
+            value = tuple(int(v) for v in text.split("x")) if text else ()
+        elif isinstance(current, bool):
+            value = text.lower() in ("1", "true")
+        elif isinstance(current, (int, float, str)):
+            value = type(current)(text)
+        else:
+            value = float(text)
+        changed[key] = value
+    return dataclasses.replace(config, **changed)
 
 
 def changes(config):
@@ -127,17 +156,19 @@ def main(argv):
     feature_net = judge(FLAGS.feature_net)
     if FLAGS.collect:
         return collect(FLAGS.collect, feature_net)
-    config = configs.PRESETS[FLAGS.preset]
+    config = with_settings(configs.PRESETS[FLAGS.preset], FLAGS.set)
+    name = FLAGS.name or FLAGS.preset
     precision = precision_lib.choose(config, FLAGS.precision)
     milestones = sorted(int(m) for m in FLAGS.milestones)
     decays = config.learning_rate_decay != "none"
-    grids_dir = pathlib.Path(FLAGS.grids_dir) / FLAGS.preset
+    grids_dir = pathlib.Path(FLAGS.grids_dir) / name
+    flops_per_image = step_cost.training_flops_per_image(config)
     rows = []
     for seed in (int(s) for s in FLAGS.seeds):
         seconds = 0.0
         for images in milestones:
             run_config = config.replace(train_images=images)
-            workdir = pathlib.Path(FLAGS.workdir) / FLAGS.preset / f"seed{seed}"
+            workdir = pathlib.Path(FLAGS.workdir) / name / f"seed{seed}"
             if decays:
                 workdir, seconds = workdir / f"images{images}", 0.0
             start = time.perf_counter()
@@ -154,20 +185,28 @@ def main(argv):
                 "train_seconds": round(seconds, 1),
                 "images_per_second": round(images / seconds, 1),
                 "precision": precision,
+                "mflop_per_image": round(flops_per_image / 1e6, 2),
+                "training_pflop": round(flops_per_image * images / 1e15, 4),
                 **measure(workdir, feature_net, grids_dir, f"seed{seed}_{images}"),
             }
             rows.append(row)
             harness.print_row(row, COLUMNS)
+            write(rows, config, name, precision, milestones)  # after every milestone: a stopped run keeps its rows
+
+
+def write(rows, config, name, precision, milestones):
     settings = {
         "preset": FLAGS.preset,
+        "name": name,
+        "changes": changes(config),
         "milestones": milestones,
         "seeds": FLAGS.seeds,
         "precision": precision,
         "num_samples": FLAGS.num_samples,
-        "config": configs.PRESETS[FLAGS.preset].to_json(),
+        "config": config.to_json(),
     }
     bar = [{"key": t.key, "description": t.description, "low": t.low, "high": t.high} for t in quality.DEMO_BAR]
-    harness.write_results(f"quality_{FLAGS.preset}", settings, rows, COLUMNS, output=FLAGS.output, extra={"bar": bar})
+    harness.write_results(f"quality_{name}", settings, rows, COLUMNS, output=FLAGS.output, extra={"bar": bar})
 
 
 if __name__ == "__main__":

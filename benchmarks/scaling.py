@@ -146,7 +146,7 @@ def throughput_row(name, workers, batch, images, root):
     stopwatch = harness.Stopwatch()
     with stopwatch:
         if workers == 1:
-            command = [sys.executable, "-m", "alae_tf.train", *args]
+            command = [sys.executable, "-m", "alae_tf.commands.train", *args]
             status = subprocess.run(command, env=env, cwd=harness.REPO_ROOT, capture_output=True).returncode
         else:
             status = local_cluster.run(

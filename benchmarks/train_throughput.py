@@ -19,7 +19,7 @@ Inputs are random images in the preset's pixel range at the level's resolution
 training feeds it (`--input=dataset`). Style presets run at `--levels` with blend 1
 (no fade-in). The PyTorch column is the official code's speed on this machine when
 `official_throughput.py` has measured it here (`--pytorch_results`), else the figures
-quoted in the issue (from another machine); the target is twice that.
+quoted for the official code (measured on another machine); the target is twice that.
 
 Roofline (`--roofline`, on by default): the step's FLOPs, counted by `benchmarks/flops.py`
 from TF's op statistics over the traced `train_step` (only ops its updates depend on), give
@@ -45,7 +45,7 @@ from benchmarks import flops, harness
 
 NAME = "train_throughput"
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-# Official PyTorch code, images/s, as quoted in the issue (measured on an AMD EPYC
+# Official PyTorch code, images/s, as quoted for this project (measured on an AMD EPYC
 # machine): MLP at batch 128; StyleALAE with the celeba-hq256 widths at batch 32, by
 # level (4, 8, 16 px). `--pytorch_results` replaces them with official_throughput.py's
 # measurement on this machine.
@@ -75,7 +75,7 @@ flags.DEFINE_string(
     "auto",
     "Where the PyTorch column comes from: a JSON file written by official_throughput.py; "
     "'auto' (that script's default output, if it was measured on a CPU of this model); or "
-    "'quoted' (the issue's figures, from another machine).",
+    "'quoted' (the reference figures quoted for the official code, from another machine).",
 )
 flags.DEFINE_integer("mlp_batch_size", 128, "Batch size of MLP presets.", lower_bound=1)
 flags.DEFINE_integer("style_batch_size", 32, "Batch size of style presets, at every level.", lower_bound=1)
@@ -340,7 +340,7 @@ def pytorch_reference():
     """`(source, {(preset, level): images/s}, torch's float32 peak GFLOP/s or None)` for the PyTorch
     column (see `--pytorch_results`)."""
     choice = FLAGS.pytorch_results
-    quoted = "quoted in the issue (AMD EPYC)", PYTORCH_IMAGES_PER_S, None
+    quoted = "quoted reference (AMD EPYC)", PYTORCH_IMAGES_PER_S, None
     if choice == "quoted":
         return quoted
     path = OFFICIAL_RESULTS if choice == "auto" else pathlib.Path(choice)

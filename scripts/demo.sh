@@ -17,17 +17,17 @@ WORKDIR=${1:-runs/mnist_mlp_demo}
 start=$(date +%s)
 train_length=()
 [ -n "${TRAIN_IMAGES:-}" ] && train_length=(--train_images="$TRAIN_IMAGES")
-.venv/bin/python -m alae_tf.train --flagfile=flags/mnist_mlp_demo.cfg --workdir="$WORKDIR" \
+.venv/bin/alae-train --flagfile=flags/mnist_mlp_demo.cfg --workdir="$WORKDIR" \
   --precision="${PRECISION:-auto}" "${train_length[@]}"
 # The judge of FD/KID and the class checks (Inception weights cannot be downloaded here): trained once.
 FEATURES=runs/fmnist_classifier.keras
-[ -f "$FEATURES" ] || .venv/bin/python -m alae_tf.features --output="$FEATURES" --verbose=0
-.venv/bin/python -m alae_tf.evaluate --workdir="$WORKDIR" \
+[ -f "$FEATURES" ] || .venv/bin/alae-train-judge --output="$FEATURES" --verbose=0
+.venv/bin/alae-evaluate --workdir="$WORKDIR" \
   --metrics=knn1,knn5,svm,recon,recon_class,fd,kid,class_coverage,hf_ratio,class_mean_edit --feature_net="$FEATURES"
 # Class directions for editing (WORKDIR/directions/, one class-mean direction per class), baked into the editor export.
-.venv/bin/python -m alae_tf.edit --mode=directions --workdir="$WORKDIR" --method=class_mean --max_images=20000
-.venv/bin/python export/saved_model.py --workdir="$WORKDIR" --output_dir="$WORKDIR/export" --version=1 --overwrite
-.venv/bin/python export/tflite.py --saved_model="$WORKDIR/export/encoder/1" --quantize=int8 \
+.venv/bin/alae-edit --mode=directions --workdir="$WORKDIR" --method=class_mean --max_images=20000
+.venv/bin/alae-export-saved-model --workdir="$WORKDIR" --output_dir="$WORKDIR/export" --version=1 --overwrite
+.venv/bin/alae-export-tflite --saved_model="$WORKDIR/export/encoder/1" --quantize=int8 \
   --output="$WORKDIR/export/encoder_int8.tflite" --overwrite
 echo "demo: done in $(( $(date +%s) - start )) s after setup"
 echo "demo: grids in $WORKDIR/samples.png and $WORKDIR/reconstructions.png; metrics in $WORKDIR/metrics.json and"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for alae-tf: Debian's Fashion-MNIST, a venv at .venv with the
-# pinned requirements, and the package itself (editable). Safe to run again: each step
+# pinned requirements, and the package itself (editable), whose commands (alae-train,
+# alae-evaluate, ...: docs/commands.md) land in .venv/bin. Safe to run again: each step
 # is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+want=$(sha256sum requirements.txt pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x .venv/bin/alae-train ]; then
   echo "setup: installing pinned requirements (about 2.7 GB, a few minutes on a fresh machine)"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r requirements.txt

@@ -1,18 +1,28 @@
-"""The docs stay true: flag tables against the binaries' flags, the models.config example against what an export
-writes, and measured numbers quoted in the README against the results files they come from."""
+"""The docs stay true (README.md, BUILD.md, docs/*.md): flag tables against the commands' flags, the models.config
+example against what an export writes, the demo's recipe against its preset, command names against pyproject.toml's
+console scripts, links against the files and headings they point to, and measured numbers quoted in the docs against
+the results files they come from."""
 
+import dataclasses
+import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
+from alae_tf import configs
 from tests.conftest import REPO
 
-BUILD = (REPO / "BUILD.md").read_text()
-README = (REPO / "README.md").read_text()
+DOCS = {
+    path.relative_to(REPO).as_posix(): path.read_text()
+    for path in [REPO / "README.md", REPO / "BUILD.md", *sorted((REPO / "docs").glob("*.md"))]
+}
+README = DOCS["README.md"]
+SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
 
 
 def flag_tables(text):
@@ -66,32 +76,38 @@ def literal(default_text):
     return ...
 
 
-# Each documented table and the binary (plus the shared flag module) it describes.
+# Each documented table: the page it is on, and the command (plus the shared flag module) it describes.
 TABLES = {
-    "flag": ("alae_tf.train", "alae_tf.config_flags"),
-    "`alae_tf.convert` flag": ("alae_tf.convert.__main__", "alae_tf.config_flags"),
+    "flag": ("docs/training.md", ("alae_tf.commands.train", "alae_tf.config_flags")),
+    "`alae-convert` flag": ("docs/published_models.md", ("alae_tf.commands.convert", "alae_tf.config_flags")),
 }
 
 
+def test_every_flag_table_in_the_docs_is_checked():
+    found = {(page, header) for page, text in DOCS.items() for header in flag_tables(text)}
+    assert found == {(page, header) for header, (page, _) in TABLES.items()}
+
+
 @pytest.mark.parametrize("header", sorted(TABLES))
-def test_every_flag_table_lists_the_binarys_flags_with_their_defaults(header):
-    rows = flag_tables(BUILD)[header]
-    defined = binary_flags(*TABLES[header])
+def test_every_flag_table_lists_the_commands_flags_with_their_defaults(header):
+    page, modules = TABLES[header]
+    rows = flag_tables(DOCS[page])[header]
+    defined = binary_flags(*modules)
     documented = {name for names, _ in rows for name in names}
     unknown = sorted(documented - set(defined))
-    assert not unknown, f"BUILD.md's {header!r} table lists flags the binary does not have: {unknown}"
+    assert not unknown, f"{page}'s {header!r} table lists flags the command does not have: {unknown}"
     if header != "flag":  # the convert table points to the train table for the shared preset flags
         shared = binary_flags("alae_tf.config_flags")
         defined = {k: v for k, v in defined.items() if k not in shared}
     missing = sorted(set(defined) - documented)
-    assert not missing, f"BUILD.md's {header!r} table leaves out the binary's flags {missing}"
+    assert not missing, f"{page}'s {header!r} table leaves out the command's flags {missing}"
     for names, default_text in rows:
         want = literal(default_text)
         if want is ... or len(names) != 1:
             continue
         default = defined[names[0]]
         got = "required" if want == "required" and default is None else default
-        assert got == want, f"--{names[0]}: BUILD.md says the default is {default_text}, the binary has {default!r}"
+        assert got == want, f"--{names[0]}: {page} says the default is {default_text}, the command has {default!r}"
 
 
 def test_the_flag_table_check_can_fail():
@@ -104,12 +120,12 @@ def test_the_flag_table_check_can_fail():
 def test_the_models_config_example_lists_the_parts_an_export_writes():
     from alae_tf.export.saved_model import PARTS
 
-    example = re.search(r"model_config_list \{\n(.*?)\n\}", BUILD, re.S).group(1)
+    example = re.search(r"model_config_list \{\n(.*?)\n\}", DOCS["docs/export.md"], re.S).group(1)
     names = re.findall(r'name: "(\w+)"', example)
     assert sorted(names) == sorted(PARTS)
 
 
-# --- measured numbers quoted in the README -------------------------------------------------------------------
+# --- measured numbers quoted in the docs ---------------------------------------------------------------------
 
 
 def results(name):
@@ -130,11 +146,26 @@ def export_row(fmt, variant, px):
     return row(results("published_export.json"), format=fmt, variant=variant, px=px)
 
 
-# (text the README must contain, the number in it, the number the results file holds, relative tolerance)
+def editing(metric):
+    return row(results("editing.json"), metric=metric, run="runs/mnist_mlp_demo")["value"]
+
+
+def quality(name, run, images):
+    return row(results(name), run=run, images=images)
+
+
+PUBLISHED = "docs/published_models.md"
+EDITING = "docs/editing.md"
+DEMO = "docs/demo.md"
+HALF_PERCENT = ("abs", 0.5)  # a whole percentage, rounded
+
+# (page, text the page must contain, (the number in it, the number the results file holds), tolerance: relative,
+# ("abs", a) absolute, or None for a bound the measurement must lie under)
 CLAIMS = [
-    ("| 2,259 MiB (a weights-only file:", lambda: (2259, fullsize("ffhq", "legacy")["peak_rss_mib"]), 0.005),
-    ("(a weights-only file: 2,033 MiB)", lambda: (2033, fullsize("ffhq", "weights")["peak_rss_mib"]), 0.005),
+    (PUBLISHED, "| 2,259 MiB (a weights-only file:", lambda: (2259, fullsize("ffhq", "legacy")["peak_rss_mib"]), 0.005),
+    (PUBLISHED, "(a weights-only file: 2,033 MiB)", lambda: (2033, fullsize("ffhq", "weights")["peak_rss_mib"]), 0.005),
     (
+        PUBLISHED,
         "within 2e-6 of max|want|",
         lambda: (
             2e-6,
@@ -148,6 +179,7 @@ CLAIMS = [
         None,
     ),
     (
+        PUBLISHED,
         "the reconstruction G(E(x)) within 3.5e-5",
         lambda: (
             3.5e-5,
@@ -155,43 +187,242 @@ CLAIMS = [
         ),
         None,
     ),
-    ("| 2.58 GB | 711 MB", lambda: (711, export_row("saved_model", "6 parts + models.config", 1024)["size_mb"]), 0.01),
     (
+        PUBLISHED,
+        "| 2.58 GB | 711 MB",
+        lambda: (711, export_row("saved_model", "6 parts + models.config", 1024)["size_mb"]),
+        0.01,
+    ),
+    (
+        PUBLISHED,
         "| 2.58 GB | 711 MB",
         lambda: (2.58, export_row("saved_model", "6 parts + models.config", 1024)["peak_rss_gb"]),
         0.01,
     ),
     (
+        PUBLISHED,
         "| SavedModel, 1024 px | 0.399 s |",
         lambda: (0.399, export_row("saved_model", "6 parts + models.config", 1024)["encode_s"]),
         0.01,
     ),
     (
+        PUBLISHED,
         "| 0.648 s | 0.931 s |",
         lambda: (0.648, export_row("saved_model", "6 parts + models.config", 1024)["decode_s"]),
         0.01,
     ),
     (
+        PUBLISHED,
         "| 0.648 s | 0.931 s |",
         lambda: (0.931, export_row("saved_model", "6 parts + models.config", 1024)["reconstruct_s"]),
         0.01,
     ),
-    ("| 0.205 / 0.0525 s |", lambda: (0.0525, export_row("tflite", "encoder dynamic", 256)["encode_s"]), 0.01),
-    ("| 9.11 GB | 277 MB |", lambda: (9.11, export_row("onnx", "encoder encode_float", 1024)["peak_rss_gb"]), 0.01),
     (
+        PUBLISHED,
+        "| 0.205 / 0.0525 s |",
+        lambda: (0.0525, export_row("tflite", "encoder dynamic", 256)["encode_s"]),
+        0.01,
+    ),
+    (
+        PUBLISHED,
+        "| 9.11 GB | 277 MB |",
+        lambda: (9.11, export_row("onnx", "encoder encode_float", 1024)["peak_rss_gb"]),
+        0.01,
+    ),
+    (
+        PUBLISHED,
         "within 5e-4 of max|w| (cosine >= 0.99999)",
         lambda: (5e-4, export_row("tflite", "encoder float16", 1024)["check_vs_saved_model"]["w_rel"]),
         None,
     ),
+    (
+        DEMO,
+        "(95.4 % of the judge's accuracy)",
+        lambda: (95.4, 100 * editing("recon_class_kept_relative")),
+        ("abs", 0.05),
+    ),
+    (DEMO, "right on 89.2 % of real test images", lambda: (89.2, 100 * editing("judge_accuracy_real")), ("abs", 0.05)),
+    (EDITING, "**88 %** of test images", lambda: (88, 100 * editing("class_edit_success")), HALF_PERCENT),
+    (EDITING, "for 93 % (moving the image", lambda: (93, 100 * editing("ink_edit_class_kept_at_target")), HALF_PERCENT),
+    (EDITING, "loses nothing\n(87.9 %)", lambda: (87.9, 100 * editing("class_edit_success_tflite")), ("abs", 0.05)),
+    (
+        EDITING,
+        "67 % at strength 1",
+        lambda: (67, 100 * quality("quality_ablations_2.json", "C_px10_l256", 2500096)["class_mean_edit_success"]),
+        HALF_PERCENT,
+    ),
 ]
 
 
-@pytest.mark.parametrize("index", range(len(CLAIMS)))
-def test_numbers_quoted_in_the_readme_agree_with_the_results_files(index):
-    text, numbers, tolerance = CLAIMS[index]
-    assert text in README, f"the README no longer says {text!r}: update it and this claim together"
+def check_claim(text, page_text, numbers, tolerance):
+    assert text in page_text, f"the page no longer says {text!r}: update it and this claim together"
     quoted, measured = numbers()
     if tolerance is None:  # a bound: what was measured lies under the quoted number
         assert measured <= quoted, f"{text!r}: measured {measured:.3g} exceeds the quoted {quoted:g}"
+    elif isinstance(tolerance, tuple):
+        assert abs(measured - quoted) <= tolerance[1] + 1e-9, f"{text!r}: quoted {quoted}, measured {measured:.4g}"
     else:
         assert abs(measured - quoted) <= tolerance * abs(quoted), f"{text!r}: quoted {quoted}, measured {measured:.4g}"
+
+
+@pytest.mark.parametrize("index", range(len(CLAIMS)))
+def test_numbers_quoted_in_the_docs_agree_with_the_results_files(index):
+    page, text, numbers, tolerance = CLAIMS[index]
+    check_claim(text, DOCS[page], numbers, tolerance)
+
+
+def test_the_claim_check_can_fail():
+    with pytest.raises(AssertionError, match="quoted 88, measured 80"):
+        check_claim("88 %", "88 %", lambda: (88, 80.0), HALF_PERCENT)
+    with pytest.raises(AssertionError, match="no longer says"):
+        check_claim("88 %", "87 %", lambda: (88, 88.0), HALF_PERCENT)
+
+
+# --- the demo: its recipe quoted in one place, its measured results -------------------------------------------
+
+
+def markdown_table(text, first_header):
+    """`(header cells, [row cells])` of the Markdown table whose header row starts with `first_header`."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_header:
+            rows = []
+            for body in lines[i + 2 :]:
+                if not body.startswith("|"):
+                    break
+                rows.append([c.strip() for c in body.strip().strip("|").split("|")])
+            return cells, rows
+    raise AssertionError(f"no table starting with {first_header!r}")
+
+
+def cell_value(text):
+    text = text.strip("`").replace(",", "")
+    return text if not re.fullmatch(r"-?\d+(\.\d+)?", text) else float(text)
+
+
+def test_the_demo_recipe_table_is_the_presets():
+    demo, paper = configs.PRESETS["mnist_mlp_demo"], configs.PRESETS["mnist_mlp"]
+    header, rows = markdown_table(DOCS["docs/training.md"], "field")
+    assert header[1:] == ["`mnist_mlp_demo`", "`mnist_mlp` (the paper's)"]
+    documented = set()
+    for field, demo_text, paper_text in rows:
+        name = field.strip("`")
+        documented.add(name)
+        for preset, text in ((demo, demo_text), (paper, paper_text)):
+            want = getattr(preset, name)
+            assert cell_value(text) == (float(want) if isinstance(want, int | float) else want), (
+                f"docs/training.md's demo recipe says {name} = {text} for {preset.name}, the preset has {want!r}"
+            )
+    differ = {f for f in dataclasses_fields(demo) if f != "name" and getattr(demo, f) != getattr(paper, f)}
+    assert differ <= documented, f"the demo preset also differs in {sorted(differ - documented)}: add them to the table"
+
+
+def dataclasses_fields(config):
+    return [f.name for f in dataclasses.fields(config)]
+
+
+# The demo results table (docs/demo.md): its columns and the results rows they quote.
+DEMO_COLUMNS = [
+    ("quality_ablations_2.json", "C_px10_l256", 2500096),
+    ("quality_ablations.json", "paper_s0", 300032),
+    ("quality_ablations.json", "paper_s0", 3000064),
+    ("quality_ablations_2.json", "paper_s0", 10000000),
+]
+# Row label -> the result keys its cells quote, in order; a cell's numbers before any `%` are percentages.
+DEMO_ROWS = {
+    "5-NN / linear SVM on E(x)": ("knn5_accuracy", "svm_accuracy"),
+    "recon MSE": ("recon_mse",),
+    "reconstructions keep the class": ("recon_class_kept",),  # of the judge's accuracy: a claim below
+    "FD in the judge's features": ("fd_fmnist_classifier",),
+    "samples' high-frequency energy / real": ("sample_hf_ratio",),
+    "rarest class among samples": ("sample_class_min_fraction",),
+    "class-mean edits reach the target (strength 1)": ("class_mean_edit_success",),
+}
+
+
+def check_table_cell(cell, keys, result, where):
+    numbers = re.findall(r"(\d+(?:\.\d+)?)( ?%)?", cell.replace("*", ""))
+    for (number, percent), key in zip(numbers, keys):
+        decimals = len(number.partition(".")[2])
+        measured = result[key] * (100 if percent else 1)
+        assert abs(measured - float(number)) <= 0.5 * 10**-decimals + 1e-9, (
+            f"{where}: {key} is quoted as {number}{percent}, the results file has {measured:.6g}"
+        )
+
+
+def test_the_demo_results_table_agrees_with_the_results_files():
+    header, rows = markdown_table(DOCS["docs/demo.md"], "")
+    assert len(header) == 1 + len(DEMO_COLUMNS) and {r[0] for r in rows} == set(DEMO_ROWS)
+    for label, *cells in rows:
+        for cell, (name, run, images), title in zip(cells, DEMO_COLUMNS, header[1:]):
+            check_table_cell(cell, DEMO_ROWS[label], quality(name, run, images), f"docs/demo.md {label!r} / {title!r}")
+
+
+def test_the_demo_column_was_measured_on_the_presets_recipe():
+    demo, paper = configs.PRESETS["mnist_mlp_demo"], configs.PRESETS["mnist_mlp"]
+    name, run, images = DEMO_COLUMNS[0]
+    measured = quality(name, run, images)
+    changes = dict(c.split("=") for c in measured["changes"].split())
+    recipe = {
+        f: getattr(demo, f)
+        for f in dataclasses_fields(demo)
+        if f not in ("name", "train_images", "autoencoder_variables") and getattr(demo, f) != getattr(paper, f)
+    }
+    assert {k: float(v) for k, v in changes.items()} == {k: float(v) for k, v in recipe.items()}, (
+        f"docs/demo.md's demo column was measured with {changes}; the preset now changes {recipe}: measure it again"
+    )
+    assert abs(images - demo.train_images) < demo.batch_size, (images, demo.train_images)
+    assert f"(`mnist_mlp_demo`, {demo.train_images / 1e6:g}M images)" in DOCS["docs/demo.md"]
+
+
+def test_the_table_cell_check_can_fail():
+    with pytest.raises(AssertionError, match="quoted as 0.865"):
+        check_table_cell("**0.865 / 0.858**", ("a", "b"), {"a": 0.8660, "b": 0.858}, "x")
+    with pytest.raises(AssertionError, match="quoted as 85.1 %"):
+        check_table_cell("85.1 %", ("a",), {"a": 0.8521}, "x")
+    check_table_cell("85.1 % (95.4 % of it)", ("a", "b"), {"a": 0.8514, "b": 0.9536}, "x")
+
+
+# --- command names, help texts and links ------------------------------------------------------------------------
+
+
+def test_every_command_named_in_the_docs_and_scripts_exists():
+    texts = dict(DOCS)
+    for path in [*sorted((REPO / "scripts").glob("*.sh")), *sorted((REPO / "flags").glob("*.cfg"))]:
+        texts[path.relative_to(REPO).as_posix()] = path.read_text()
+    for where, text in texts.items():
+        for name in set(re.findall(r"\balae-[a-z][a-z-]*[a-z]\b", text)) - {"alae-tf"}:
+            assert name in SCRIPTS, f"{where} names the command {name}, which pyproject.toml does not declare"
+        for module in set(re.findall(r"python -m (alae_tf(?:\.[a-z_][a-z0-9_]*)+)\b", text)):
+            assert importlib.util.find_spec(module) is not None, f"{where} runs `python -m {module}`: no such module"
+
+
+def test_the_commands_page_lists_every_command():
+    header, rows = markdown_table(DOCS["docs/commands.md"], "command")
+    listed = {r[0].strip("`"): r[1].strip("`") for r in rows}
+    assert listed == {s: t.partition(":")[0].removeprefix("alae_tf.commands.") for s, t in SCRIPTS.items()}
+
+
+def test_the_tflite_help_quotes_the_numbers_the_export_page_has():
+    source = (REPO / "alae_tf" / "commands" / "export_tflite.py").read_text().replace('"\n    "', "")
+    quoted = re.search(r"SavedModel 0\.\d+(?:, \w+ 0\.\d+)+", source).group(0)
+    assert quoted in DOCS["docs/export.md"].replace("\n", " "), f"--quantize's help says {quoted!r}"
+
+
+def _anchor(heading):
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_relative_links_point_to_files_and_headings_that_exist():
+    for where, text in DOCS.items():
+        base = (REPO / where).parent
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if "://" in target:
+                continue
+            path, _, anchor = target.partition("#")
+            file = (base / path).resolve() if path else REPO / where
+            assert file.exists(), f"{where} links to {target}: no such file"
+            if anchor and file.suffix == ".md":
+                headings = {_anchor(h) for h in re.findall(r"^#+ (.*)$", file.read_text(), re.M)}
+                assert anchor in headings, f"{where} links to {target}: no such heading in {file.name}"

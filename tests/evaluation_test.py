@@ -1,4 +1,4 @@
-"""`alae_tf.evaluate` end to end on tiny runs: metrics.json, the report, style levels, clear errors.
+"""`alae-evaluate` end to end on tiny runs: metrics.json, the report, style levels, clear errors.
 
 The runs use a toy labelled dataset written as TFRecords (three classes, each bright in its
 own horizontal band), so the tests need no downloaded data and take seconds.
@@ -175,7 +175,7 @@ def test_style_nets_are_evaluated_at_their_level(toy, tmp_path):
 def run_evaluate(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     return subprocess.run(
-        [sys.executable, "-m", "alae_tf.evaluate", *args],
+        [sys.executable, "-m", "alae_tf.commands.evaluate", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -1,4 +1,4 @@
-"""Shipped float16: `python -m alae_tf.train --precision=mixed_float16` trains, checkpoints its loss
+"""Shipped float16: `alae-train --precision=mixed_float16` trains, checkpoints its loss
 scales in meta.json, and a resumed run continues from the saved scales (MLP and StyleALAE)."""
 
 import json
@@ -17,7 +17,7 @@ INITIAL_SCALE = 2.0**15  # keras LossScaleOptimizer's initial_scale
 def train_binary(workdir, *flags):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     result = subprocess.run(
-        [sys.executable, "-m", "alae_tf.train", f"--workdir={workdir}", "--precision=mixed_float16", *flags],
+        [sys.executable, "-m", "alae_tf.commands.train", f"--workdir={workdir}", "--precision=mixed_float16", *flags],
         capture_output=True,
         text=True,
         env=env,

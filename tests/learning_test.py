@@ -17,7 +17,7 @@ from tests.training_test import needs_fmnist
 IMAGES = 120_000
 # Baselines on the Fashion-MNIST test split (on a [0, 1] pixel scale): predicting the mean
 # training image for every test image gives MSE 0.0866; 5-NN on a random untrained 50-d
-# MLP encoder 0.818 and on raw pixels 0.855 (issue 12).
+# MLP encoder 0.818 and on raw pixels 0.855 (measured with the quality bar: benchmarks/quality.md).
 MEAN_IMAGE_MSE = 0.0866
 # Measured (AMD EPYC, float32, 2026-12-05): recon MSE 0.0209, 5-NN 0.852; loss_ae by
 # quarter 1.34, 0.69, 0.49, 0.38; recon_pixels 0.075, 0.037, 0.029, 0.025; last quarter's

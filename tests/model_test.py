@@ -183,3 +183,30 @@ def test_pixel_reconstruction_is_tracked_and_kept_in_the_config(batch):
     assert type(model).from_config(model.get_config()).pixel_reconstruction_weight == 2.0
     with pytest.raises(ValueError, match="pixel_reconstruction_weight"):
         tiny_model(pixel_reconstruction_weight=-1.0)
+
+
+def test_lazy_r1_takes_the_penalty_every_k_steps_at_k_times_the_weight(batch):
+    x, _ = batch
+    keras.utils.set_random_seed(1)
+    every = tiny_model()
+    keras.utils.set_random_seed(1)  # the same initial weights
+    lazy = tiny_model(r1_interval=4)
+    z = every.draw_latents(x.shape[0])
+    r1_every, r1_lazy = [], []
+    for _ in range(5):
+        r1_every.append(float(every.alternating_update(x, *z)["r1"]))
+        r1_lazy.append(float(lazy.alternating_update(x, *z)["r1"]))
+    # Step 0: same weights, same batch, the penalty at 4x the weight; steps 1-3 none; step 4 again.
+    assert r1_lazy[0] == pytest.approx(4 * r1_every[0], rel=1e-5)
+    assert r1_lazy[1:4] == [0.0, 0.0, 0.0] and r1_lazy[4] > 0.0
+    # The steps without it still train E and D on the logistic loss.
+    before = snapshot(lazy)
+    lazy.discriminator_step(x, z[0])
+    assert "encoder" in changed_nets(lazy, before) and "discriminator" in changed_nets(lazy, before)
+    assert type(lazy).from_config(lazy.get_config()).r1_interval == 4
+
+
+@pytest.mark.parametrize("interval", [0, -2, 1.5, True])
+def test_bad_r1_interval_is_refused(interval):
+    with pytest.raises(ValueError, match="r1_interval"):
+        tiny_model(r1_interval=interval)

@@ -1,6 +1,6 @@
 """Multi-worker training (`--strategy=multi_worker`) with worker processes on loopback.
 
-Two `alae_tf.train` workers, started by `alae_tf.local_cluster`, train with one shared
+Two `alae-train` workers, started by `alae_tf.local_cluster`, train with one shared
 workdir; the results are compared with a one-process run of the same global batch,
 tensor by tensor over the whole final checkpoint (nets, EMA nets, counters, both
 optimizers' slots). Only the chief writes into the workdir; the other worker writes

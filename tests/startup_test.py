@@ -23,7 +23,7 @@ def test_filtered_stderr_drops_the_notices_and_keeps_everything_else(capfd):
 def test_helpshort_prints_no_tensorflow_start_up_lines():
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", startup.VERBOSE_ENV)}
     result = subprocess.run(
-        [sys.executable, "-m", "alae_tf.train", "--helpshort"],
+        [sys.executable, "-m", "alae_tf.commands.train", "--helpshort"],
         cwd=REPO,
         env=env,
         capture_output=True,

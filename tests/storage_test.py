@@ -140,7 +140,7 @@ def test_train_evaluate_export_and_edit_end_to_end_on_ram(ram, tmp_path, monkeyp
 def test_the_binaries_refuse_a_scheme_without_a_filesystem(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     result = subprocess.run(
-        [sys.executable, "-m", "alae_tf.train", "--preset=mnist_mlp_tiny", "--workdir=foo://bucket/w"],
+        [sys.executable, "-m", "alae_tf.commands.train", "--preset=mnist_mlp_tiny", "--workdir=foo://bucket/w"],
         capture_output=True,
         text=True,
         env=env,

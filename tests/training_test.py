@@ -103,19 +103,19 @@ def run_binary(module, *args):
 
 
 def test_binary_rejects_unknown_flag_values(tmp_path):
-    result = run_binary("alae_tf.train", "--preset=nope", f"--workdir={tmp_path}")
+    result = run_binary("alae_tf.commands.train", "--preset=nope", f"--workdir={tmp_path}")
     assert result.returncode != 0
     assert "--preset" in result.stderr and "mnist_mlp" in result.stderr
-    result = run_binary("alae_tf.train", "--dataset=imagenet", f"--workdir={tmp_path}")
+    result = run_binary("alae_tf.commands.train", "--dataset=imagenet", f"--workdir={tmp_path}")
     assert result.returncode != 0 and "unknown --dataset form" in result.stderr
-    result = run_binary("alae_tf.train", "--batch_size=0", f"--workdir={tmp_path}")
+    result = run_binary("alae_tf.commands.train", "--batch_size=0", f"--workdir={tmp_path}")
     assert result.returncode != 0 and "batch_size" in result.stderr
     for flag, message in (
         ("--ema_halflife_images=0", "must be > 0"),
         ("--hidden_units=1024,x", "positive integers"),
         ("--learning_rate_decay=step", "learning_rate_decay"),
     ):
-        result = run_binary("alae_tf.train", flag, f"--workdir={tmp_path}")
+        result = run_binary("alae_tf.commands.train", flag, f"--workdir={tmp_path}")
         assert result.returncode != 0 and message in result.stderr, (flag, result.stderr[-500:])
     assert not (tmp_path / "checkpoints").exists()
 
@@ -147,10 +147,14 @@ def test_binary_bad_dataset_names_the_problem(tmp_path, make_dataset, expect):
     spec = make_dataset(tmp_path)
     workdir = tmp_path / "run"
     result = run_binary(
-        "alae_tf.train", "--preset=mnist_mlp_tiny", f"--dataset={spec}", f"--workdir={workdir}", "--train_images=32"
+        "alae_tf.commands.train",
+        "--preset=mnist_mlp_tiny",
+        f"--dataset={spec}",
+        f"--workdir={workdir}",
+        "--train_images=32",
     )
     assert result.returncode != 0
-    assert "alae_tf.train: error:" in result.stderr and expect in result.stderr, result.stderr[-2000:]
+    assert "alae-train: error:" in result.stderr and expect in result.stderr, result.stderr[-2000:]
     assert not (workdir / "checkpoints").exists()
 
 
@@ -159,14 +163,18 @@ def test_binary_other_architecture_exits_nonzero(tmp_path):
     run_training(tmp_path, 32)
     before = digest(tmp_path / "checkpoints")
     result = run_binary(
-        "alae_tf.train", "--preset=mnist_mlp_tiny", "--latent_size=16", f"--workdir={tmp_path}", "--train_images=64"
+        "alae_tf.commands.train",
+        "--preset=mnist_mlp_tiny",
+        "--latent_size=16",
+        f"--workdir={tmp_path}",
+        "--train_images=64",
     )
     assert result.returncode != 0 and "another architecture" in result.stderr
     assert digest(tmp_path / "checkpoints") == before
 
 
 def test_evaluate_without_checkpoint_is_a_clear_error(tmp_path):
-    result = run_binary("alae_tf.evaluate", f"--workdir={tmp_path}")
+    result = run_binary("alae_tf.commands.evaluate", f"--workdir={tmp_path}")
     assert result.returncode != 0 and "train into it first" in result.stderr
 
 
@@ -200,6 +208,6 @@ def read_scalars(logdir):
 @needs_fmnist
 def test_evaluate_metric_that_cannot_run_is_a_clear_error(tmp_path):
     run_training(tmp_path, 32)
-    result = run_binary("alae_tf.evaluate", f"--workdir={tmp_path}", "--metrics=fd")
-    assert result.returncode != 0 and "alae_tf.evaluate: error:" in result.stderr
+    result = run_binary("alae_tf.commands.evaluate", f"--workdir={tmp_path}", "--metrics=fd")
+    assert result.returncode != 0 and "alae-evaluate: error:" in result.stderr
     assert "feature network" in result.stderr and "Traceback" not in result.stderr

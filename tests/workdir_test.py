@@ -30,7 +30,7 @@ def test_open_run_restores_the_newest_checkpoint(tmp_path):
 
 
 def test_open_run_refuses_a_folder_without_config_or_checkpoint(tmp_path):
-    with pytest.raises(CheckpointError, match="no config.json.*python -m alae_tf.train"):
+    with pytest.raises(CheckpointError, match="no config.json.*alae-train"):
         workdir.open_run(tmp_path)
     atomic.write_text(tmp_path / "config.json", TINY.to_json())
     with pytest.raises(CheckpointError, match="no checkpoint"):

@@ -4,7 +4,7 @@ The official code stores *run-time* weights in torch layouts (`Linear.weight`
 is `(out, in)`) and keeps the equalized-lr coefficient in its optimizer; our
 layers store `run-time / coef` in Keras layouts and multiply at run time. This
 module is plain numpy: it is what the parity tests exercise, and what
-`alae_tf.convert` binaries use on real checkpoints.
+`alae-convert` uses on real checkpoints.
 """
 
 import dataclasses

@@ -3,7 +3,8 @@
 `load_images(spec, split)` returns an `ImageSet` of uint8 [N, H, W, C] images; the tf.data
 pipelines in `pipeline` turn it into float batches. Sources, one module each:
 `fashion_mnist`, `idx`, `tfds_source`, `folder`, `tfrecord`; `image_ops` holds the resize and
-channel conversion they share. Every user-facing failure is a `DatasetError`.
+channel conversion they share; `paths` says where a relative PATH of a spec points (`--data_dir`, else
+the current folder, else the checkout). Every user-facing failure is a `DatasetError`.
 
 Images that do not decode (folder and TFRecord sources): `bad_images="skip"` (the default)
 leaves them out, logs one warning that counts and names them, and lists them in
@@ -13,7 +14,7 @@ which is an error; `bad_images="fail"` makes the first one an error.
 
 from __future__ import annotations
 
-from alae_tf.data import fashion_mnist, folder, idx, image_ops, tfds_source, tfrecord
+from alae_tf.data import fashion_mnist, folder, idx, image_ops, paths, tfds_source, tfrecord
 from alae_tf.data.base import BadImageError, DatasetError, ImageSet
 from alae_tf.data.image_ops import BAD_IMAGE_POLICIES, DEFAULT_MAX_BAD_FRACTION
 from alae_tf.data.pipeline import eval_batches, from_pixel_range, to_pixel_range, training_batches
@@ -48,6 +49,8 @@ SPEC_HELP = (
     "if present); "
     "'tfrecord:GLOB' (tf.train.Example files with an encoded 'image' and optional 'label'; "
     "'{split}' in GLOB is replaced by the split name). "
+    "A relative PATH, DIR or GLOB is taken from --data_dir when given, else from the current folder, else from "
+    "the checkout the package runs from. "
     "Images are center-cropped to square, resized to the model's resolution and converted to "
     "its channels (1 or 3)."
 )
@@ -72,7 +75,9 @@ def load_images(
       split: "train" or "test" (other names are passed to the source).
       resolution: output side in pixels (square), or None for the native size.
       channels: 1 (grey) or 3 (RGB).
-      data_dir: folder of the Fashion-MNIST files or TFDS data_dir; other sources ignore it.
+      data_dir: folder of the Fashion-MNIST files or TFDS data_dir; for idx, folder and tfrecord, the
+        folder a relative path of the spec is in (`paths.resolve`: without it, the current folder,
+        else the checkout).
       bad_images: what the folder and TFRecord sources do with an image that does not
         decode (or a file that cannot be opened): "skip" leaves it out, with a warning and
         an entry in `ImageSet.skipped`; "fail" raises a DatasetError naming it. The other
@@ -98,14 +103,14 @@ def load_images(
         if not arg:
             raise DatasetError(f"--dataset={spec} needs something after the colon. {SPEC_HELP}")
         if kind == "idx":
-            return idx.load_dir(arg, split, name=name, **options)
+            return idx.load_dir(paths.resolve(arg, data_dir), split, name=name, **options)
         if kind == "tfds":
             return tfds_source.load(arg, split, data_dir=data_dir, spec_name=name, **options)
         # Only these two decode image files, so only they take the bad-image options.
         bad = dict(bad_images=bad_images, max_bad_fraction=max_bad_fraction)
         if kind == "folder":
-            return folder.load(arg, split, name=name, **options, **bad)
-        return tfrecord.load(arg, split, name=name, **options, **bad)
+            return folder.load(paths.resolve(arg, data_dir), split, name=name, **options, **bad)
+        return tfrecord.load(paths.resolve(arg, data_dir), split, name=name, **options, **bad)
     raise DatasetError(f"unknown dataset {spec!r}. {SPEC_HELP}")
 
 

@@ -20,7 +20,7 @@
   first-level subfolder (`ROOT/<class>/...`, ROOT the split's folder) and there are at least
   two of them, an image's label is its subfolder's index in sorted name order, and the names
   are the set's `class_names`. Images directly in ROOT (or a single subfolder) mean no labels.
-`data_dir` is not used by this source: PATH is part of the spec.
+A relative PATH is resolved by `paths.resolve` (against `data_dir` when given) before it gets here.
 """
 
 from __future__ import annotations
@@ -46,14 +46,23 @@ def list_images(root: str) -> list[str]:
     return sorted(paths)
 
 
-def _read(path: str, resolution: int | None, channels: int):
+def read_image(path: str):
+    """The PNG/JPEG file at `path`, decoded as this source decodes it: a PIL image of any size and mode.
+
+    Raises:
+      BadImageError: the file cannot be opened (permissions) or does not decode (a `DatasetError`).
+    """
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         # An unreadable file is as lost as an undecodable one: the bad-image policy decides for both.
         raise BadImageError(f"cannot read {path} ({e}); check its permissions.", path, e.strerror or str(e)) from e
-    return image_ops.fit(image_ops.decode(data, path), resolution, channels)
+    return image_ops.decode(data, path)
+
+
+def _read(path: str, resolution: int | None, channels: int):
+    return image_ops.fit(read_image(path), resolution, channels)
 
 
 def load(

@@ -9,7 +9,7 @@ In DIR, split "train" reads `train-images-idx3-ubyte[.gz]` and split "test" read
 itself. Longer prefixes ending in the split's name also match, such as
 `emnist-letters-train-images-idx3-ubyte.gz`, as does the `train-images.idx3-ubyte` spelling.
 The matching `...-labels-idx1-ubyte[.gz]` file is optional; without it labels are None.
-`data_dir` is not used by this source: DIR is part of the spec.
+A relative DIR is resolved by `paths.resolve` (against `data_dir` when given) before it gets here.
 """
 
 from __future__ import annotations

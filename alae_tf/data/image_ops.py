@@ -108,6 +108,20 @@ def _to_pil(array: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array), mode)
 
 
+# PIL modes of one grey value per pixel (with an alpha channel beside it for LA / La, which `fit` drops);
+# 16-bit grey ("I;16", "I;16B", ...) too. Every other mode (RGB, RGBA, palette, CMYK, ...) is colour.
+GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F"})
+
+
+def native_channels(image: Image.Image) -> int:
+    """The channels `image` holds as stored: 1 for a grey mode (`GREY_MODES`), else 3.
+
+    What `fit(image, None, c)` keeps without converting between grey and colour: a caller that must
+    not convert (the editor's own images, used as they are) compares it with the channels it needs.
+    """
+    return 1 if image.mode in GREY_MODES or image.mode.startswith("I;16") else 3
+
+
 def _to_mode(image: Image.Image, channels: int) -> Image.Image:
     target = "L" if channels == 1 else "RGB"
     if image.mode == target:

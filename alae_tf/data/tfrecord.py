@@ -5,7 +5,8 @@ feature `label` (all records or none). GLOB may contain `{split}`, replaced by t
 name (`data/{split}-*.tfrecord`); without it the same files serve every split. Matching
 files are read in sorted name order, which `write_tfrecords` shards keep. Images go through
 the same crop, resize and channel conversion as image folders (`image_ops`). GLOB may be any
-path tf.io.gfile understands (local, gs://). `data_dir` is not used by this source.
+path tf.io.gfile understands (local, gs://); a relative one is resolved by `paths.resolve`
+(against `data_dir` when given) before it gets here.
 
 A record whose image bytes do not decode is bad: by default (`bad_images="skip"`) it is left
 out with its label, one warning counts and names the bad records, and the set's `skipped`

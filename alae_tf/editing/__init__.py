@@ -1,20 +1,30 @@
 """Editing real images with a trained ALAE: find directions in w, then move codes along them.
 
+The library (names below are re-exported here):
+
 - `directions`: `Direction` (a named vector with its provenance), its `.npz` files
   (`save_directions` / `load_directions`, a run's in `WORKDIR/directions/`), `orthogonalize`.
-- `methods`: class means, InterFaceGAN linear boundaries, attribute regression, GANSpace PCA and
-  SeFa, as numpy on codes (`first_layer_weights` reads SeFa's matrix from a model).
+- `supervised`: class means, InterFaceGAN linear boundaries and attribute regression; `components`:
+  GANSpace PCA and SeFa (`first_layer_weights` reads SeFa's matrix from a model). Numpy on codes.
 - `attributes`: per-image numbers to regress on (`ink_mass`, `brightness`, `read_attribute_csv`).
 - `operations`: batched TensorFlow edits of images: `encode`, `move`, `edit` (per style layer
   range for style nets), `style_mix`, `interpolate`, `traversal`, `refine`, `grid`.
 - `style_layers`: the style nets' "coarse" / "middle" / "fine" groups and layer ranges.
 - `codes`: codes of a whole split (`encode_dataset`) and where they came from (`run_provenance`).
+- `checks`: the argument checks they share (`check_int`, `check_codes`).
+
+Workflows on a run folder (`alae-edit`): `workflows` (apply edits, mixes and
+interpolations into PNG folders) with `direction_builders` (find and save a run's directions, one
+builder per method), `saved_directions`, `inputs` (images to edit), `options` (flag texts) and
+`outputs` (output folders); `photo_edits` (your own photo, aligned) and `official` (the authors'
+attribute directions and their edit rule).
 
 Every user-facing failure is an `EditingError` (a `ValueError`).
 """
 
 from alae_tf.editing.attributes import brightness, ink_mass, read_attribute_csv
 from alae_tf.editing.codes import encode_dataset, run_provenance
+from alae_tf.editing.components import first_layer_weights, pca_directions, sefa_directions
 from alae_tf.editing.directions import (
     Direction,
     direction_matrix,
@@ -24,15 +34,6 @@ from alae_tf.editing.directions import (
     save_directions,
 )
 from alae_tf.editing.errors import EditingError
-from alae_tf.editing.methods import (
-    ONE_VS_REST,
-    class_mean_directions,
-    first_layer_weights,
-    linear_directions,
-    pca_directions,
-    regression_direction,
-    sefa_directions,
-)
 from alae_tf.editing.operations import (
     DEFAULT_NOISE_SEED,
     decode_styles,
@@ -55,6 +56,7 @@ from alae_tf.editing.style_layers import (
     style_layer_groups,
     style_layer_range,
 )
+from alae_tf.editing.supervised import ONE_VS_REST, class_mean_directions, linear_directions, regression_direction
 
 __all__ = [
     "DEFAULT_NOISE_SEED",

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from alae_tf.data import to_pixel_range
+from alae_tf.editing.checks import check_int
 from alae_tf.editing.errors import EditingError
 from alae_tf.editing.operations import encode, image_shape
 
@@ -27,8 +26,7 @@ def encode_dataset(model, images_uint8, pixel_range, batch_size: int = 256, use_
             f"encode_dataset: expected uint8 images [N, {', '.join(map(str, image_shape(model)))}], got "
             f"{images.dtype} {images.shape}"
         )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise EditingError(f"encode_dataset: batch_size must be an int >= 1, got {batch_size!r}")
+    check_int(batch_size, "encode_dataset: batch_size", 1)
     parts = [
         encode(model, to_pixel_range(images[start : start + batch_size], pixel_range), use_ema).numpy()
         for start in range(0, len(images), int(batch_size))

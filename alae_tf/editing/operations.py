@@ -19,13 +19,13 @@ and `steps`). `refine` runs eagerly.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from alae_tf import images as image_files
+from alae_tf import image_grids
+from alae_tf.editing.checks import check_int
 from alae_tf.editing.directions import Direction, direction_matrix
 from alae_tf.editing.errors import EditingError
 from alae_tf.editing.style_layers import num_style_layers, style_layer_range
@@ -157,8 +157,7 @@ def mixed_styles(model, w_a, w_b, cutoff: int) -> tf.Tensor:
         EditingError: MLP nets, or `cutoff` not an int in `[0, 2 * layer_count]`.
     """
     total = num_style_layers(model)  # raises for MLP nets
-    if isinstance(cutoff, bool) or not isinstance(cutoff, numbers.Integral) or not 0 <= cutoff <= total:
-        raise EditingError(f"style_mix: cutoff must be an int in [0, {total}] (style inputs), got {cutoff!r}")
+    check_int(cutoff, "style_mix: cutoff", 0, total, "(style inputs)")
     first = tf.range(total)[None, :, None] < int(cutoff)
     return tf.where(first, styles_from_w(model, w_a), styles_from_w(model, w_b))
 
@@ -218,12 +217,6 @@ def style_mix(model, images_a, images_b, cutoff: int, use_ema: bool = True, nois
     return decode_styles(model, styles, use_ema, noise_seed)
 
 
-def _count(value, minimum: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise EditingError(f"{what} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def interpolate(
     model, images_a, images_b, steps: int, use_ema: bool = True, noise_seed=DEFAULT_NOISE_SEED
 ) -> tf.Tensor:
@@ -231,7 +224,7 @@ def interpolate(
 
     The first frame is A's reconstruction, the last B's; every frame of a row shares its noise.
     """
-    steps = _count(steps, 2, "interpolate: steps")
+    steps = check_int(steps, "interpolate: steps", 2)
     a, b = _images(model, images_a, "interpolate"), _images(model, images_b, "interpolate")
     if None not in (a.shape[0], b.shape[0]) and a.shape[0] != b.shape[0]:
         raise EditingError(f"interpolate: {a.shape[0]} images A but {b.shape[0]} images B; they pair row by row")
@@ -300,7 +293,7 @@ def refine(
         `(w [B, latent], losses [steps + 1, B])`: the refined codes and each image's pixel MSE before
         step 1 (row 0) and after every step.
     """
-    steps = _count(steps, 0, "refine: steps")
+    steps = check_int(steps, "refine: steps", 0)
     if not float(learning_rate) > 0:
         raise EditingError(f"refine: learning_rate must be > 0, got {learning_rate}")
     x = _images(model, images, "refine")
@@ -347,7 +340,7 @@ def grid(images, pixel_range: Sequence[float] | None = None, pad: int = 1, zoom:
     if images.dtype != np.uint8:
         if pixel_range is None:
             raise EditingError("grid: float images need their pixel_range (the run's config.pixel_range)")
-        images = image_files.to_uint8(images, pixel_range)
+        images = image_grids.to_uint8(images, pixel_range)
     rows, columns = images.shape[:2]
-    picture = image_files.grid(images.reshape((rows * columns,) + images.shape[2:]), columns=columns, pad=pad)
-    return image_files.zoom(picture, int(zoom))
+    picture = image_grids.grid(images.reshape((rows * columns,) + images.shape[2:]), columns=columns, pad=pad)
+    return image_grids.zoom(picture, int(zoom))

@@ -1,6 +1,6 @@
 """Your own photo, end to end: align the face, encode, edit (official or own directions) or mix, write it all.
 
-What `python -m alae_tf.edit --photos=...` does, as library calls on an opened run:
+What `alae-edit --photos=...` does, as library calls on an opened run:
 
 - `load_photos`: every photo (files or folders; any size; RGB, RGBA, grey, palette; EXIF orientation
   honoured; `alae_tf.faces.photos`) is, with `align`, aligned by the official FFHQ recipe
@@ -34,9 +34,9 @@ import pathlib
 
 import numpy as np
 
-from alae_tf import atomic, data
-from alae_tf import images as image_files
-from alae_tf.editing import official, operations, workflows
+from alae_tf import atomic, data, image_grids
+from alae_tf.editing import official, operations, options, outputs, workflows
+from alae_tf.editing.checks import check_int
 from alae_tf.editing.directions import Direction
 from alae_tf.editing.errors import EditingError
 from alae_tf.editing.style_layers import num_style_layers, style_layer_range
@@ -98,8 +98,8 @@ def pool_to(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def _names(paths: list[str]) -> list[str]:
-    stems = [workflows._safe_name(os.path.splitext(os.path.basename(p))[0], "photo") for p in paths]
-    return workflows._unique_names(stems)
+    stems = [options.safe_name(os.path.splitext(os.path.basename(p))[0], "photo") for p in paths]
+    return options.unique_names(stems)
 
 
 def load_photos(
@@ -123,8 +123,7 @@ def load_photos(
     if isinstance(photo_specs, (str, os.PathLike)):
         photo_specs = [str(photo_specs)]
     paths = photos.list_photos([str(s) for s in photo_specs if str(s).strip()])
-    if isinstance(face_index, bool) or not isinstance(face_index, numbers.Integral) or face_index < 0:
-        raise EditingError(f"face_index must be an int >= 0, got {face_index!r}")
+    check_int(face_index, "face_index", 0)
     if not align and (landmarks_file or face_index):
         raise EditingError("--face_index and --landmarks choose the face to align: they need --align")
     table = landmarks.table_for_photos(landmarks_file, paths, face_index)
@@ -158,19 +157,19 @@ def load_photos(
         pixels.append(pool_to(x, resolution))
         records.append(record)
     stacked = np.stack(pixels).astype(np.float32)
-    return PhotoSet(stacked, image_files.to_uint8(stacked, pixel_range), _names(paths), records)
+    return PhotoSet(stacked, image_grids.to_uint8(stacked, pixel_range), _names(paths), records)
 
 
 def _rows(images_uint8_columns) -> np.ndarray:
     return np.stack(images_uint8_columns, axis=1)  # [N, columns, H, W, C]
 
 
-def _write(final: pathlib.Path, pictures, texts, notes, arrays=None) -> workflows.Written:
+def _write(final: pathlib.Path, pictures, texts, notes, arrays=None) -> outputs.Written:
     """Write `{relative path: uint8 [H, W, C]}`, texts and `{relative path: {key: array}}` (.npz) at once."""
     arrays = arrays or {}
     with atomic.directory(final, overwrite=final.exists()) as tmp:
         for relative, picture in pictures.items():
-            image_files.write_png(tmp / relative, picture)
+            image_grids.write_png(tmp / relative, picture)
         for relative, text in texts.items():
             atomic.write_text(tmp / relative, text)
         for relative, fields in arrays.items():
@@ -180,7 +179,7 @@ def _write(final: pathlib.Path, pictures, texts, notes, arrays=None) -> workflow
     grids = [final / r for r in pictures if "/" not in r]
     singles = [final / r for r in pictures if "/" in r]
     others = [final / r for r in (*texts, *arrays)]
-    return workflows.Written(final, grids, singles, [*grids, *singles, *others], list(notes))
+    return outputs.Written(final, grids, singles, [*grids, *singles, *others], list(notes))
 
 
 def _numbers(values, count: int, what: str) -> list[float] | None:
@@ -217,7 +216,7 @@ def edit_photos(
     output_dir=None,
     overwrite: bool = False,
     use_ema: bool = True,
-) -> workflows.Written:
+) -> outputs.Written:
     """Edit aligned photos and write the aligned input, reconstruction, edit and grid (see the module docstring).
 
     Args:
@@ -245,7 +244,7 @@ def edit_photos(
     if wrong:
         raise EditingError(f"directions {wrong} are not {latent} numbers long: they were made for another model")
     count = len(directions)
-    layers = workflows.parse_layers(layers)
+    layers = options.parse_layers(layers)
     if rule == "official":
         if strengths:
             raise EditingError(
@@ -263,11 +262,11 @@ def edit_photos(
             raise EditingError(f"--edit_rule=strength needs --strengths, one per direction ({count})")
         span = style_layer_range(model, layers, "--layers")
     workflows.check_refinement(refine_steps, refine_learning_rate)
-    final = workflows._output_folder(run, output_dir, "photo", overwrite)
+    final = outputs.output_folder(run, output_dir, "photo", overwrite)
 
     x, names, pixel_range = photo_set.pixels, photo_set.names, run.config.pixel_range
-    to_uint8 = lambda images: image_files.to_uint8(images, pixel_range)  # noqa: E731
-    codes = {"": workflows._encode(model, x, use_ema)}
+    to_uint8 = lambda images: image_grids.to_uint8(images, pixel_range)  # noqa: E731
+    codes = {"": workflows.encode_batched(model, x, use_ema)}
     notes, refine_report = [], None
     if refine_steps:
         codes["refined/"], refine_report, note = workflows.refine_codes(
@@ -296,8 +295,8 @@ def edit_photos(
             pictures[f"{prefix}reconstruction/{n}.png"] = reconstruction[i]
             pictures[f"{prefix}edited/{n}.png"] = edited[i]
         columns += [reconstruction, edited]
-    pictures["grid.png"] = operations.grid(_rows(columns), zoom=image_files.tile_zoom(run.image_shape[0]))
-    manifest = workflows._manifest(
+    pictures["grid.png"] = operations.grid(_rows(columns), zoom=image_grids.tile_zoom(run.image_shape[0]))
+    manifest = outputs.manifest(
         run,
         "photo_edit",
         use_ema,
@@ -317,7 +316,7 @@ def edit_photos(
         ],
         refine=refine_report,
     )
-    return _write(final, pictures, {workflows.MANIFEST: manifest}, notes, arrays)
+    return _write(final, pictures, {outputs.MANIFEST: manifest}, notes, arrays)
 
 
 def mix_ranges(model) -> list[tuple[str, int, int]]:
@@ -344,17 +343,17 @@ def mix_photos(run, photo_set: PhotoSet, *, output_dir=None, overwrite: bool = F
             f"--mode=mix with --photos takes two photos (A gives the styles of each range, B the rest), got "
             f"{len(photo_set.names)}"
         )
-    final = workflows._output_folder(run, output_dir, "photo_mix", overwrite)
+    final = outputs.output_folder(run, output_dir, "photo_mix", overwrite)
     ranges = mix_ranges(model)
     pixel_range = run.config.pixel_range
-    w = workflows._encode(model, photo_set.pixels, use_ema)
+    w = workflows.encode_batched(model, photo_set.pixels, use_ema)
     styles = operations.styles_from_w(model, w).numpy()  # [2, S, latent]
-    reconstruction = image_files.to_uint8(operations.decode_styles(model, styles, use_ema), pixel_range)
+    reconstruction = image_grids.to_uint8(operations.decode_styles(model, styles, use_ema), pixel_range)
     mixed = []
     for _, start, end in ranges:
         style = styles[1:2].copy()
         style[:, start:end] = styles[0:1, start:end]
-        mixed.append(image_files.to_uint8(operations.decode_styles(model, style, use_ema), pixel_range)[0])
+        mixed.append(image_grids.to_uint8(operations.decode_styles(model, style, use_ema), pixel_range)[0])
     a, b = photo_set.names
     pictures = {f"aligned/{n}.png": photo_set.aligned[i] for i, n in enumerate(photo_set.names)}
     for i, n in enumerate(photo_set.names):
@@ -362,12 +361,12 @@ def mix_photos(run, photo_set: PhotoSet, *, output_dir=None, overwrite: bool = F
     for (name, _, _), image in zip(ranges, mixed):
         pictures[f"mix/{a}__into__{b}__{name}.png"] = image
     row = [*photo_set.aligned, *reconstruction, *mixed]
-    pictures["grid.png"] = operations.grid(np.stack(row)[None], zoom=image_files.tile_zoom(run.image_shape[0]))
+    pictures["grid.png"] = operations.grid(np.stack(row)[None], zoom=image_grids.tile_zoom(run.image_shape[0]))
     notes = []
     total = num_style_layers(model)
     if len(ranges) < len(MIX_RANGES):
         notes.append(f"this model has {total} style inputs: the official ranges past {total} are empty and left out")
-    manifest = workflows._manifest(
+    manifest = outputs.manifest(
         run,
         "photo_mix",
         use_ema,
@@ -383,4 +382,4 @@ def mix_photos(run, photo_set: PhotoSet, *, output_dir=None, overwrite: bool = F
             *(f"mix {name}" for name, _, _ in ranges),
         ],
     )
-    return _write(final, pictures, {workflows.MANIFEST: manifest}, notes)
+    return _write(final, pictures, {outputs.MANIFEST: manifest}, notes)

@@ -14,8 +14,7 @@ is cut to them, so "fine" is empty on a model at 32 px or below and asking for i
 
 from __future__ import annotations
 
-import numbers
-
+from alae_tf.editing.checks import is_int
 from alae_tf.editing.errors import EditingError
 
 # (first block, first block after) of each group, by block index: block b draws at 4 * 2**b px.
@@ -81,7 +80,7 @@ def style_layer_range(model, layers: str | tuple[int, int] | None, what: str = "
         return start, end
     try:
         start, end = layers
-        ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (start, end))
+        ok = all(is_int(v) for v in (start, end))
     except (TypeError, ValueError):
         ok = False
     if not ok or not 0 <= start < end <= total:

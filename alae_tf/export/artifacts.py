@@ -32,11 +32,11 @@ def read_metadata(saved_model_dir):
     if not (saved_model_dir / "saved_model.pb").is_file():
         raise ExportError(
             f"{saved_model_dir} is not a SavedModel folder (no saved_model.pb): pass a version folder "
-            "such as OUT/encoder/1 written by export/saved_model.py"
+            "such as OUT/encoder/1 written by alae-export-saved-model"
         )
     path = saved_model_dir / METADATA_PATH
     if not path.is_file():
-        raise ExportError(f"{saved_model_dir} has no {METADATA_PATH}: it was not written by export/saved_model.py")
+        raise ExportError(f"{saved_model_dir} has no {METADATA_PATH}: it was not written by alae-export-saved-model")
     return json.loads(path.read_text())
 
 

@@ -129,7 +129,9 @@ def read_directions_asset(saved_model_dir):
     """
     path = storage.path(saved_model_dir) / DIRECTIONS_PATH
     if not path.is_file():
-        raise ExportError(f"{saved_model_dir} has no {DIRECTIONS_PATH}: not an editor written by export/saved_model.py")
+        raise ExportError(
+            f"{saved_model_dir} has no {DIRECTIONS_PATH}: not an editor written by alae-export-saved-model"
+        )
     record = json.loads(path.read_text())
     if record.get("format") != DIRECTIONS_FORMAT:
         raise ExportError(f"{path} has format {record.get('format')!r}; this build reads {DIRECTIONS_FORMAT!r}")

@@ -17,7 +17,7 @@ from ai_edge_litert.interpreter import Interpreter
 from alae_tf import data
 from alae_tf.export import input_checks
 from alae_tf.export.artifacts import ExportError
-from alae_tf.metrics.representation import knn_predict
+from alae_tf.probes import knn_predict
 from alae_tf.workdir import pool_to_resolution
 
 SIGNATURE = "encode_float"

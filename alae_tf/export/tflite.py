@@ -61,7 +61,7 @@ INTEGER_OPS = {
 
 @dataclasses.dataclass(frozen=True)
 class TFLiteOptions:
-    """How to convert and check (see `export/tflite.py --help`).
+    """How to convert and check (see `alae-export-tflite --help`).
 
     Attributes:
         quantize: one of `QUANTIZE_MODES`.

@@ -4,5 +4,5 @@
 - `landmarks`: dlib's face detector and 68-point predictor (weights from `face-recognition-models`),
   face selection, and landmark files for users with their own detector.
 - `photos`: reading a photo (any size and mode, EXIF orientation honoured).
-- `workflow`: a list of photos to aligned PNG files; `python -m alae_tf.align` is its command line.
+- `workflow`: a list of photos to aligned PNG files; `alae-align` is its command line.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from alae_tf import images
+from alae_tf import image_grids
 from alae_tf.data.base import DatasetError
 from alae_tf.faces import alignment, landmarks, photos
 
@@ -79,6 +79,6 @@ def align_photos(
                 message = f"{photo}: {message}"
             outcomes.append(Outcome(photo, error=message.splitlines()[0]))
             continue
-        images.write_png(outputs[photo], crop)
+        image_grids.write_png(outputs[photo], crop)
         outcomes.append(Outcome(photo, output=outputs[photo], faces=faces, face_index=index))
     return outcomes

@@ -8,6 +8,8 @@ import functools
 
 import numpy as np
 
+from alae_tf.features import require_judge
+
 # What `EvalContext.image_features` can embed: the evaluation split, samples G(F(z)), and
 # reconstructions G(E(x)) of the evaluation split.
 IMAGE_SETS = ("real", "generated", "reconstructed")
@@ -114,10 +116,14 @@ class EvalContext:
         """The feature network, or a ValueError saying how to get one."""
         if self.features is None:
             raise ValueError(
-                "this metric needs a feature network: train one with `python -m alae_tf.features "
+                "this metric needs a feature network: train one with `alae-train-judge "
                 "--dataset=... --output=FILE.keras` and pass it (or supply Inception-v3 weights)"
             )
         return self.features
+
+    def require_judge(self):
+        """The feature network if it can judge classes (`alae_tf.features.require_judge`), else a ValueError."""
+        return require_judge(self.require_features())
 
     def image_features(self, which):
         """Features `[n, d]` (float64) of one of `IMAGE_SETS`, by `self.features`; cached.

@@ -10,6 +10,9 @@ of evaluation images.
   differences and InterFaceGAN normals of two-class linear SVMs (both scaled so that strength 1
   is the class-mean gap). The strength reported for all pairs is chosen on training images, per
   kind, then the better kind on those; the evaluation images only score it.
+- `class_mean_edit`: the quality protocol's quick class edit: each evaluation image moved by the
+  class-mean difference (strength 1) towards one random other class. Both class-edit metrics score
+  an edit by one measure, `class_edit_hits` (decode, judge, compare with the target).
 - `ink_edit`: a direction that changes ink mass (mean pixel value, regression on the training
   codes): the rank correlation between strength and the measured ink change, and at the strength
   that adds 20 % ink, the share of images whose judged class stays what it was before the edit.
@@ -24,9 +27,11 @@ import numpy as np
 import tensorflow as tf
 
 from alae_tf import editing
+from alae_tf.features import classes_from_features, classes_of_images
 from alae_tf.layers import downsample_avg_to
-from alae_tf.metrics.judge import _judge, class_mean_codes
+from alae_tf.metrics.judge import eval_labels
 from alae_tf.metrics.registry import register
+from alae_tf.probes import class_mean_codes
 
 # Strength 1 is the class-mean gap for both kinds, but a linear normal only carries the gap's
 # projection on it (in a 256-d w, often a tenth of the gap's length): its grid reaches further.
@@ -37,17 +42,38 @@ INK_EDIT_GRID = tuple(np.round(np.linspace(-1.5, 1.5, 13), 2))
 INK_TARGET = 0.20
 
 
-def _decoded(ctx, codes, noise_seed=(0, 0)):
-    """Clipped G(w) float images of codes `[N, latent]`, batch by batch."""
+# The noise of style nets' decodes in the class, ink and LEC edits: the same for every edit, so
+# a strength-0 edit is exactly the reconstruction and two strengths differ only by the move.
+EDIT_NOISE_SEED = (0, 0)
+
+
+def _decoded(ctx, codes, noise_seed=EDIT_NOISE_SEED):
+    """Clipped G(w) float images of codes `[N, latent]`, batch by batch (`noise_seed` None: the model's own)."""
+    seed = None if noise_seed is None else tf.constant(noise_seed, tf.int32)
     for start in range(0, len(codes), ctx.batch_size):
         w = tf.constant(codes[start : start + ctx.batch_size], tf.float32)
-        yield ctx.clip(ctx._decode_fn(w, noise_seed=tf.constant(noise_seed, tf.int32)))
+        yield ctx.clip(ctx._decode_fn(w, noise_seed=seed))
 
 
-def _judged(ctx, codes):
+def _judged(ctx, codes, noise_seed=EDIT_NOISE_SEED):
     """The judge's classes `[N]` of G(w) for codes `[N, latent]`."""
-    judge = _judge(ctx)
-    return np.concatenate([np.argmax(judge.logits(judge(x, ctx.pixel_range)), axis=1) for x in _decoded(ctx, codes)])
+    judge = ctx.require_judge()
+    return np.concatenate([classes_of_images(judge, x, ctx.pixel_range) for x in _decoded(ctx, codes, noise_seed)])
+
+
+def class_edit_hits(ctx, codes, sources, targets, directions, strength, noise_seed=EDIT_NOISE_SEED):
+    """Does each class edit reach its target? Booleans `[N]`, the one measure of every class-edit metric.
+
+    Code i moves by `strength * directions[(sources[i], targets[i])]`, is decoded (clipped) and judged;
+    it is a hit when the judge sees `targets[i]`.
+
+    Args:
+        codes: `[N, latent]`; sources, targets: int classes `[N]`.
+        directions: `{(source, target): vector [latent]}` (`class_edit_directions`).
+        noise_seed: of style nets' noise (`EDIT_NOISE_SEED`; None: the model's own draw).
+    """
+    steps = np.stack([directions[(int(a), int(b))] for a, b in zip(sources, targets)]) if len(codes) else 0.0
+    return _judged(ctx, codes + strength * steps, noise_seed) == np.asarray(targets)
 
 
 def _per_class(labels, count, num_classes):
@@ -59,19 +85,20 @@ def pair_success(ctx, codes, labels, directions, strengths, count, num_classes):
     """Success `[S, classes, classes]` (NaN on the diagonal) of moving `count` codes per source class."""
     success = np.full((len(strengths), num_classes, num_classes), np.nan)
     chosen = _per_class(labels, count, num_classes)
+    # Every source image towards every other class, in (source, target) order: one judged batch per strength.
+    rows, sources, targets = [], [], []
+    for source in range(num_classes):
+        for target in range(num_classes):
+            if source != target and len(chosen[source]):
+                rows.append(chosen[source])
+                sources += [source] * len(chosen[source])
+                targets += [target] * len(chosen[source])
+    rows, sources, targets = np.concatenate(rows), np.asarray(sources), np.asarray(targets)
     for s, strength in enumerate(strengths):
-        moved, sources, targets = [], [], []
+        hits = class_edit_hits(ctx, codes[rows], sources, targets, directions, strength)
         for source in range(num_classes):
             for target in range(num_classes):
-                if source != target and len(chosen[source]):
-                    moved.append(codes[chosen[source]] + strength * directions[(source, target)])
-                    sources += [source] * len(chosen[source])
-                    targets += [target] * len(chosen[source])
-        judged = _judged(ctx, np.concatenate(moved))
-        hits = judged == np.asarray(targets)
-        for source in range(num_classes):
-            for target in range(num_classes):
-                mask = (np.asarray(sources) == source) & (np.asarray(targets) == target)
+                mask = (sources == source) & (targets == target)
                 if mask.any():
                     success[s, source, target] = hits[mask].mean()
     return success
@@ -106,7 +133,7 @@ def class_edit(ctx, images_per_class=100, select_per_class=50, strengths=CLASS_E
     """
     if ctx.train_labels is None or ctx.test_labels is None:
         raise ValueError("class_edit needs labels on both splits")
-    num_classes = _judge(ctx).num_classes
+    num_classes = ctx.require_judge().num_classes
     train_labels = np.asarray(ctx.train_labels, np.int64)
     test_labels = np.asarray(ctx.test_labels[: len(ctx.eval_images)], np.int64)
     test_codes = ctx.test_codes[: len(test_labels)].astype(np.float64)
@@ -135,6 +162,29 @@ def class_edit(ctx, images_per_class=100, select_per_class=50, strengths=CLASS_E
         "class_edit_strengths": {k: [float(s) for s in v] for k, v in strengths.items()},
         "class_edit_images": int(min(images_per_class, np.bincount(test_labels).min())),
     }
+
+
+@register("class_mean_edit", needs=("features", "labels"))
+def class_mean_edit(ctx):
+    """Edit success of class-mean directions: `w + mean_w[target] - mean_w[label]`, decoded and judged.
+
+    The quality protocol's quick class edit (`alae_tf.quality`): `class_edit_hits` at strength 1 on
+    class-mean differences, one target per image instead of `class_edit`'s every pair and strength grid.
+    Class means are of E(train). Each evaluation image gets one target class, drawn uniformly
+    among the other classes (seeded by the context's seed), and is decoded with the model's own noise.
+    `class_mean_edit_success`: the fraction of edited images the judge gives the target class.
+    """
+    ctx.require_judge()
+    if ctx.train_labels is None:
+        raise ValueError("class_mean_edit needs labels; the training split has none")
+    labels = eval_labels(ctx)
+    means = class_mean_codes(ctx.train_codes, ctx.train_labels)
+    num_classes = len(means)
+    rng = np.random.default_rng([ctx.seed, 3])
+    targets = (labels + rng.integers(1, num_classes, size=len(labels))) % num_classes
+    directions = {(a, b): means[b] - means[a] for a in range(num_classes) for b in range(num_classes) if a != b}
+    hits = class_edit_hits(ctx, ctx.test_codes[: len(labels)], labels, targets, directions, 1.0, noise_seed=None)
+    return {"class_mean_edit_success": float(np.mean(hits)), "class_mean_edit_samples": len(labels)}
 
 
 def spearman(x, y):
@@ -176,7 +226,7 @@ def ink_edit(ctx, images=1000, grid=INK_EDIT_GRID, target=INK_TARGET, probe_imag
     `ink_edit_off_attribute_drift` (per strength) and `..._at_target`: how far the edit moves the
     image outside ink mass, in the judge's features (`off_attribute_drift`).
     """
-    judge = _judge(ctx)
+    judge = ctx.require_judge()
     direction = ink_direction(ctx.train_codes, ctx.train_images, ctx.train_labels, seed=ctx.seed).vector
     codes = ctx.test_codes[:images].astype(np.float64)
     probe = codes[:probe_images]
@@ -192,7 +242,7 @@ def ink_edit(ctx, images=1000, grid=INK_EDIT_GRID, target=INK_TARGET, probe_imag
         for x in _decoded(ctx, codes + strength * direction):
             ink.append(_ink(x, ctx.pixel_range))
             feats.append(np.asarray(judge(x, ctx.pixel_range), np.float64))
-            judged.append(np.argmax(judge.logits(feats[-1]), axis=1))
+            judged.append(classes_from_features(judge, feats[-1]))
         inks.append(np.concatenate(ink))
         classes.append(np.concatenate(judged))
         features.append(np.concatenate(feats))
@@ -235,7 +285,7 @@ def _ink_feature_axis(ctx, judge, images=2000):
         inks.append(_ink(x, ctx.pixel_range))
     feats, inks = np.concatenate(feats), np.concatenate(inks)
     labels = ctx.test_labels
-    labels = np.argmax(judge.logits(feats), axis=1) if labels is None else np.asarray(labels[: len(feats)], np.int64)
+    labels = classes_from_features(judge, feats) if labels is None else np.asarray(labels[: len(feats)], np.int64)
     centred = feats - class_mean_codes(feats, labels)[labels]
     ink_means = np.bincount(labels, weights=inks) / np.maximum(np.bincount(labels), 1)
     axis = centred.T @ (inks - ink_means[labels])  # covariance of each feature with ink, within classes

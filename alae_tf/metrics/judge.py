@@ -1,7 +1,7 @@
 """Metrics a classifier of the dataset judges, and the samples' high-frequency energy.
 
 The judge is the context's feature network when it has a class head (the project's
-classifier, `alae_tf.features.ClassifierFeatures`): its features of real images, samples and
+classifier, `alae_tf.features.classifier`): its features of real images, samples and
 reconstructions are computed once per context (`EvalContext.image_features`) and its head
 turns them into classes, so these metrics add no pass over the images beyond FD's.
 
@@ -10,40 +10,30 @@ turns them into classes, so these metrics add no pass over the images beyond FD'
   than the judge judges the original.)
 - `class_coverage`: the judge's class histogram of samples G(F(z)): a generator that drops
   a class shows it as a fraction near zero.
-- `class_mean_edit`: move E(x) by the difference of two class means in w and decode: how
-  often does the judge then see the target class? The simplest latent edit there is.
 - `hf_ratio`: mean squared 3x3 Laplacian of samples (and reconstructions) over that of the
   real images: speckle reads above 1, blur below.
+
+The class-mean edit the judge scores (`class_mean_edit`) is with the other class edits, in
+`alae_tf.metrics.editing`.
 """
 
 import numpy as np
 import tensorflow as tf
 
+from alae_tf.features import classes_from_features
 from alae_tf.metrics.registry import register
 
 # The 4-neighbour discrete Laplacian.
 _LAPLACIAN = np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], np.float32)
 
 
-def _judge(ctx):
-    """The context's feature network if it can judge classes, else a ValueError saying why."""
-    features = ctx.require_features()
-    if getattr(features, "num_classes", None) is None:
-        raise ValueError(
-            f"this metric needs a classifier to judge classes; the feature network "
-            f"{features.name!r} has no class head (use the project's classifier: "
-            f"`python -m alae_tf.features`)"
-        )
-    return features
-
-
 def judged_classes(ctx, which):
     """The judge's classes `[n]` (int64) of one of `IMAGE_SETS` ("real", "generated", "reconstructed")."""
-    judge = _judge(ctx)
-    return np.argmax(judge.logits(ctx.image_features(which)), axis=1).astype(np.int64)
+    return classes_from_features(ctx.require_judge(), ctx.image_features(which))
 
 
-def _eval_labels(ctx):
+def eval_labels(ctx):
+    """The labels `[n]` (int64) of `ctx.eval_images`, or a ValueError when the split has none."""
     if ctx.test_labels is None:
         raise ValueError("this metric needs labels; the evaluation split has none")
     return np.asarray(ctx.test_labels[: len(ctx.eval_images)], np.int64)
@@ -58,7 +48,7 @@ def recon_class(ctx):
     `recon_class_kept_relative`: the first over the second; `recon_class_agreement`: the
     fraction where the judge gives the reconstruction the class it gives the original.
     """
-    labels = _eval_labels(ctx)
+    labels = eval_labels(ctx)
     real, reconstructed = judged_classes(ctx, "real"), judged_classes(ctx, "reconstructed")
     kept, accuracy = float(np.mean(reconstructed == labels)), float(np.mean(real == labels))
     return {
@@ -77,7 +67,7 @@ def class_coverage(ctx):
     `sample_class_fractions` (one per class, summing to 1), its min and max, and
     `sample_class_entropy_ratio` (entropy over log(classes): 1 for a uniform histogram).
     """
-    judge = _judge(ctx)
+    judge = ctx.require_judge()
     classes = judged_classes(ctx, "generated")
     counts = np.bincount(classes, minlength=judge.num_classes).astype(np.float64)
     fractions = counts / counts.sum()
@@ -90,42 +80,6 @@ def class_coverage(ctx):
         "sample_class_entropy_ratio": entropy / float(np.log(judge.num_classes)),
         "class_coverage_samples": int(counts.sum()),
     }
-
-
-def class_mean_codes(codes, labels):
-    """Mean code `[classes, d]` of each label (a class absent from `labels` gets NaNs)."""
-    codes, labels = np.asarray(codes, np.float64), np.asarray(labels, np.int64)
-    num_classes = int(labels.max()) + 1
-    sums = np.zeros((num_classes, codes.shape[1]))
-    np.add.at(sums, labels, codes)
-    counts = np.bincount(labels, minlength=num_classes)[:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sums / counts
-
-
-@register("class_mean_edit", needs=("features", "labels"))
-def class_mean_edit(ctx):
-    """Edit success of class-mean directions: `w + mean_w[target] - mean_w[label]`, decoded and judged.
-
-    Class means are of E(train). Each evaluation image gets one target class, drawn uniformly
-    among the other classes (seeded by the context's seed). `class_mean_edit_success`: the
-    fraction of edited images the judge gives the target class.
-    """
-    judge = _judge(ctx)
-    if ctx.train_labels is None:
-        raise ValueError("class_mean_edit needs labels; the training split has none")
-    labels = _eval_labels(ctx)
-    means = class_mean_codes(ctx.train_codes, ctx.train_labels)
-    num_classes = len(means)
-    rng = np.random.default_rng([ctx.seed, 3])
-    targets = (labels + rng.integers(1, num_classes, size=len(labels))) % num_classes
-    edited = ctx.test_codes[: len(labels)] + (means[targets] - means[labels])
-    judged = []
-    for start in range(0, len(edited), ctx.batch_size):
-        w = tf.constant(edited[start : start + ctx.batch_size], tf.float32)
-        judged.append(np.argmax(judge.logits(judge(ctx.clip(ctx._decode_fn(w)), ctx.pixel_range)), axis=1))
-    success = np.concatenate(judged) == targets
-    return {"class_mean_edit_success": float(np.mean(success)), "class_mean_edit_samples": len(labels)}
 
 
 def laplacian_energy(images):

@@ -1,36 +1,17 @@
-"""Representation quality: k-nearest-neighbour and linear SVM accuracy on E(x)."""
+"""Representation quality: k-nearest-neighbour and linear SVM accuracy on E(x).
+
+The classifiers themselves (`knn_predict`, `linear_svm_predict`) are `alae_tf.probes`; here
+they are fitted on E(train) and scored on E(test).
+"""
 
 import numpy as np
-import tensorflow as tf
 
 from alae_tf.metrics.registry import register
-
-
-def knn_predict(train_codes, train_labels, test_codes, k, chunk=512):
-    """Labels of `test_codes` by majority vote of the `k` nearest (Euclidean) train codes.
-
-    Ties go to the label whose members are nearer (each vote carries a tiny
-    rank bonus), so k=1 is plain nearest-neighbour.
-
-    Shapes: `[N, d]`, `[N]`, `[M, d]` -> `[M]` int64.
-    """
-    train = tf.constant(train_codes, tf.float32)
-    train_sq = tf.reduce_sum(tf.square(train), axis=1)
-    labels = tf.constant(train_labels, tf.int64)
-    num_classes = int(np.max(train_labels)) + 1
-    weights = 1.0 + 1e-3 * tf.range(k, 0, -1, dtype=tf.float32)
-    out = []
-    for start in range(0, len(test_codes), chunk):
-        test = tf.constant(test_codes[start : start + chunk], tf.float32)
-        # ||a-b||^2 = |a|^2 - 2ab + |b|^2; |a|^2 is constant per row and dropped.
-        dist = train_sq[tf.newaxis, :] - 2.0 * tf.matmul(test, train, transpose_b=True)
-        _, idx = tf.math.top_k(-dist, k=k)
-        votes = tf.one_hot(tf.gather(labels, idx), num_classes) * weights[tf.newaxis, :, tf.newaxis]
-        out.append(tf.argmax(tf.reduce_sum(votes, axis=1), axis=1).numpy())
-    return np.concatenate(out)
+from alae_tf.probes import knn_predict, linear_svm_predict
 
 
 def knn_accuracy(ctx, k):
+    """Accuracy of `knn_predict` with `k` neighbours: E(test) against E(train)."""
     if ctx.train_labels is None or ctx.test_labels is None:
         raise ValueError("k-NN accuracy needs labels; this dataset has none")
     predicted = knn_predict(ctx.train_codes, ctx.train_labels, ctx.test_codes, k)
@@ -47,74 +28,6 @@ def knn5(ctx):
 def knn1(ctx):
     """1-NN accuracy, the paper's MNIST protocol."""
     return {"knn1_accuracy": knn_accuracy(ctx, 1)}
-
-
-def linear_svm_predict(train_codes, train_labels, test_codes, steps=1000, l2=1e-4, tolerance=1e-9):
-    """Labels of `test_codes` by one-vs-rest linear SVMs fitted on `train_codes`.
-
-    Features are standardized with the train codes' mean and std (so the fit does not depend
-    on the scale of w). Each class gets a score `x @ W[:, c] + b[c]`, fitted to +1 for its
-    members and -1 for the rest with the squared hinge loss (LinearSVC's default) plus
-    `l2 * |W_c|^2` (the bias is not penalized): per class,
-    `mean_i relu(1 - t_i (x_i . W_c + b_c))^2 + l2 |W_c|^2`. The problem is convex and
-    piecewise quadratic, so it is solved to convergence by Newton's method on its
-    generalized Hessian with a backtracking line search (the primal L2-SVM solver of
-    Keerthi & DeCoste, 2005, as LIBLINEAR's): typically 10-30 iterations, each one linear
-    solve in d + 1 unknowns. A first-order optimizer stopped after a fixed number of steps
-    reports a lower accuracy than the SVM's (about 1 point on 50-d codes after 1000 Adam
-    steps). The predicted label is the highest score.
-
-    Args:
-        steps: at most this many Newton iterations per class (it stops earlier when the
-            gradient norm falls under `tolerance`).
-
-    Shapes: `[N, d]`, `[N]`, `[M, d]` -> `[M]` int64.
-    """
-    train = np.asarray(train_codes, np.float64)
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    std = np.where(std > 1e-12, std, 1.0)  # a constant feature carries nothing; leave it at zero
-    n, d = train.shape
-    x = np.concatenate([(train - mean) / std, np.ones((n, 1))], axis=1)
-    x_test = np.concatenate([(np.asarray(test_codes, np.float64) - mean) / std, np.ones((len(test_codes), 1))], axis=1)
-    labels = np.asarray(train_labels, np.int64)
-    num_classes = int(labels.max()) + 1
-    penalty = np.full(d + 1, float(l2))
-    penalty[-1] = 0.0  # the bias
-    weights = np.zeros((d + 1, num_classes))
-    for c in range(num_classes):
-        weights[:, c] = fit_l2_svm(x, np.where(labels == c, 1.0, -1.0), penalty, steps, tolerance)
-    return np.argmax(x_test @ weights, axis=1).astype(np.int64)
-
-
-def fit_l2_svm(x, targets, penalty, max_iterations, tolerance):
-    """One class's `w` `[d + 1]` minimising `mean relu(1 - t x.w)^2 + sum(penalty * w^2)` (see above)."""
-    n, dims = x.shape
-    w = np.zeros(dims)
-
-    def objective(w):
-        return float(np.mean(np.square(np.maximum(1.0 - targets * (x @ w), 0.0))) + np.sum(penalty * w * w))
-
-    value = objective(w)
-    for _ in range(max_iterations):
-        slack = 1.0 - targets * (x @ w)
-        active = slack > 0.0
-        xa = x[active]
-        gradient = -2.0 / n * (xa.T @ (slack[active] * targets[active])) + 2.0 * penalty * w
-        if np.linalg.norm(gradient) < tolerance:
-            break
-        # Generalized Hessian; the tiny ridge keeps it invertible when no sample is active.
-        hessian = 2.0 / n * (xa.T @ xa) + np.diag(2.0 * penalty + 1e-12)
-        direction = -np.linalg.solve(hessian, gradient)
-        step, slope = 1.0, float(gradient @ direction)
-        while True:
-            candidate = objective(w + step * direction)
-            if candidate <= value + 1e-4 * step * slope or step < 1e-8:
-                break
-            step *= 0.5
-        w, improvement, value = w + step * direction, value - candidate, candidate
-        if improvement <= 1e-12 * max(1.0, abs(value)):
-            break
-    return w
 
 
 @register("svm", needs=("labels",))

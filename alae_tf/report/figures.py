@@ -1,14 +1,14 @@
 """The report's image figures: samples, reconstructions and interpolations of a model, tiled into grids.
 
-Grids are plain numpy tiling (`alae_tf.images.grid`): they need no labels, and a tile stays
+Grids are plain numpy tiling (`alae_tf.image_grids.grid`): they need no labels, and a tile stays
 pixel-exact, enlarged only by whole-pixel repetition so small images can be seen.
 """
 
 import numpy as np
 import tensorflow as tf
 
-from alae_tf import images as image_utils
-from alae_tf.images import MIN_TILE_PX, tile_zoom, zoom  # noqa: F401  (the report's names for them)
+from alae_tf import image_grids as image_utils
+from alae_tf.image_grids import MIN_TILE_PX, tile_zoom, zoom  # noqa: F401  (the report's names for them)
 
 
 def image_grid(images_float: np.ndarray, pixel_range, factor: int = 1, columns: int | None = None) -> np.ndarray:

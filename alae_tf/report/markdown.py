@@ -147,7 +147,7 @@ def report_markdown(
     if options:
         lines += [
             "",
-            "Options of this run (`python -m alae_tf.evaluate --help`): "
+            "Options of this run (`alae-evaluate --help`): "
             + ", ".join(f"`{k}={v}`" for k, v in options.items())
             + ".",
         ]

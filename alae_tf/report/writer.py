@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 
 from alae_tf import atomic, data, editing, storage
-from alae_tf import images as image_utils
+from alae_tf import image_grids as image_utils
 from alae_tf.report import curves as curves_lib
 from alae_tf.report import editing_figures, figures, markdown
 from alae_tf.report.scalars import read_scalars

@@ -1,4 +1,4 @@
-"""Official checkpoint dicts -> a workdir (the library behind `python -m alae_tf.convert`), without torch."""
+"""Official checkpoint dicts -> a workdir (the library behind `alae-convert`), without torch."""
 
 import os
 import subprocess
@@ -10,7 +10,7 @@ import pytest
 from alae_tf import builders, configs
 from alae_tf import workdir as workdir_lib
 from alae_tf.convert import ConversionError, export_official
-from alae_tf.convert.workdir import convert_to_workdir, import_state_dicts, parameter_map
+from alae_tf.convert.pth_to_workdir import convert_to_workdir, import_state_dicts, parameter_map
 from tests.conftest import FIXTURES, REPO
 
 NETS = {"encoder": "discriminator", "decoder": "generator", "mapping_f": "mapping_fl", "mapping_d": "mapping_tl"}
@@ -124,7 +124,7 @@ def test_binary_reads_the_training_flagfile_and_refuses_a_file_that_is_not_a_che
         [
             sys.executable,
             "-m",
-            "alae_tf.convert",
+            "alae_tf.commands.convert",
             f"--official_checkpoint={bad}",
             "--flagfile=flags/ffhq.cfg",
             f"--workdir={tmp_path / 'w'}",

@@ -42,7 +42,7 @@ def test_the_ffhq_config_gives_the_ffhq_presets_architecture(tmp_path):
 
 def test_the_style_tiny_checkpoints_own_config_fits_it(tmp_path):
     from alae_tf.convert.architecture import check_config, infer_config
-    from alae_tf.convert.workdir import load_torch_checkpoint
+    from alae_tf.convert.pth_to_workdir import load_torch_checkpoint
 
     checkpoints = FIXTURES / "checkpoints"
     official = json.loads((checkpoints / "style_tiny_expected.json").read_text())["config"]

@@ -21,7 +21,7 @@ from alae_tf import workdir as workdir_lib
 from alae_tf.convert.architecture import infer_config
 from alae_tf.convert.official import ConversionError
 from alae_tf.convert.pth import Damaged, Placeholder, damaged_parts, read_pth
-from alae_tf.convert.workdir import import_state_dicts, load_torch_checkpoint
+from alae_tf.convert.pth_to_workdir import import_state_dicts, load_torch_checkpoint
 from tests.conftest import FIXTURES, require_path
 from tests.convert import torch_files
 from tests.convert.style_tiny_pth_test import compare, convert_binary

@@ -13,7 +13,7 @@ import pytest
 
 from alae_tf.convert.official import ConversionError
 from alae_tf.convert.pth import Placeholder, read_pth, state_dicts_from_checkpoint
-from alae_tf.convert.workdir import load_torch_checkpoint
+from alae_tf.convert.pth_to_workdir import load_torch_checkpoint
 from tests.conftest import FIXTURES, require_path
 from tests.convert.torch_files import as_pickle as _pickle
 from tests.convert.torch_files import dict_ops as _dict

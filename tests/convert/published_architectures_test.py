@@ -21,7 +21,7 @@ from alae_tf.convert import ConversionError
 from alae_tf.convert.architecture import ARCHITECTURE_FIELDS, check_config, infer_config
 from alae_tf.convert.official import LAYOUTS, style_parameter_map
 from alae_tf.convert.official_config import config_from_official, read_official_config
-from alae_tf.convert.workdir import import_state_dicts, official_tensors
+from alae_tf.convert.pth_to_workdir import import_state_dicts, official_tensors
 
 DATA = pathlib.Path(__file__).parent / "data"
 PUBLISHED = json.loads((DATA / "published_architectures.json").read_text())["architectures"]
@@ -56,7 +56,8 @@ def test_the_data_covers_every_published_architecture():
 
 
 def test_parameter_counts_are_the_published_models():
-    """54.2M parameters per copy for ffhq (issue 21), from the entry shapes alone (blur kernels are buffers)."""
+    """54.2M parameters per copy for ffhq (the published model), from the entry shapes alone (blur kernels
+    are buffers)."""
     counts = {
         arch: sum(
             int(np.prod(shape))

@@ -3,7 +3,7 @@
 Both of torch's formats: `style_tiny.pth` (zip) and `style_tiny_legacy.pth` (the same object re-saved in the
 pre-1.6 format of the authors' published models) must convert to the same nets and outputs.
 
-`python -m alae_tf.convert` reads the .pth (with any `import torch` made to fail), infers
+`alae-convert` reads the .pth (with any `import torch` made to fail), infers
 its architecture from the tensor shapes and writes a workdir at the checkpoint's level,
 which `open_run` reopens; then
 every array of `style_tiny_expected.npz` (the official code's outputs at lod 2,
@@ -38,7 +38,7 @@ from alae_tf import configs
 from alae_tf import workdir as workdir_lib
 from alae_tf.convert import ConversionError
 from alae_tf.convert.architecture import check_config, infer_config
-from alae_tf.convert.workdir import checkpoint_level, convert_to_workdir, load_torch_checkpoint
+from alae_tf.convert.pth_to_workdir import checkpoint_level, convert_to_workdir, load_torch_checkpoint
 from alae_tf.layers import style_modulation
 from tests.conftest import FACES, FIXTURES, REPO
 from tests.convert.official_style_parity_test import nchw, nhwc
@@ -64,7 +64,7 @@ FORMATS = {"zip": (PTH, ()), "legacy": (LEGACY_PTH, (f"--level={LOD}",))}
 
 @pytest.fixture(scope="module", params=sorted(FORMATS))
 def run(request, tmp_path_factory):
-    """The workdir `python -m alae_tf.convert` writes from the .pth (this venv has no torch), reopened."""
+    """The workdir `alae-convert` writes from the .pth (this venv has no torch), reopened."""
     pth, flags = FORMATS[request.param]
     workdir = tmp_path_factory.mktemp(f"style_tiny_{request.param}") / "w"
     result = convert_binary("--preset=faces_tiny", "--infer_architecture", f"--workdir={workdir}", *flags, pth=pth)
@@ -232,7 +232,7 @@ def convert_binary(*flags, pth=PTH):
     (blocker / "torch.py").write_text(NO_TORCH)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=f"{blocker}{os.pathsep}{REPO}")
     return subprocess.run(
-        [sys.executable, "-m", "alae_tf.convert", f"--official_checkpoint={pth}", *flags],
+        [sys.executable, "-m", "alae_tf.commands.convert", f"--official_checkpoint={pth}", *flags],
         capture_output=True,
         text=True,
         env=env,

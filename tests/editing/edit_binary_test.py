@@ -1,4 +1,4 @@
-"""`python -m alae_tf.edit` end to end, on a tiny saved MLP run (its refusals are tested on the library)."""
+"""`alae-edit` end to end, on a tiny saved MLP run (its refusals are tested on the library)."""
 
 import os
 import subprocess
@@ -22,7 +22,7 @@ def run_path(tmp_path_factory):
 def run_edit(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     return subprocess.run(
-        [sys.executable, "-m", "alae_tf.edit", *args],
+        [sys.executable, "-m", "alae_tf.commands.edit", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -59,5 +59,5 @@ def test_a_refusal_exits_non_zero_and_writes_nothing(run_path, tmp_path):
     out = tmp_path / "out"
     result = run_edit("--mode=mix", f"--workdir={run_path}", "--split=test", "--count=2", f"--output_dir={out}")
     assert result.returncode != 0
-    assert "alae_tf.edit: error: --mode=mix needs style nets" in result.stderr and "MLP nets" in result.stderr
+    assert "alae-edit: error: --mode=mix needs style nets" in result.stderr and "MLP nets" in result.stderr
     assert not out.exists() and not (run_path / "edits").exists()

@@ -14,7 +14,7 @@ import pytest
 from alae_tf import configs, data, editing
 from alae_tf import workdir as workdir_lib
 from alae_tf.convert.architecture import infer_config
-from alae_tf.convert.workdir import checkpoint_level, convert_to_workdir, load_torch_checkpoint
+from alae_tf.convert.pth_to_workdir import checkpoint_level, convert_to_workdir, load_torch_checkpoint
 from alae_tf.editing import official
 from tests.conftest import FIXTURES
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.needs_path(PTH, "the official checkpoint of ../shared/f
 
 
 def converted_workdir(path):
-    """`style_tiny.pth` converted as `python -m alae_tf.convert --preset=faces_tiny --infer_architecture` does."""
+    """`style_tiny.pth` converted as `alae-convert --preset=faces_tiny --infer_architecture` does."""
     state_dicts = load_torch_checkpoint(PTH)
     config = infer_config(state_dicts, base=configs.PRESETS["faces_tiny"])
     convert_to_workdir(state_dicts, config, path, level=checkpoint_level(PTH))

@@ -1,4 +1,4 @@
-"""`python -m alae_tf.edit --photos=... --align` end to end on a converted official checkpoint, and its library.
+"""`alae-edit --photos=... --align` end to end on a converted official checkpoint, and its library.
 
 Photos are made from ../shared/data/faces128 faces placed on canvases (`tests.faces.scenes`): one face,
 two faces, none, the one face as RGBA and a tilted one as grey. The command runs with every network
@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from alae_tf import editing
-from alae_tf import images as image_files
+from alae_tf import image_grids as image_files
 from alae_tf import workdir as workdir_lib
 from alae_tf.editing import official, photo_edits
 from alae_tf.faces import landmarks
@@ -77,7 +77,12 @@ def no_network(tmp_path_factory):
 def run_edit(no_network, *args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=f"{no_network}{os.pathsep}{REPO}")
     return subprocess.run(
-        [sys.executable, "-m", "alae_tf.edit", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=300
+        [sys.executable, "-m", "alae_tf.commands.edit", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
     )
 
 
@@ -140,7 +145,7 @@ def test_a_photo_without_a_face_is_refused_and_nothing_is_written(run_path, fold
         f"--output_dir={out}",
     )
     assert result.returncode != 0
-    assert f"alae_tf.edit: error: {photo_dir / 'noface.png'}: no face found" in result.stderr
+    assert f"alae-edit: error: {photo_dir / 'noface.png'}: no face found" in result.stderr
     assert not out.exists() and not (run_path / "edits").exists()
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alae_tf import atomic, builders, configs, data, images, workdir
+from alae_tf import atomic, builders, configs, data, workdir
+from alae_tf import image_grids as images
 from alae_tf.checkpoint import CheckpointError, CheckpointManager
 from alae_tf.editing import Direction, EditingError, load_directions, operations, workflows
 

@@ -22,7 +22,7 @@ def test_binaries_export_convert_and_check(workdir, tmp_path):
     )
     assert ok == 0, stderr[-3000:]
     assert f"encoder: {out / 'encoder' / '1'}" in stdout and (out / "models.config").is_file()
-    assert no_checkpoint[0] != 0 and "export/saved_model.py: error:" in no_checkpoint[2]
+    assert no_checkpoint[0] != 0 and "alae-export-saved-model: error:" in no_checkpoint[2]
     assert "train into it first" in no_checkpoint[2] and not (tmp_path / "x").exists()
 
     lite, onnx = finish(
@@ -79,10 +79,10 @@ def test_binaries_refuse_bad_input_and_write_nothing(exported, workdir, tmp_path
             ),
         ]
     )
-    assert existing[0] != 0 and "export/saved_model.py: error:" in existing[2] and "already exist" in existing[2]
+    assert existing[0] != 0 and "alae-export-saved-model: error:" in existing[2] and "already exist" in existing[2]
     assert digest(exported.out) == before
     assert bad_mode[0] != 0 and "--quantize=int4" in bad_mode[2] and "none|float16|dynamic|int8" in bad_mode[2]
-    assert empty_data[0] != 0 and "export/tflite.py: error:" in empty_data[2] and "no PNG/JPEG" in empty_data[2]
-    assert bad_signature[0] != 0 and "export/onnx_model.py: error:" in bad_signature[2]
+    assert empty_data[0] != 0 and "alae-export-tflite: error:" in empty_data[2] and "no PNG/JPEG" in empty_data[2]
+    assert bad_signature[0] != 0 and "alae-export-onnx: error:" in bad_signature[2]
     assert "no signature 'nope'" in bad_signature[2]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]

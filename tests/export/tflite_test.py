@@ -9,7 +9,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from alae_tf import data
 from alae_tf.export import ExportError, tflite
-from alae_tf.metrics.representation import knn_predict
+from alae_tf.probes import knn_predict
 from tests.export.conftest import leftovers
 
 # The 5-NN check runs on a fixed 10k train / 10k test subset: with 2k test images the

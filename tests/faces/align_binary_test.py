@@ -1,4 +1,4 @@
-"""`python -m alae_tf.align` end to end, and the photo workflow under it: modes, EXIF, faces, landmark files."""
+"""`alae-align` end to end, and the photo workflow under it: modes, EXIF, faces, landmark files."""
 
 import functools
 import json
@@ -66,7 +66,14 @@ def test_the_binary_aligns_a_folder_and_names_the_photo_without_a_face(photo_dir
     out = tmp_path / "out"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     result = subprocess.run(
-        [sys.executable, "-m", "alae_tf.align", f"--photos={photo_dir}", f"--output_dir={out}", f"--resolution={SIZE}"],
+        [
+            sys.executable,
+            "-m",
+            "alae_tf.commands.align",
+            f"--photos={photo_dir}",
+            f"--output_dir={out}",
+            f"--resolution={SIZE}",
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -74,8 +81,8 @@ def test_the_binary_aligns_a_folder_and_names_the_photo_without_a_face(photo_dir
         timeout=300,
     )
     assert result.returncode == 1, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("align:")]
-    assert errors == [f"align: {photo_dir / 'noface.png'}: no face found (dlib's frontal face detector); pass "
+    errors = [line for line in result.stderr.splitlines() if line.startswith("alae-align:")]
+    assert errors == [f"alae-align: {photo_dir / 'noface.png'}: no face found (dlib's frontal face detector); pass "
                       "--landmarks to give the points"]  # fmt: skip
     assert "aligned 5 of 6 photos" in result.stdout and f"{photo_dir / 'two.png'} -> " in result.stdout
     assert "(face 0 of 2)" in result.stdout

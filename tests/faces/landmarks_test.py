@@ -73,7 +73,7 @@ def test_detected_landmarks_find_faces128s_own_framing_again():
 @pytest.mark.needs_path(OFFICIAL_SAMPLES, "the official 1024 px samples (podgorskiy/ALAE 42bcf2e dataset_samples)")
 @pytest.mark.parametrize("name", ["o_tilted", "o_large", "o_small", "o_two"])
 def test_detected_landmarks_on_the_official_samples_at_1024(name):
-    # The check: eye and mouth within 2 % of the side of where the official samples have them (measured
+    # The alignment target: eye and mouth within 2 % of the side of where the official samples have them (measured
     # 1.1 %, 0.6 %, 0.2 %, 0.2 % / 0.5 %). A face cut by the photo's edge (o_edge) measures 2.7 %: dlib's box there
     # reaches past the border and its points drift; see benchmarks/official_align_fixtures.py.
     scene = next(s for s in scenes.official_1024() if s.name == name)

@@ -124,7 +124,7 @@ BRANCH_128 = ("tilted", "corner")
 
 def official_1024() -> tuple[Scene, ...]:
     """Scenes on the official 1024 px samples (`dataset_samples/faces/realign1024x1024`), for the benchmark
-    and the slow test: the issue's test photos."""
+    and the slow test: photos of the official samples, tilted, scaled, small, cut and paired."""
     p = Placement
     return (
         Scene("o_tilted", (1400, 1200), (p("00003.png", 0.8, 17.0, (700.0, 600.0)),)),

@@ -130,5 +130,5 @@ def test_kid_is_unbiased_on_tiny_subsets():
 
 
 def test_distribution_metrics_need_a_feature_network():
-    with pytest.raises(ValueError, match="python -m alae_tf.features"):
+    with pytest.raises(ValueError, match="alae-train-judge"):
         metrics.compute(["fd"], context(StandIn(), _uniform_images(10, 0)))

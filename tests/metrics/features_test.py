@@ -49,7 +49,7 @@ def test_wrong_input_shape_is_refused(trained):
 
 
 def test_missing_and_corrupt_files_are_reported(tmp_path):
-    with pytest.raises(features.FeatureError, match="not found.*python -m alae_tf.features"):
+    with pytest.raises(features.FeatureError, match="not found.*alae-train-judge"):
         features.load_feature_extractor(tmp_path / "absent.keras")
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(b"not a keras archive")

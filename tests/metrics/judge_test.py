@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from alae_tf import metrics
-from alae_tf.metrics.judge import class_mean_codes, laplacian_energy
+from alae_tf.metrics.judge import laplacian_energy
+from alae_tf.probes import class_mean_codes
 from tests.metrics.stand_in import StandIn
 
 NUM_CLASSES = 4

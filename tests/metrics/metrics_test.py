@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from alae_tf import metrics
-from alae_tf.metrics.representation import knn_predict
+from alae_tf.probes import knn_predict
 from tests.metrics.stand_in import StandIn
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from alae_tf import metrics
-from alae_tf.metrics.representation import linear_svm_predict
+from alae_tf.probes import linear_svm_predict
 from tests.metrics.stand_in import StandIn
 
 
@@ -51,7 +51,7 @@ def test_svm_on_random_labels_is_near_chance():
 
 
 def test_svm_solver_reaches_the_optimum_of_its_objective():
-    from alae_tf.metrics.representation import fit_l2_svm
+    from alae_tf.probes import fit_l2_svm
 
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.normal(size=(400, 5)), np.ones((400, 1))], axis=1)

@@ -1,4 +1,4 @@
-"""Corrupt images among good ones, through `python -m alae_tf.train`: the flags decide, the messages name."""
+"""Corrupt images among good ones, through `alae-train`: the flags decide, the messages name."""
 
 import shutil
 

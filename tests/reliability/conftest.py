@@ -41,7 +41,7 @@ def checkpoints(workdir):
 
 
 def binary_command(workdir, *flags):
-    return [sys.executable, "-m", "alae_tf.train", f"--workdir={workdir}", *BINARY_FLAGS, *flags]
+    return [sys.executable, "-m", "alae_tf.commands.train", f"--workdir={workdir}", *BINARY_FLAGS, *flags]
 
 
 def binary_env():

@@ -63,7 +63,7 @@ def test_full_disk_fails_cleanly_and_keeps_the_previous_checkpoint(tmp_path):
             result = run_binary(workdir, "--train_images=64", preexec_fn=limit)
         assert result.returncode == 1, result.stderr[-2000:]
         last = result.stderr.strip().splitlines()[-1]
-        assert last.startswith(f"alae_tf.train: error: cannot write checkpoint {workdir}/checkpoints/step-"), last
+        assert last.startswith(f"alae-train: error: cannot write checkpoint {workdir}/checkpoints/step-"), last
         assert "the newest checkpoint" in last and "is intact" in last and "Free disk space" in last
         assert checkpoints(workdir) == ["step-000000002"] and no_partial_folders(workdir) == []
         # Room again (the run moved to a roomy disk): it resumes from the intact checkpoint.
@@ -93,7 +93,7 @@ def test_read_only_checkpoint_folder_fails_cleanly(tmp_path):
             folder.chmod(0o755)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"alae_tf.train: error: cannot write checkpoint {folder}/step-000000004"), last
+    assert last.startswith(f"alae-train: error: cannot write checkpoint {folder}/step-000000004"), last
     assert "Read-only file system" in last or "Permission denied" in last, last
     assert checkpoints(workdir) == ["step-000000002"] and no_partial_folders(workdir) == []
     assert run_binary(workdir, "--train_images=64").returncode == 0  # writable again: it resumes
@@ -128,7 +128,7 @@ def test_an_export_onto_a_full_disk_fails_cleanly_and_keeps_earlier_versions(tmp
         result = export(output, 2, preexec_fn=None if disk else limit)
         assert result.returncode == 1, result.stderr[-2000:]
         last = result.stderr.strip().splitlines()[-1]
-        assert last.startswith(f"export/saved_model.py: error: cannot write the export under {output}:"), last
+        assert last.startswith(f"alae-export-saved-model: error: cannot write the export under {output}:"), last
         assert "earlier versions are untouched" in last
         # Version 1 is whole, version 2 left nothing behind (no temp folders either).
         assert sorted(str(p.relative_to(output)) for p in output.rglob("*")) == before

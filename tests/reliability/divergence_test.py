@@ -34,7 +34,7 @@ def test_the_binary_exits_non_zero_with_the_message(tmp_path):
     result = run_binary(tmp_path, "--train_images=128", "--learning_rate=1e30")
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("alae_tf.train: error: training diverged at step 3 (48 images)"), last
+    assert last.startswith("alae-train: error: training diverged at step 3 (48 images)"), last
     assert checkpoints(tmp_path) == ["step-000000002"]
 
 

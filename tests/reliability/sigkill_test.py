@@ -1,6 +1,6 @@
 """SIGKILL at random moments of the train steps and of checkpoint writes, then resume: bit-exact.
 
-Each round starts `python -m alae_tf.train` on the same workdir, waits until it is training (its first
+Each round starts `alae-train` on the same workdir, waits until it is training (its first
 new checkpoint or checkpoint temp folder shows up), kills it with SIGKILL after a random delay, and
 notes whether a checkpoint write was cut (a `.step-*.tmp` folder left). The run checkpoints every other step,
 so the kills land in steps and in writes alike; one more kill is timed to land in a write (it waits for

@@ -1,4 +1,4 @@
-r"""Train an ALAE: `python -m alae_tf.train --flagfile=flags/mnist_mlp.cfg --workdir=DIR`.
+r"""Train an ALAE: `alae-train --flagfile=flags/mnist_mlp.cfg --workdir=DIR`.
 
 Running it again on the same workdir resumes exactly where it stopped;
 `--train_images` is the run's total, so a larger value continues a finished run.
@@ -9,13 +9,15 @@ import sys
 from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
-from alae_tf import config_flags, data, distribute, training
+from alae_tf import command_runner, config_flags, data, distribute, training
 from alae_tf import precision as precision_lib
 from alae_tf.checkpoint import CheckpointError
 from alae_tf.divergence import TrainingDivergedError
 from alae_tf.run_lock import WorkdirBusyError
+from alae_tf.time_budget import TimeBudgetError
 
 FLAGS = flags.FLAGS
+flags.adopt_module_key_flags(config_flags)  # --helpshort lists the preset flags too
 
 flags.DEFINE_enum(
     "precision",
@@ -71,6 +73,7 @@ def main(argv):
     options = training.TrainOptions(
         workdir=FLAGS.workdir,
         train_images=config.train_images,
+        train_minutes=FLAGS.train_minutes,
         seed=FLAGS.seed,
         checkpoint_every_images=FLAGS.checkpoint_every_images,
         log_every_steps=FLAGS.log_every_steps,
@@ -86,9 +89,14 @@ def main(argv):
     )
     try:
         training.train(config, options)
-    except (data.DatasetError, CheckpointError, TrainingDivergedError, WorkdirBusyError) as e:
-        sys.exit(f"alae_tf.train: error: {e}")
+    except (data.DatasetError, CheckpointError, TrainingDivergedError, WorkdirBusyError, TimeBudgetError) as e:
+        sys.exit(f"alae-train: error: {e}")
+
+
+def run():
+    """The `alae-train` console script: `app.run(main)` (`alae_tf.command_runner`)."""
+    command_runner.run(main, __name__)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run()

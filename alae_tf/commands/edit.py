@@ -1,21 +1,21 @@
 r"""Edit real images with a trained ALAE: find directions in w, then edit, mix or interpolate images.
 
     # 1. Directions, saved with their provenance to W/directions/NAME.npz:
-    python -m alae_tf.edit --mode=directions --workdir=W --method=linear --classes=one_vs_rest
-    python -m alae_tf.edit --mode=directions --workdir=W --method=regression --attribute=ink_mass
-    python -m alae_tf.edit --mode=directions --workdir=W --method=pca --k=5
+    alae-edit --mode=directions --workdir=W --method=linear --classes=one_vs_rest
+    alae-edit --mode=directions --workdir=W --method=regression --attribute=ink_mass
+    alae-edit --mode=directions --workdir=W --method=pca --k=5
     # 2. Edits of your own PNG/JPEG files (at the nets' size) or of a split's first images:
-    python -m alae_tf.edit --mode=edit --workdir=W --directions=linear_rest_to_3 \
+    alae-edit --mode=edit --workdir=W --directions=linear_rest_to_3 \
         --images=my_images/ --strengths=-2,-1,0,1,2 --output_dir=edits/
     # 3. Style mixing (style nets) and interpolation, A and B paired row by row:
-    python -m alae_tf.edit --mode=mix --workdir=W --images=a/ --images_b=b/ --cutoff=4 --output_dir=mix/
-    python -m alae_tf.edit --mode=interpolate --workdir=W --split=test --count=4 --output_dir=lerp/
+    alae-edit --mode=mix --workdir=W --images=a/ --images_b=b/ --cutoff=4 --output_dir=mix/
+    alae-edit --mode=interpolate --workdir=W --split=test --count=4 --output_dir=lerp/
     # 4. Your photo: align the face (official FFHQ recipe), edit by the official directions and rule
     #    (the sliders' coordinates, -40..40), or mix two photos with the official style ranges:
-    python -m alae_tf.edit --workdir=W --photos=me.jpg --align \
+    alae-edit --workdir=W --photos=me.jpg --align \
         --official_directions=ALAE/principal_directions --directions=official:smile,official:young \
         --values=20,-10 --output_dir=me_edited/
-    python -m alae_tf.edit --mode=mix --workdir=W --photos=a.jpg,b.jpg --align --output_dir=mixed/
+    alae-edit --mode=mix --workdir=W --photos=a.jpg,b.jpg --align --output_dir=mixed/
 
 A refused command (an unknown direction, layers out of range, images of another size) writes nothing.
 """
@@ -25,7 +25,7 @@ import sys
 from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
-from alae_tf import data, storage, workdir
+from alae_tf import command_runner, data, storage, workdir
 from alae_tf.checkpoint import CheckpointError
 from alae_tf.editing import official, photo_edits, workflows
 
@@ -38,7 +38,7 @@ flags.DEFINE_enum(
     "directions: find and save directions; edit: move images along them; mix: style mixing (style nets); "
     "interpolate: from images A to images B in w.",
 )
-flags.DEFINE_string("workdir", None, "Run folder written by alae_tf.train.", required=True)
+flags.DEFINE_string("workdir", None, "Run folder written by alae-train.", required=True)
 flags.register_validator("workdir", storage.flag_validator)
 # --mode=directions
 flags.DEFINE_enum("method", None, list(workflows.METHODS), "How directions are found (--mode=directions).")
@@ -174,7 +174,7 @@ def main(argv):
                 )
     except (data.DatasetError, CheckpointError, ValueError) as e:
         # ValueError: EditingError and FaceError among them (unknown direction, layers, image sizes, no face).
-        sys.exit(f"alae_tf.edit: error: {e}")
+        sys.exit(f"alae-edit: error: {e}")
     _report(written)
 
 
@@ -238,5 +238,10 @@ def _report(written):
         print(note)
 
 
+def run():
+    """The `alae-edit` console script: `app.run(main)` (`alae_tf.command_runner`)."""
+    command_runner.run(main, __name__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

@@ -1,6 +1,6 @@
 r"""Train the classifier whose features judge FD, KID and the class checks, and save it.
 
-python -m alae_tf.features --dataset=fashion_mnist --output=runs/fmnist_classifier.keras
+alae-train-judge --dataset=fashion_mnist --output=runs/fmnist_classifier.keras
 """
 
 import sys
@@ -8,7 +8,7 @@ import sys
 from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
-from alae_tf import data, features
+from alae_tf import command_runner, data, features
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", "fashion_mnist", "Labelled data source. " + data.SPEC_HELP)
@@ -48,12 +48,17 @@ def main(argv):
         )
         features.save_classifier(model, FLAGS.output)
     except (data.DatasetError, features.FeatureError) as e:
-        sys.exit(f"alae_tf.features: error: {e}")
+        sys.exit(f"alae-train-judge: error: {e}")
     print(
         f"{name}: test accuracy {accuracy:.4f} on {len(test_set)} images "
         f"(trained on {len(train_set)}, {FLAGS.epochs} epochs); saved {FLAGS.output}"
     )
 
 
+def run():
+    """The `alae-train-judge` console script: `app.run(main)` (`alae_tf.command_runner`)."""
+    command_runner.run(main, __name__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

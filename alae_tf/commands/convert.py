@@ -1,10 +1,10 @@
 r"""Convert an official ALAE checkpoint into a workdir.
 
-    python -m alae_tf.convert --official_checkpoint=FILE.pth --flagfile=flags/ffhq.cfg --workdir=W
-    python -m alae_tf.convert --official_checkpoint=FILE.pth --preset=faces_tiny --infer_architecture --workdir=W
+    alae-convert --official_checkpoint=FILE.pth --flagfile=flags/ffhq.cfg --workdir=W
+    alae-convert --official_checkpoint=FILE.pth --preset=faces_tiny --infer_architecture --workdir=W
 
 The preset (and any architecture overrides) come from the same flags as
-`alae_tf.train`, so the flagfile a run trains with also converts; the
+`alae-train`, so the flagfile a run trains with also converts; the
 workdir then holds the official trained and EMA nets at the preset's final
 level (or, for an official `model_tmp_lodN` checkpoint saved while training, at level N,
 from where `train` grows on): `evaluate` scores it, the exporters read it, and `train` with a
@@ -24,13 +24,14 @@ import sys
 from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
-from alae_tf import config_flags  # the preset and architecture flags, shared with alae_tf.train
+from alae_tf import command_runner, config_flags  # config_flags: the preset flags, shared with alae-train
 from alae_tf.convert.architecture import check_config, infer_config
 from alae_tf.convert.official import ConversionError
 from alae_tf.convert.official_config import config_from_official, read_official_config
-from alae_tf.convert.workdir import checkpoint_level, convert_to_workdir, load_torch_checkpoint
+from alae_tf.convert.pth_to_workdir import checkpoint_level, convert_to_workdir, load_torch_checkpoint
 
 FLAGS = flags.FLAGS
+flags.adopt_module_key_flags(config_flags)  # --helpshort lists the preset flags too
 
 flags.DEFINE_string("official_checkpoint", None, "Official .pth checkpoint (podgorskiy/ALAE).", required=True)
 flags.DEFINE_bool(
@@ -95,10 +96,15 @@ def main(argv):
         level = FLAGS.level if FLAGS.level is not None else checkpoint_level(FLAGS.official_checkpoint)
         path = convert_to_workdir(state_dicts, config, FLAGS.workdir, seed=FLAGS.seed, level=level)
     except (ConversionError, OSError) as e:
-        sys.exit(f"alae_tf.convert: error: {e}{_salvage_hint(e)}")
+        sys.exit(f"alae-convert: error: {e}{_salvage_hint(e)}")
     resolution = config.growth_schedule().resolution(level) if level is not None else config.image_shape[0]
     print(f"wrote {path} ({config.name}, trained to {resolution} px of {config.image_shape[0]})")
 
 
+def run():
+    """The `alae-convert` console script: `app.run(main)` (`alae_tf.command_runner`)."""
+    command_runner.run(main, __name__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

@@ -1,4 +1,7 @@
-"""Images for people: uint8 from the pixel range, grids, zoom, PNG files."""
+"""Images for people to look at: uint8 from the pixel range, grids, zoom, PNG files.
+
+(Reading and preparing training images is `alae_tf.data.image_ops`.)
+"""
 
 import math
 

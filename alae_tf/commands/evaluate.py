@@ -1,11 +1,11 @@
 r"""Evaluate a trained ALAE: metrics.json, report.md and figures.
 
-    python -m alae_tf.evaluate --workdir=W --metrics=knn1,knn5,svm,recon,fd,kid \
+    alae-evaluate --workdir=W --metrics=knn1,knn5,svm,recon,fd,kid \
         --feature_net=fmnist_classifier.keras
 
 writes `W/metrics.json` and `W/report/` (report.md, sample / reconstruction / interpolation
 grids, training curves). FD, KID and PPL need a feature network: the project's classifier
-(`--feature_net`, trained by `python -m alae_tf.features`) or Inception-v3 when its weights
+(`--feature_net`, trained by `alae-train-judge`) or Inception-v3 when its weights
 file is given (`--inception_weights`); their result keys carry its name (`fd_fmnist_classifier`,
 `fd_inception`).
 """
@@ -16,12 +16,12 @@ import sys
 from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
-from alae_tf import data, evaluation, metrics, storage
+from alae_tf import command_runner, data, evaluation, metrics, storage
 from alae_tf.checkpoint import CheckpointError
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("workdir", None, "Run folder written by alae_tf.train.", required=True)
+flags.DEFINE_string("workdir", None, "Run folder written by alae-train.", required=True)
 flags.register_validator("workdir", storage.flag_validator)
 flags.DEFINE_list("metrics", list(evaluation.DEFAULT_METRICS), f"Metrics to compute, from {sorted(metrics.METRICS)}.")
 flags.DEFINE_string("split", "test", "Split evaluated (k-NN and SVM are fitted on 'train').")
@@ -29,7 +29,7 @@ flags.DEFINE_string("data_dir", None, "Overrides the dataset's default location.
 flags.DEFINE_bool("use_ema", True, "Evaluate the EMA nets (as the paper does) or the trained ones.")
 flags.DEFINE_integer("batch_size", 500, "Inference batch size.", lower_bound=1)
 # The feature network of fd / kid / fd_recon / kid_recon / ppl_*.
-flags.DEFINE_string("feature_net", None, "Feature classifier (.keras) from `python -m alae_tf.features`.")
+flags.DEFINE_string("feature_net", None, "Feature classifier (.keras) from `alae-train-judge`.")
 flags.DEFINE_string(
     "inception_weights", None, "Inception-v3 include_top=False ImageNet weights (.h5); used instead of --feature_net."
 )
@@ -97,9 +97,14 @@ def main(argv):
     except (data.DatasetError, CheckpointError, ValueError) as e:
         # ValueError (FeatureError among them): a metric that cannot run on this model or data
         # (no labels, no or a mismatched feature network), or an unreadable feature file.
-        sys.exit(f"alae_tf.evaluate: error: {e}")
+        sys.exit(f"alae-evaluate: error: {e}")
     print(json.dumps(summary, indent=2, sort_keys=True))
 
 
+def run():
+    """The `alae-evaluate` console script: `app.run(main)` (`alae_tf.command_runner`)."""
+    command_runner.run(main, __name__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

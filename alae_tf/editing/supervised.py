@@ -1,18 +1,16 @@
-"""Ways to find directions in w: numpy on codes `w [N, latent]`, no TensorFlow graph needed.
+"""Supervised directions in w: numpy on codes `w [N, latent]` with labels or per-image numbers.
 
 - `class_mean_directions`: mean w of the target class minus that of the source class.
 - `linear_directions`: InterFaceGAN (Shen et al. 2020): the unit normal of a linear classifier's
-  boundary (here a linear L2-SVM), between two classes or one class against the rest.
+  boundary (here a linear L2-SVM, `alae_tf.probes.fit_l2_svm`), between two classes or one class
+  against the rest.
 - `regression_direction`: least squares of a per-image number (an attribute) on w.
-- `pca_directions`: GANSpace (Härkönen et al. 2020): principal components of the codes.
-- `sefa_directions`: SeFa (Shen & Zhou 2021): closed form, from the weights of the first layer
-  of G that reads w (`first_layer_weights`), no codes needed.
 
-Scales, so that "strength 1" reads alike across methods: class mean and linear move by the gap
-between the two groups' means (the linear one along its normal only); regression changes the
-predicted attribute by one standard deviation; PCA moves one standard deviation of the codes
-along the component; SeFa's unit eigenvectors are scaled the same way when codes are given.
-Every direction's provenance says which (`strength_1`).
+The unsupervised ones (PCA, SeFa) are `components`. Scales, so that "strength 1" reads alike across
+methods: class mean and linear move by the gap between the two groups' means (the linear one along
+its normal only); regression changes the predicted attribute by one standard deviation; PCA moves
+one standard deviation of the codes along the component; SeFa's unit eigenvectors are scaled the
+same way when codes are given. Every direction's provenance says which (`strength_1`).
 
 Held-out scores: the supervised methods fit on a seeded, stratified part of the codes and score
 on the rest (`held_out_fraction`); the direction is the fitted one, not refitted on everything.
@@ -24,26 +22,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from alae_tf.editing.checks import check_codes, is_int
 from alae_tf.editing.directions import Direction, direction_name
 from alae_tf.editing.errors import EditingError
-from alae_tf.editing.style_layers import style_layer_range
-from alae_tf.metrics.judge import class_mean_codes
-
-# The metrics' primal L2-SVM solver (Newton on the squared hinge, as LIBLINEAR); private there,
-# reused rather than copied so the SVM accuracy metric and InterFaceGAN directions fit alike.
-from alae_tf.metrics.representation import fit_l2_svm
+from alae_tf.probes import class_mean_codes, fit_l2_svm
 
 ONE_VS_REST = "one_vs_rest"
-
-
-def _codes(w, what: str, minimum: int = 2) -> np.ndarray:
-    w = np.asarray(w)
-    if w.ndim != 2 or w.dtype.kind not in "fiu" or len(w) < minimum or w.shape[1] == 0:
-        raise EditingError(f"{what}: codes must be numbers [N >= {minimum}, latent], got {w.dtype} {w.shape}")
-    w = w.astype(np.float64)
-    if not np.all(np.isfinite(w)):
-        raise EditingError(f"{what}: the codes hold NaN or inf")
-    return w
 
 
 def _labels(labels, n: int, what: str) -> np.ndarray:
@@ -86,7 +70,7 @@ def _class_name(c: int, class_names: Sequence[str] | None) -> str:
 def _check_classes(wanted, present: np.ndarray, what: str) -> list[int]:
     if wanted is None:
         return [int(c) for c in present]
-    if isinstance(wanted, bool) or not isinstance(wanted, (int, np.integer)) or int(wanted) not in set(present):
+    if not is_int(wanted) or int(wanted) not in set(present):
         raise EditingError(f"{what}: class {wanted!r} has no codes; the labels hold {sorted(int(c) for c in present)}")
     return [int(wanted)]
 
@@ -96,11 +80,6 @@ def _accuracies(positive: np.ndarray, scores: np.ndarray) -> tuple[float, float]
     predicted = scores > 0
     recalls = [np.mean(predicted[positive == side] == side) for side in (True, False) if np.any(positive == side)]
     return float(np.mean(predicted == positive)), float(np.mean(recalls))
-
-
-def _fix_sign(vector: np.ndarray) -> np.ndarray:
-    """Eigenvectors' sign is arbitrary: make the largest-magnitude entry positive, so reruns agree."""
-    return vector if vector[np.argmax(np.abs(vector))] >= 0 else -vector
 
 
 def class_mean_directions(
@@ -136,7 +115,7 @@ def class_mean_directions(
         EditingError: bad shapes, a class without codes, or no pair (source == target).
     """
     what = "class_mean_directions"
-    w = _codes(w, what)
+    w = check_codes(w, what)
     labels = _labels(labels, len(w), what)
     fraction = _fraction(held_out_fraction, what)
     present = np.unique(labels)
@@ -217,10 +196,11 @@ def linear_directions(
     """InterFaceGAN directions (Shen et al. 2020): normals of linear class boundaries in w.
 
     Each classifier is a linear L2-SVM (squared hinge + `l2 |a|^2` on standardized codes, solved by
-    Newton's method: the SVM metric's solver) separating the positive class from the negative one (or
-    from every other class). Its unit normal n in w (the weights divided back by the codes' std) points
-    to the positive side; the direction is `((mean_pos - mean_neg) . n) n`, so strength 1 moves a code
-    by the class-mean gap measured along n, comparable with `class_mean_directions` at one strength.
+    Newton's method: `alae_tf.probes.fit_l2_svm`, the SVM metric's solver) separating the positive class
+    from the negative one (or from every other class). Its unit normal n in w (the weights divided back
+    by the codes' std) points to the positive side; the direction is `((mean_pos - mean_neg) . n) n`, so
+    strength 1 moves a code by the class-mean gap measured along n, comparable with
+    `class_mean_directions` at one strength.
 
     Args:
         w, labels: codes `[N, latent]` and int classes `[N]`.
@@ -236,7 +216,7 @@ def linear_directions(
         `class_mean_gap` (the scale) and `class_mean_cosine` (between n and the class-mean difference).
     """
     what = "linear_directions"
-    w = _codes(w, what)
+    w = check_codes(w, what)
     labels = _labels(labels, len(w), what)
     fraction = _fraction(held_out_fraction, what)
     if float(l2) < 0:
@@ -321,7 +301,7 @@ def regression_direction(
         EditingError: bad shapes, non-finite values, or values that do not vary.
     """
     what = "regression_direction"
-    w = _codes(w, what, minimum=3)
+    w = check_codes(w, what, minimum=3)
     values = np.asarray(values)
     if values.shape != (len(w),) or values.dtype.kind not in "fiub":
         raise EditingError(f"{what}: values must be {len(w)} numbers (one per code), got {values.dtype} {values.shape}")
@@ -366,148 +346,3 @@ def regression_direction(
             "strength_1": "moves w as codes move, on average, when the attribute rises by one standard deviation",
         },
     )
-
-
-def pca_directions(w, k: int, *, name_prefix: str = "pca", provenance: dict | None = None) -> list[Direction]:
-    """GANSpace (Härkönen et al. 2020): the top-`k` principal components of the codes.
-
-    Each direction is a unit component times the codes' standard deviation along it (strength 1: one
-    std), its sign fixed so that its largest entry is positive (reruns give the same directions).
-
-    Args:
-        w: codes `[N, latent]` (GANSpace uses F's w of random z; E's codes of real images work alike).
-        k: how many components, `1 <= k <= min(N, latent)`.
-    Returns:
-        Directions `<prefix>_0` .. `<prefix>_{k-1}`, largest variance first, with provenance `component`,
-        `explained_variance_ratio`, `cumulative_explained_variance_ratio`, `std`.
-    """
-    what = "pca_directions"
-    w = _codes(w, what)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= min(w.shape):
-        raise EditingError(f"{what}: k must be an int in [1, {min(w.shape)}], got {k!r}")
-    _, singular, components = np.linalg.svd(w - w.mean(axis=0), full_matrices=False)
-    variance = np.square(singular) / (len(w) - 1)
-    # Relative to the codes' size: the SVD of constant codes leaves rounding-level variances, not zeros.
-    if variance[0] <= 1e-20 * np.mean(np.square(w)) or variance[k - 1] <= 1e-12 * variance[0]:
-        raise EditingError(f"{what}: the codes vary along fewer than k={k} axes")
-    ratio = variance / variance.sum()
-    return [
-        Direction(
-            direction_name(name_prefix, i),
-            _fix_sign(components[i]) * np.sqrt(variance[i]),
-            {
-                **(provenance or {}),
-                "method": "pca",
-                "component": i,
-                "num_images": len(w),
-                "explained_variance_ratio": float(ratio[i]),
-                "cumulative_explained_variance_ratio": float(ratio[: i + 1].sum()),
-                "std": float(np.sqrt(variance[i])),
-                "strength_1": "moves w by one standard deviation of the codes along the component",
-            },
-        )
-        for i in range(k)
-    ]
-
-
-def sefa_directions(
-    weight_matrix,
-    k: int,
-    *,
-    w=None,
-    normalize_columns: bool = True,
-    name_prefix: str = "sefa",
-    provenance: dict | None = None,
-) -> list[Direction]:
-    """SeFa (Shen & Zhou 2021): the directions the first layer reading w amplifies most.
-
-    For the layer `y = w @ M` (`M` `[latent, out]`, Keras's kernel layout), moving w along the unit n
-    changes y by `|n @ M|`, largest for the top eigenvectors of `M M^T` (`A^T A` for the paper's
-    `A = M^T`). With `normalize_columns` (the official code's default) every output unit's weights are
-    scaled to unit norm first, so layers of different scales weigh alike when concatenated.
-
-    Args:
-        weight_matrix: `[latent, out]`, e.g. `first_layer_weights(model)`.
-        k: how many directions, `1 <= k <= latent`.
-        w: optional codes `[N, latent]`: scales each unit eigenvector by the codes' std along it (strength 1
-            then means one std, as PCA's); without them the directions are unit vectors.
-    Returns:
-        Directions `<prefix>_0` .. in decreasing eigenvalue order, with provenance `eigenvalue`,
-        `eigenvalue_share` (its share of the trace: SeFa's explained "variance"), `scale`.
-    """
-    what = "sefa_directions"
-    matrix = np.asarray(weight_matrix)
-    if matrix.ndim != 2 or matrix.dtype.kind not in "fiu" or 0 in matrix.shape:
-        raise EditingError(f"{what}: weight_matrix must be numbers [latent, out], got {matrix.dtype} {matrix.shape}")
-    matrix = matrix.astype(np.float64)
-    if not np.all(np.isfinite(matrix)):
-        raise EditingError(f"{what}: weight_matrix holds NaN or inf")
-    latent = matrix.shape[0]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= latent:
-        raise EditingError(f"{what}: k must be an int in [1, {latent}], got {k!r}")
-    if normalize_columns:
-        norms = np.linalg.norm(matrix, axis=0, keepdims=True)
-        matrix = matrix / np.where(norms > 0, norms, 1.0)
-    eigenvalues, eigenvectors = np.linalg.eigh(matrix @ matrix.T)  # ascending
-    eigenvalues, eigenvectors = np.maximum(eigenvalues[::-1], 0.0), eigenvectors[:, ::-1]
-    total = eigenvalues.sum()
-    if total <= 0:
-        raise EditingError(f"{what}: the weight matrix is zero")
-    codes = None if w is None else _codes(w, what)
-    if codes is not None and codes.shape[1] != latent:
-        raise EditingError(f"{what}: codes have {codes.shape[1]} numbers, the weight matrix reads {latent}")
-    directions = []
-    for i in range(k):
-        unit = _fix_sign(eigenvectors[:, i])
-        std = None if codes is None else float(np.std(codes @ unit))
-        directions.append(
-            Direction(
-                direction_name(name_prefix, i),
-                unit if not std else unit * std,
-                {
-                    **(provenance or {}),
-                    "method": "sefa",
-                    "component": i,
-                    "eigenvalue": float(eigenvalues[i]),
-                    "eigenvalue_share": float(eigenvalues[i] / total),
-                    "cumulative_eigenvalue_share": float(eigenvalues[: i + 1].sum() / total),
-                    "normalize_columns": bool(normalize_columns),
-                    "weight_shape": list(matrix.shape),
-                    "num_images": 0 if codes is None else len(codes),
-                    "scale": "unit" if not std else "std_of_codes",
-                    "strength_1": "moves w by one unit" if not std else "moves w by one std of the codes along it",
-                },
-            )
-        )
-    return directions
-
-
-def first_layer_weights(model, layers: str | tuple[int, int] | None = None, use_ema: bool = True) -> np.ndarray:
-    """The effective weights `[latent, out]` of G's first layer(s) reading w, for `sefa_directions`.
-
-    "Effective": the stored equalized-lr kernel times its run-time `coef` (`EqualizedDense`), what
-    multiplies w in the forward pass.
-
-    - MLP nets: G's first dense layer, `[latent, hidden_units[0]]`; `layers` must be None.
-    - Style nets: the style modulation affines (`[latent, 2C]` each: C scales, C shifts) of the chosen
-      style inputs, concatenated along the outputs (as the official SeFa code does). `layers`: as in
-      `style_layers.style_layer_range`; default every style the model draws at its level.
-
-    Args:
-        model: an `ALAE`.
-        use_ema: the EMA generator (default) or the trained one.
-    Raises:
-        EditingError: `layers` for MLP nets, or a bad range.
-    """
-    generator = model.nets(use_ema)[1]
-    if not model.is_style:
-        style_layer_range(model, layers, "first_layer_weights")  # raises for any layers on MLP nets
-        dense = generator.dense_layers[0]
-        return np.asarray(dense.kernel, np.float64) * dense.coef
-    start, end = style_layer_range(model, layers, "first_layer_weights") or (0, 2 * (model.level + 1))
-    parts = []
-    for style in range(start, end):
-        block = generator.blocks[style // 2]
-        affine = (block.style_1 if style % 2 == 0 else block.style_2).affine
-        parts.append(np.asarray(affine.kernel, np.float64) * affine.coef)
-    return np.concatenate(parts, axis=1)

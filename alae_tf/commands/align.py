@@ -1,9 +1,9 @@
 r"""Align photos of faces the way the official ALAE models were trained (FFHQ recipe, `align_faces.py`).
 
-    python -m alae_tf.align --photos=me.jpg,us.png --output_dir=aligned/
-    python -m alae_tf.align --photos=holiday/ --output_dir=aligned/ --resolution=256
-    python -m alae_tf.align --photos=us.png --face_index=1 --output_dir=aligned/   # the second largest face
-    python -m alae_tf.align --photos=me.jpg --landmarks=me.json --output_dir=aligned/  # your own detector's points
+    alae-align --photos=me.jpg,us.png --output_dir=aligned/
+    alae-align --photos=holiday/ --output_dir=aligned/ --resolution=256
+    alae-align --photos=us.png --face_index=1 --output_dir=aligned/   # the second largest face
+    alae-align --photos=me.jpg --landmarks=me.json --output_dir=aligned/  # your own detector's points
 
 Each photo gives OUTPUT_DIR/<name>.png, written atomically. Faces are found by dlib's detector
 and 68-point predictor (installed with the requirements; nothing is downloaded); a photo with
@@ -16,6 +16,7 @@ import sys
 from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
+from alae_tf import command_runner
 from alae_tf.data.base import DatasetError
 from alae_tf.faces import alignment, landmarks, workflow
 
@@ -52,12 +53,12 @@ def main(argv):
             transform_size=FLAGS.transform_size,
         )
     except (DatasetError, landmarks.FaceError) as e:
-        raise SystemExit(f"align: {e}") from None
+        raise SystemExit(f"alae-align: {e}") from None
     failed = 0
     for outcome in outcomes:
         if outcome.error:
             failed += 1
-            print(f"align: {outcome.error}", file=sys.stderr)
+            print(f"alae-align: {outcome.error}", file=sys.stderr)
         else:
             which = f" (face {outcome.face_index} of {outcome.faces})" if outcome.faces else ""
             print(f"{outcome.photo} -> {outcome.output}{which}")
@@ -66,5 +67,10 @@ def main(argv):
         raise SystemExit(1)
 
 
+def run():
+    """The `alae-align` console script: `app.run(main)` (`alae_tf.command_runner`)."""
+    command_runner.run(main, __name__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

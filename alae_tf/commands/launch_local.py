@@ -1,12 +1,12 @@
-r"""Multi-worker training on one machine: N `alae_tf.train` worker processes over loopback.
+r"""Multi-worker training on one machine: N `alae-train` worker processes over loopback.
 
-    python -m alae_tf.launch_local --num_workers=2 [--max_restarts=1] -- \
+    alae-launch-local --num_workers=2 [--max_restarts=1] -- \
         --preset=mnist_mlp_tiny --batch_size=32 --workdir=/tmp/alae_mw
 
-Everything after `--` goes to `python -m alae_tf.train`; each worker gets `--strategy=multi_worker`
-and a `TF_CONFIG` naming free 127.0.0.1 ports (worker 0 is the chief). A group that loses a member
-is stopped and, with `--max_restarts`, started again: it resumes from the newest checkpoint
-(`alae_tf.local_cluster`).
+Everything after `--` goes to `alae-train` (`python -m alae_tf.commands.train`); each worker
+gets `--strategy=multi_worker` and a `TF_CONFIG` naming free 127.0.0.1 ports (worker 0 is the
+chief). A group that loses a member is stopped and, with `--max_restarts`, started again: it
+resumes from the newest checkpoint (`alae_tf.local_cluster`).
 """
 
 import signal
@@ -14,7 +14,7 @@ import sys
 
 from absl import app, flags
 
-from alae_tf import local_cluster
+from alae_tf import command_runner, local_cluster
 
 FLAGS = flags.FLAGS
 
@@ -27,7 +27,7 @@ flags.DEFINE_float("timeout", None, "Seconds before a group is stopped (default:
 def main(argv):
     train_args = argv[1:]
     if not train_args:
-        raise app.UsageError("give alae_tf.train's flags after --, e.g. -- --preset=mnist_mlp_tiny --workdir=/tmp/w")
+        raise app.UsageError("give alae-train's flags after --, e.g. -- --preset=mnist_mlp_tiny --workdir=/tmp/w")
     # SIGTERM to the launcher ends the group too (run's `finally`).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return local_cluster.run(
@@ -35,5 +35,10 @@ def main(argv):
     )
 
 
+def run():
+    """The `alae-launch-local` console script: `app.run(main)` (`alae_tf.command_runner`)."""
+    command_runner.run(main, __name__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

@@ -1,0 +1,174 @@
+r"""Quality per FLOP: the candidates' rows of `quality_curves.py`, against the training arithmetic they cost.
+
+    python -m benchmarks.quality_per_flop --results=benchmarks/results/quality_per_flop/*.json \
+        --output=benchmarks/results/quality_per_flop.json --plot=benchmarks/results/quality/pareto.png
+
+Reads the results files `quality_curves.py --name=... --set=...` wrote (one candidate each, every
+milestone and seed a row, with `training_pflop` = images x FLOPs per image of the step,
+`benchmarks/step_cost.py`), and puts every row on one scale: its cost as a fraction of the demo's
+old recipe (`mnist_mlp_demo` before this work: 2.5M images at its FLOPs per image, computed here
+with the same counter), and how many of the quality bar's 7 lines it meets. The plot is the
+Pareto picture: lines met against training PFLOP, one marker per row, the candidates' milestones
+joined, with the quarter-budget line drawn.
+"""
+
+import glob
+import json
+import pathlib
+
+from absl import app, flags
+
+from alae_tf import configs, quality
+from benchmarks import harness, quality_curves, step_cost
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("results", None, "quality_curves results files (globs allowed).", required=True)
+flags.DEFINE_list(
+    "ablations",
+    [],
+    "quality_curves --collect files (quality_ablations*.json): their rows join the table, each costed from its "
+    "preset and recorded changes.",
+)
+flags.DEFINE_string("plot", None, "Where the Pareto plot goes (PNG); none if unset.")
+
+
+COLUMNS = (
+    ("candidate", "candidate"),
+    ("changes", "changes from mnist_mlp_demo"),
+    ("seed", "seed"),
+    ("images", "images"),
+    ("mflop_per_image", "MFLOP/image"),
+    ("training_pflop", "training PFLOP"),
+    ("cost_vs_old_demo", "cost / old demo"),
+    ("bar_met", "bar met"),
+    ("missed", "lines missed"),
+    ("knn5_accuracy", "knn5"),
+    ("svm_accuracy", "SVM"),
+    ("recon_mse", "recon MSE"),
+    ("recon_class_kept", "class kept"),
+    ("fd_fmnist_classifier", "FD"),
+    ("sample_hf_ratio", "HF samples"),
+    ("sample_class_min_fraction", "min class"),
+    ("train_seconds", "train s"),
+)
+
+_SHORT = {
+    "recon_class_kept": "class kept",
+    "recon_mse": "MSE",
+    "sample_hf_ratio": "HF",
+    "fd_fmnist_classifier": "FD",
+    "sample_class_min_fraction": "min class",
+    "knn5_accuracy": "knn5",
+    "svm_accuracy": "SVM",
+}
+
+
+def load_rows(patterns):
+    rows = []
+    for path in sorted({p for pattern in patterns for p in glob.glob(pattern)}):
+        payload = json.loads(pathlib.Path(path).read_text())
+        settings = payload["settings"]
+        for row in payload["results"]:
+            name = settings.get("name", settings["preset"])
+            rows.append({"candidate": name, "changes": settings.get("changes"), **row})
+    return rows
+
+
+def load_ablation_rows(paths):
+    """Rows of `--collect` files (the earlier ablations), with their training PFLOP counted here."""
+    rows, cache = [], {}
+    for path in paths:
+        for row in json.loads(pathlib.Path(path).read_text())["results"]:
+            preset = configs.PRESETS[row.get("preset", "mnist_mlp")]
+            settings = [] if row["changes"] == "none" else row["changes"].split()
+            config = quality_curves.with_settings(preset, settings)
+            if config not in cache:
+                cache[config] = step_cost.training_flops_per_image(config)
+            rows.append(
+                {
+                    **row,
+                    "candidate": f"{row['run']} (earlier ablation)",
+                    "changes": f"{preset.name}: {row['changes']}",
+                    "seed": row.get("seed", 0),
+                    "mflop_per_image": round(cache[config] / 1e6, 2),
+                    "training_pflop": round(cache[config] * row["images"] / 1e15, 4),
+                }
+            )
+    return rows
+
+
+def with_cost(rows, old_demo_pflop):
+    for row in rows:
+        checks = quality.check(row)
+        row["cost_vs_old_demo"] = round(row["training_pflop"] / old_demo_pflop, 3)
+        row["missed"] = ", ".join(_SHORT[t.key] for t, _, met in checks if not met) or "-"
+    return rows
+
+
+def plot(rows, old_demo_pflop, path):
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 5))
+    by_candidate = {}
+    for row in rows:
+        by_candidate.setdefault((row["candidate"], row["seed"]), []).append(row)
+    earlier = [r for r in rows if r["candidate"].endswith("(earlier ablation)")]
+    if earlier:
+        axes.scatter(
+            [r["training_pflop"] for r in earlier],
+            [int(r["bar_met"].split("/")[0]) for r in earlier],
+            marker="x",
+            color="grey",
+            label="earlier ablations (1024 wide)",
+        )
+    for (name, seed), points in sorted(by_candidate.items()):
+        if name.endswith("(earlier ablation)"):
+            continue
+        points.sort(key=lambda r: r["training_pflop"])
+        met = [int(r["bar_met"].split("/")[0]) for r in points]
+        axes.plot([r["training_pflop"] for r in points], met, marker="o", label=f"{name} (seed {seed})")
+    axes.axvline(old_demo_pflop / 4, color="k", linestyle="--", linewidth=1)
+    axes.text(old_demo_pflop / 4, 0.2, " a quarter of the old demo", fontsize=8)
+    axes.axvline(old_demo_pflop, color="grey", linestyle=":", linewidth=1)
+    axes.text(old_demo_pflop, 0.2, " old demo", fontsize=8)
+    axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes.set_ylim(0, 7.5)
+    axes.set_xlabel("training PFLOP (images x FLOPs per image)")
+    axes.set_ylabel("lines of the quality bar met (of 7)")
+    axes.legend(fontsize=7, loc="upper left")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main(argv):
+    del argv
+    old_demo_pflop = step_cost.training_flops_per_image(step_cost.OLD_DEMO) * step_cost.OLD_DEMO_IMAGES / 1e15
+    rows = with_cost(load_rows(FLAGS.results) + load_ablation_rows(FLAGS.ablations), old_demo_pflop)
+    rows.sort(key=lambda r: (r["candidate"], r["seed"], r["images"]))
+    for row in rows:
+        harness.print_row(row, COLUMNS)
+    if FLAGS.plot:
+        plot(rows, old_demo_pflop, FLAGS.plot)
+    harness.write_results(
+        "quality_per_flop",
+        {
+            "results": FLAGS.results,
+            "ablations": FLAGS.ablations,
+            "old_demo_pflop": old_demo_pflop,
+            "old_demo_images": step_cost.OLD_DEMO_IMAGES,
+        },
+        rows,
+        COLUMNS,
+        output=FLAGS.output,
+    )
+
+
+if __name__ == "__main__":
+    app.run(main)

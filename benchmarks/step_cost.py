@@ -1,0 +1,41 @@
+"""FLOPs of one training image for a config: the quality-per-FLOP axis of benchmarks/quality.md.
+
+`training_flops_per_image(config)` traces one `ALAE.alternating_update` at the config's batch
+size on its image shape and counts its FLOPs with `benchmarks/flops.py`. A lazy R1
+(`r1_interval` k > 1) runs R1's double backward on one step in k: the count is
+`(steps with R1 + (k - 1) * steps without) / k`, each traced on its own (the counter does not
+enter a `tf.cond`'s branches). Precision does not change the count; the nets are built in
+float32.
+"""
+
+import tensorflow as tf
+
+from alae_tf import builders, configs
+from benchmarks import flops
+
+# The demo's recipe before the quality-per-FLOP work: the paper's MLP ALAE with a 256-d latent and
+# step III's pixel term at weight 10, 2.5M images at batch 128 (benchmarks/quality.md).
+OLD_DEMO = configs.PRESETS["mnist_mlp"].replace(
+    name="old_demo", latent_size=256, pixel_reconstruction_weight=10.0, train_images=2_500_000
+)
+OLD_DEMO_IMAGES = 2_500_000
+
+
+def _step_flops(config, with_r1):
+    model = builders.build_compiled_model(config.replace(r1_interval=1), seed=0)
+    if not with_r1:
+        # The branch lazy R1 takes on its other steps: D(E(x)) without the penalty.
+        model._logits_and_lazy_r1 = lambda x: (model._critic(x), tf.zeros(()))
+    batch = config.batch_size
+    images = tf.TensorSpec((batch, *config.image_shape), tf.float32)
+    latents = [tf.TensorSpec((batch, config.latent_size), tf.float32)] * 3
+    return flops.function_flops(model.alternating_update, images, *latents)
+
+
+def training_flops_per_image(config):
+    """FLOPs of the MLP or style step per training image, lazy R1 averaged over its interval."""
+    k = config.r1_interval
+    total = _step_flops(config, with_r1=True)
+    if k > 1:
+        total = (total + (k - 1) * _step_flops(config, with_r1=False)) / k
+    return total / config.batch_size
