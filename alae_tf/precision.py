@@ -118,6 +118,22 @@ def choose(config, precision="auto", workdir=None, strategy="default", measure=m
     return choice
 
 
+def choose_jit_compile(config, precision: str, strategy: str = "default") -> bool:
+    """Whether to XLA-compile the train step by default: MLP nets in float32 on one CPU device.
+
+    Measured back to back on 2 cores (benchmarks/results/train_throughput_xla.json): XLA runs the MLP
+    step 1.2x faster in float32 on an AVX512 Xeon and 1.4-1.7x with oneDNN capped at AVX2, but bf16 (no
+    AMX path in XLA's CPU backend) and the style nets' convolutions run slower under it. GPUs and TPUs keep
+    Keras's default (off; TPUs compile anyway), and mirrored / multi-worker runs cannot use it.
+    """
+    return (
+        config.model == "mlp"
+        and precision == "float32"
+        and strategy in ("default",)
+        and not tf.config.list_physical_devices("GPU")
+    )
+
+
 def _read_cache(path) -> dict:
     if path is None or not path.exists():
         return {}

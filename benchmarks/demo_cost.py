@@ -3,15 +3,16 @@ r"""The demo's recipe against the old one, in wall time: the same-run cost ratio
     python -m benchmarks.demo_cost --precision=float32
     ONEDNN_MAX_CPU_ISA=AVX2 python -m benchmarks.demo_cost --precision=float32 --label=avx2
 
-Times the full training step (`alae_tf.precision.measure_step`: the three updates and the EMA,
-traced first) of the old demo recipe (`benchmarks.step_cost.OLD_DEMO`, 2.5M images) and of
-today's `mnist_mlp_demo` preset, alternately (old, new, old, new, ...) so that a machine whose
-speed drifts affects both, and reports each one's images/s, the time each run's training takes
-at that rate (its `train_images`), and the ratio. A run on a machine this project does not
-have is estimated as its measured old-recipe time times the ratio measured here with the same
-kernels (`ONEDNN_MAX_CPU_ISA=AVX2` caps oneDNN's kernels at AVX2; it does not change the
-cache sizes, memory bandwidth or clock of this CPU, nor TF's Eigen kernels, which are
-compiled for AVX). Results: `benchmarks/results/demo_cost_<label>.json`.
+Times the full training step (`alae_tf.precision.measure_step`: the three updates and the
+EMA, traced first) of the old demo recipe (`benchmarks.step_cost.OLD_DEMO`, 2.5M images) and
+of today's presets (`--presets`: the demo's and its fast recipe), in turns (old, new, old,
+new, ...) so that a machine whose speed drifts affects all of them, and reports each one's
+images/s, the time its run's training takes at that rate (its `train_images`), and the ratio
+to the old recipe. A machine this project does not have is estimated as its measured
+old-recipe time times the ratio measured here with the same kernels
+(`ONEDNN_MAX_CPU_ISA=AVX2` caps oneDNN's kernels at AVX2; it does not change the cache sizes,
+memory bandwidth or clock of this CPU, nor TF's Eigen kernels, which are compiled for AVX).
+Results: `benchmarks/results/demo_cost_<label>.json`.
 """
 
 import statistics
@@ -26,6 +27,7 @@ from benchmarks.step_cost import OLD_DEMO, OLD_DEMO_IMAGES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"], "Compute precision of both steps.")
+flags.DEFINE_list("presets", ["mnist_mlp_demo", "mnist_mlp_fast"], "Recipes timed against the old demo's.")
 flags.DEFINE_integer("rounds", 3, "Alternating rounds (each times both recipes).", lower_bound=1)
 flags.DEFINE_float("seconds", 10.0, "Seconds each recipe is timed per round.", lower_bound=1.0)
 flags.DEFINE_string("label", "native", "Names the results file (e.g. native, avx2).")
@@ -49,8 +51,8 @@ COLUMNS = (
 def main(argv):
     del argv
     recipes = {"old demo": (OLD_DEMO, OLD_DEMO_IMAGES)}
-    new = configs.PRESETS["mnist_mlp_demo"]
-    recipes["mnist_mlp_demo"] = (new, new.train_images)
+    for name in FLAGS.presets:
+        recipes[name] = (configs.PRESETS[name], configs.PRESETS[name].train_images)
     rates = {name: [] for name in recipes}
     for _ in range(FLAGS.rounds):
         for name, (config, _) in recipes.items():
@@ -81,7 +83,7 @@ def main(argv):
             "seconds": FLAGS.seconds,
             "old_demo_minutes": FLAGS.old_demo_minutes,
             "old_demo": OLD_DEMO.to_json(),
-            "new_demo": new.to_json(),
+            "presets": {name: configs.PRESETS[name].to_json() for name in FLAGS.presets},
         },
         rows,
         COLUMNS,

@@ -21,7 +21,8 @@ OLD_DEMO = configs.PRESETS["mnist_mlp"].replace(
 OLD_DEMO_IMAGES = 2_500_000
 
 
-def _step_flops(config, with_r1):
+def step_flops(config, with_r1):
+    """FLOPs of one `alternating_update` at the config's batch, with or without R1 (lazy R1's two kinds of step)."""
     model = builders.build_compiled_model(config.replace(r1_interval=1), seed=0)
     if not with_r1:
         # The branch lazy R1 takes on its other steps: D(E(x)) without the penalty.
@@ -35,7 +36,7 @@ def _step_flops(config, with_r1):
 def training_flops_per_image(config):
     """FLOPs of the MLP or style step per training image, lazy R1 averaged over its interval."""
     k = config.r1_interval
-    total = _step_flops(config, with_r1=True)
+    total = step_flops(config, with_r1=True)
     if k > 1:
-        total = (total + (k - 1) * _step_flops(config, with_r1=False)) / k
+        total = (total + (k - 1) * step_flops(config, with_r1=False)) / k
     return total / config.batch_size

@@ -95,3 +95,12 @@ def test_the_real_step_is_timed_with_the_clock_it_is_given():
 def test_on_a_bf16_machine_the_demo_step_is_faster_in_bf16(cpu_only):
     """This project's AVX512-BF16 / AMX machines: the measured choice for the demo's nets is bf16."""
     assert precision.choose(configs.PRESETS["mnist_mlp_demo"], "auto") == "mixed_bfloat16"
+
+
+def test_xla_by_default_only_for_mlp_nets_in_float32_on_one_cpu_device(cpu_only):
+    style = configs.PRESETS["faces_micro"]
+    assert precision.choose_jit_compile(MLP, "float32") is True
+    assert precision.choose_jit_compile(MLP, "mixed_bfloat16") is False  # slower under XLA on CPUs
+    assert precision.choose_jit_compile(style, "float32") is False  # the convolutions are slower under XLA
+    assert precision.choose_jit_compile(MLP, "float32", "mirrored") is False
+    assert precision.choose_jit_compile(MLP, "float32", "multi_worker") is False

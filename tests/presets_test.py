@@ -52,7 +52,8 @@ def test_unknown_model_and_inconsistent_shapes_are_refused():
 
 @pytest.mark.parametrize("flagfile", sorted((REPO / "flags").glob("*.cfg")), ids=lambda p: p.name)
 def test_every_flagfile_parses_into_a_config(flagfile):
-    from alae_tf import config_flags, train
+    from alae_tf import config_flags
+    from alae_tf.commands import train
 
     try:
         train.FLAGS(["train", f"--flagfile={flagfile}", "--workdir=unused"])
