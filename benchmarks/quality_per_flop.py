@@ -112,7 +112,7 @@ def plot(rows, old_demo_pflop, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(8, 5))
+    figure, axes = plt.subplots(figsize=(10, 5))
     by_candidate = {}
     for row in rows:
         by_candidate.setdefault((row["candidate"], row["seed"]), []).append(row)
@@ -141,7 +141,7 @@ def plot(rows, old_demo_pflop, path):
     axes.set_ylim(0, 7.5)
     axes.set_xlabel("training PFLOP (images x FLOPs per image)")
     axes.set_ylabel("lines of the quality bar met (of 7)")
-    axes.legend(fontsize=7, loc="upper left")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: the points fill the corners
     axes.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
