@@ -115,7 +115,14 @@ class ALAEConfig:
 
     @classmethod
     def from_json(cls, text):
+        """The config `to_json` wrote. Raises ValueError on fields this version does not know."""
         fields = json.loads(text)
+        unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(
+                f"config fields this version of alae-tf does not know: {', '.join(unknown)} (written by a newer "
+                "or a patched alae-tf)"
+            )
         for key in _TUPLE_FIELDS:
             if key in fields:
                 fields[key] = tuple(fields[key])

@@ -52,12 +52,15 @@ def read_config(workdir: str | pathlib.Path) -> ALAEConfig:
     """The `ALAEConfig` a workdir trained with.
 
     Raises:
-        CheckpointError: no config.json in `workdir`.
+        CheckpointError: no config.json in `workdir`, or one this version cannot read.
     """
     path = storage.path(workdir) / "config.json"
     if not path.exists():
         raise CheckpointError(f"{workdir} has no config.json: train into it first (alae-train --workdir={workdir} ...)")
-    return ALAEConfig.from_json(path.read_text())
+    try:
+        return ALAEConfig.from_json(path.read_text())
+    except (ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
+        raise CheckpointError(f"{path} cannot be read as an alae-tf config: {error}") from None
 
 
 def open_run(workdir: str | pathlib.Path) -> Run:

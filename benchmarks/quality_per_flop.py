@@ -112,39 +112,57 @@ def plot(rows, old_demo_pflop, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(10, 5))
+    figure, (axes, kept_axes) = plt.subplots(1, 2, figsize=(15, 5.5))
     by_candidate = {}
     for row in rows:
         by_candidate.setdefault((row["candidate"], row["seed"]), []).append(row)
     earlier = [r for r in rows if r["candidate"].endswith("(earlier ablation)")]
-    if earlier:
-        axes.scatter(
-            [r["training_pflop"] for r in earlier],
-            [int(r["bar_met"].split("/")[0]) for r in earlier],
-            marker="x",
-            color="grey",
-            label="earlier ablations (1024 wide)",
-        )
-    for (name, seed), points in sorted(by_candidate.items()):
-        if name.endswith("(earlier ablation)"):
-            continue
-        points.sort(key=lambda r: r["training_pflop"])
-        met = [int(r["bar_met"].split("/")[0]) for r in points]
-        axes.plot([r["training_pflop"] for r in points], met, marker="o", label=f"{name} (seed {seed})")
-    axes.axvline(old_demo_pflop / 4, color="k", linestyle="--", linewidth=1)
-    axes.text(old_demo_pflop / 4, 0.2, " a quarter of the old demo", fontsize=8)
-    axes.axvline(old_demo_pflop, color="grey", linestyle=":", linewidth=1)
-    axes.text(old_demo_pflop, 0.2, " old demo", fontsize=8)
-    axes.set_xscale("log")
-    axes.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    for panel, key in ((axes, None), (kept_axes, "recon_class_kept")):
+        value = (lambda r: int(r["bar_met"].split("/")[0])) if key is None else (lambda r: r[key])
+        if earlier:
+            panel.scatter(
+                [r["training_pflop"] for r in earlier],
+                [value(r) for r in earlier],
+                marker="x",
+                color="grey",
+                label="earlier ablations (1024 wide)",
+            )
+        candidates = [(k, v) for k, v in sorted(by_candidate.items()) if not k[0].endswith("(earlier ablation)")]
+        colors = plt.get_cmap("tab20").colors
+        for i, ((name, seed), points) in enumerate(candidates):
+            points.sort(key=lambda r: r["training_pflop"])
+            panel.plot(
+                [r["training_pflop"] for r in points],
+                [value(r) for r in points],
+                marker="osD^v"[i // len(colors) % 5],
+                color=colors[i % len(colors)],
+                label=f"{name} (seed {seed})",
+            )
+        bottom = 0.0 if key is None else 0.72
+        panel.axvline(old_demo_pflop / 4, color="k", linestyle="--", linewidth=1)
+        panel.text(old_demo_pflop / 4, bottom + 0.02 * (7.5 if key is None else 0.16), " a quarter of the old demo", fontsize=8)
+        panel.axvline(old_demo_pflop, color="grey", linestyle=":", linewidth=1)
+        panel.text(old_demo_pflop, bottom + 0.02 * (7.5 if key is None else 0.16), " old demo", fontsize=8)
+        panel.set_xscale("log")
+        panel.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        panel.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        panel.set_xlabel("training PFLOP (images x FLOPs per image)")
+        panel.grid(alpha=0.3)
     axes.set_ylim(0, 7.5)
-    axes.set_xlabel("training PFLOP (images x FLOPs per image)")
     axes.set_ylabel("lines of the quality bar met (of 7)")
-    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: the points fill the corners
-    axes.grid(alpha=0.3)
+    kept_axes.set_ylim(0.72, 0.88)
+    kept_axes.set_ylabel("reconstructions keep the class (the line the candidates miss)")
+    kept_axes.axhline(_class_kept_line(rows), color="red", linewidth=1)
+    kept_axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: the points fill the corners
     figure.tight_layout()
     figure.savefig(path, dpi=120)
+
+
+def _class_kept_line(rows):
+    """Where the bar's "keeps the class" line lies for these rows' judge: the lower of its two forms."""
+    (target,) = [t for t in quality.DEMO_BAR if t.key == "recon_class_kept"]
+    judge = min(r["judge_accuracy_real"] for r in rows if "judge_accuracy_real" in r)
+    return min(target.low, target.alternative[1] * judge)
 
 
 def main(argv):

@@ -1,5 +1,7 @@
 """`alae_tf.workdir`: opening a run after training, its data at the nets' level, clear errors."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -35,6 +37,19 @@ def test_open_run_refuses_a_folder_without_config_or_checkpoint(tmp_path):
     atomic.write_text(tmp_path / "config.json", TINY.to_json())
     with pytest.raises(CheckpointError, match="no checkpoint"):
         workdir.open_run(tmp_path)
+
+
+def test_open_run_refuses_a_config_it_cannot_read_and_names_the_fields(tmp_path):
+    _save_run(tmp_path, TINY)
+    fields = json.loads(TINY.to_json())
+    atomic.write_text(tmp_path / "config.json", json.dumps({**fields, "real_cycle_weight": 1.0}))
+    with pytest.raises(CheckpointError, match=r"config.json cannot be read.*does not know: real_cycle_weight \(written"):
+        workdir.open_run(tmp_path)
+    atomic.write_text(tmp_path / "config.json", TINY.to_json()[:-5])
+    with pytest.raises(CheckpointError, match="cannot be read as an alae-tf config"):
+        workdir.open_run(tmp_path)
+    atomic.write_text(tmp_path / "config.json", TINY.to_json())
+    assert workdir.open_run(tmp_path).config == TINY
 
 
 def test_a_style_run_opens_at_the_level_and_blend_of_its_last_batch(tmp_path):
