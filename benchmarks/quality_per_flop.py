@@ -12,6 +12,7 @@ Pareto picture: lines met against training PFLOP, one marker per row, the candid
 joined, with the quarter-budget line drawn.
 """
 
+import functools
 import glob
 import json
 import pathlib
@@ -118,7 +119,7 @@ def plot(rows, old_demo_pflop, path):
         by_candidate.setdefault((row["candidate"], row["seed"]), []).append(row)
     earlier = [r for r in rows if r["candidate"].endswith("(earlier ablation)")]
     for panel, key in ((axes, None), (kept_axes, "recon_class_kept")):
-        value = (lambda r: int(r["bar_met"].split("/")[0])) if key is None else (lambda r: r[key])
+        value = functools.partial(_plotted_value, key=key)
         if earlier:
             panel.scatter(
                 [r["training_pflop"] for r in earlier],
@@ -138,11 +139,11 @@ def plot(rows, old_demo_pflop, path):
                 color=colors[i % len(colors)],
                 label=f"{name} (seed {seed})",
             )
-        bottom = 0.0 if key is None else 0.72
+        label_y = 0.15 if key is None else 0.7232  # just above each panel's floor
         panel.axvline(old_demo_pflop / 4, color="k", linestyle="--", linewidth=1)
-        panel.text(old_demo_pflop / 4, bottom + 0.02 * (7.5 if key is None else 0.16), " a quarter of the old demo", fontsize=8)
+        panel.text(old_demo_pflop / 4, label_y, " a quarter of the old demo", fontsize=8)
         panel.axvline(old_demo_pflop, color="grey", linestyle=":", linewidth=1)
-        panel.text(old_demo_pflop, bottom + 0.02 * (7.5 if key is None else 0.16), " old demo", fontsize=8)
+        panel.text(old_demo_pflop, label_y, " old demo", fontsize=8)
         panel.set_xscale("log")
         panel.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         panel.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -156,6 +157,11 @@ def plot(rows, old_demo_pflop, path):
     kept_axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: the points fill the corners
     figure.tight_layout()
     figure.savefig(path, dpi=120)
+
+
+def _plotted_value(row, key):
+    """Lines of the bar met (`key` None) or the row's `key`."""
+    return int(row["bar_met"].split("/")[0]) if key is None else row[key]
 
 
 def _class_kept_line(rows):

@@ -43,7 +43,8 @@ def test_open_run_refuses_a_config_it_cannot_read_and_names_the_fields(tmp_path)
     _save_run(tmp_path, TINY)
     fields = json.loads(TINY.to_json())
     atomic.write_text(tmp_path / "config.json", json.dumps({**fields, "real_cycle_weight": 1.0}))
-    with pytest.raises(CheckpointError, match=r"config.json cannot be read.*does not know: real_cycle_weight \(written"):
+    unknown = r"config.json cannot be read.*does not know: real_cycle_weight \(written"
+    with pytest.raises(CheckpointError, match=unknown):
         workdir.open_run(tmp_path)
     atomic.write_text(tmp_path / "config.json", TINY.to_json()[:-5])
     with pytest.raises(CheckpointError, match="cannot be read as an alae-tf config"):
