@@ -30,6 +30,7 @@ from absl import app, flags
 
 from alae_tf import configs, data, evaluation, features, quality, training
 from alae_tf import precision as precision_lib
+from alae_tf.workdir import read_config
 from benchmarks import harness, step_cost
 
 FLAGS = flags.FLAGS
@@ -136,10 +137,10 @@ def changes(config):
 
 def collect(workdirs, feature_net):
     rows = []
-    for workdir in (pathlib.Path(w) for w in workdirs):
-        config = configs.ALAEConfig.from_json((workdir / "config.json").read_text())
-        name = workdir.parent.name
-        row = measure(workdir, feature_net, pathlib.Path(FLAGS.grids_dir) / "ablations", f"{name}_{workdir.name}")
+    for run_dir in (pathlib.Path(w) for w in workdirs):
+        config = read_config(run_dir)
+        name = run_dir.parent.name
+        row = measure(run_dir, feature_net, pathlib.Path(FLAGS.grids_dir) / "ablations", f"{name}_{run_dir.name}")
         rows.append({"run": name, "changes": changes(config), "preset": config.name, **row})
         harness.print_row(rows[-1], COLUMNS)
     harness.write_results(

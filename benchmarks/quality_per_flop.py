@@ -12,9 +12,9 @@ Pareto picture: lines met against training PFLOP, one marker per row, the candid
 joined, with the quarter-budget line drawn.
 """
 
-import functools
 import glob
 import json
+import operator
 import pathlib
 
 from absl import app, flags
@@ -118,8 +118,12 @@ def plot(rows, old_demo_pflop, path):
     for row in rows:
         by_candidate.setdefault((row["candidate"], row["seed"]), []).append(row)
     earlier = [r for r in rows if r["candidate"].endswith("(earlier ablation)")]
-    for panel, key in ((axes, None), (kept_axes, "recon_class_kept")):
-        value = functools.partial(_plotted_value, key=key)
+    candidates = [(k, v) for k, v in sorted(by_candidate.items()) if not k[0].endswith("(earlier ablation)")]
+    for _, points in candidates:
+        points.sort(key=lambda r: r["training_pflop"])
+    colors = plt.get_cmap("tab20").colors
+    panels = ((axes, _lines_met, (0, 7.5)), (kept_axes, operator.itemgetter("recon_class_kept"), (0.72, 0.88)))
+    for panel, value, (bottom, top) in panels:
         if earlier:
             panel.scatter(
                 [r["training_pflop"] for r in earlier],
@@ -128,10 +132,7 @@ def plot(rows, old_demo_pflop, path):
                 color="grey",
                 label="earlier ablations (1024 wide)",
             )
-        candidates = [(k, v) for k, v in sorted(by_candidate.items()) if not k[0].endswith("(earlier ablation)")]
-        colors = plt.get_cmap("tab20").colors
         for i, ((name, seed), points) in enumerate(candidates):
-            points.sort(key=lambda r: r["training_pflop"])
             panel.plot(
                 [r["training_pflop"] for r in points],
                 [value(r) for r in points],
@@ -139,19 +140,18 @@ def plot(rows, old_demo_pflop, path):
                 color=colors[i % len(colors)],
                 label=f"{name} (seed {seed})",
             )
-        label_y = 0.15 if key is None else 0.7232  # just above each panel's floor
+        label_y = bottom + 0.02 * (top - bottom)  # just above the panel's floor
         panel.axvline(old_demo_pflop / 4, color="k", linestyle="--", linewidth=1)
         panel.text(old_demo_pflop / 4, label_y, " a quarter of the old demo", fontsize=8)
         panel.axvline(old_demo_pflop, color="grey", linestyle=":", linewidth=1)
         panel.text(old_demo_pflop, label_y, " old demo", fontsize=8)
+        panel.set_ylim(bottom, top)
         panel.set_xscale("log")
         panel.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         panel.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         panel.set_xlabel("training PFLOP (images x FLOPs per image)")
         panel.grid(alpha=0.3)
-    axes.set_ylim(0, 7.5)
     axes.set_ylabel("lines of the quality bar met (of 7)")
-    kept_axes.set_ylim(0.72, 0.88)
     kept_axes.set_ylabel("reconstructions keep the class (the line the candidates miss)")
     kept_axes.axhline(_class_kept_line(rows), color="red", linewidth=1)
     kept_axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: the points fill the corners
@@ -159,9 +159,8 @@ def plot(rows, old_demo_pflop, path):
     figure.savefig(path, dpi=120)
 
 
-def _plotted_value(row, key):
-    """Lines of the bar met (`key` None) or the row's `key`."""
-    return int(row["bar_met"].split("/")[0]) if key is None else row[key]
+def _lines_met(row):
+    return int(row["bar_met"].split("/")[0])
 
 
 def _class_kept_line(rows):
