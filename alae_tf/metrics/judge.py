@@ -47,16 +47,33 @@ def recon_class(ctx):
     `judge_accuracy_real`: the judge's accuracy on the originals themselves;
     `recon_class_kept_relative`: the first over the second; `recon_class_agreement`: the
     fraction where the judge gives the reconstruction the class it gives the original.
+    Per class (lists indexed by label; None for a class absent from the labels):
+    `recon_class_kept_per_class`, `judge_accuracy_real_per_class`, and
+    `recon_class_lost_to`: the class a label's lost reconstructions are judged as most often.
+    The bar reads the totals; these say which classes a model loses, and to what.
     """
     labels = eval_labels(ctx)
     real, reconstructed = judged_classes(ctx, "real"), judged_classes(ctx, "reconstructed")
     kept, accuracy = float(np.mean(reconstructed == labels)), float(np.mean(real == labels))
+    kept_per_class, accuracy_per_class, lost_to = [], [], []
+    for label in range(ctx.require_judge().num_classes):
+        mine = labels == label
+        if not mine.any():
+            kept_per_class.append(None), accuracy_per_class.append(None), lost_to.append(None)
+            continue
+        kept_per_class.append(float(np.mean(reconstructed[mine] == label)))
+        accuracy_per_class.append(float(np.mean(real[mine] == label)))
+        lost = reconstructed[mine & (reconstructed != labels)]
+        lost_to.append(int(np.bincount(lost).argmax()) if len(lost) else None)
     return {
         "recon_class_kept": kept,
         "judge_accuracy_real": accuracy,
         "recon_class_kept_relative": kept / accuracy if accuracy > 0 else 0.0,
         "recon_class_agreement": float(np.mean(reconstructed == real)),
         "recon_class_samples": len(labels),
+        "recon_class_kept_per_class": kept_per_class,
+        "judge_accuracy_real_per_class": accuracy_per_class,
+        "recon_class_lost_to": lost_to,
     }
 
 

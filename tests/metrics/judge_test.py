@@ -65,6 +65,17 @@ def test_reconstructions_that_brighten_lose_the_class_they_move_out_of():
     got = metrics.compute(["recon_class"], context(model, LABELS))
     assert got["recon_class_kept"] == pytest.approx(0.25)
     assert got["recon_class_kept_relative"] == pytest.approx(0.25)
+    # Per class: every class but the top one is lost, each to the class above it.
+    assert got["recon_class_kept_per_class"] == [0.0, 0.0, 0.0, 1.0]
+    assert got["judge_accuracy_real_per_class"] == [1.0] * NUM_CLASSES
+    assert got["recon_class_lost_to"] == [1, 2, 3, None]
+
+
+def test_per_class_results_mark_a_class_missing_from_the_labels():
+    labels = np.arange(30) % 3  # no image of the top class
+    got = metrics.compute(["recon_class"], context(StandIn(), labels))
+    assert got["recon_class_kept_per_class"] == [1.0, 1.0, 1.0, None]
+    assert got["recon_class_lost_to"] == [None] * NUM_CLASSES
 
 
 def test_class_coverage_counts_the_judged_classes_of_samples():
