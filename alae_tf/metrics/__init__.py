@@ -1,7 +1,15 @@
 """Metrics in a registry: each is a function of an `EvalContext` returning named numbers."""
 
 # Importing the modules registers their metrics.
-from alae_tf.metrics import distribution, editing, judge, perceptual_path, reconstruction, representation  # noqa: F401
+from alae_tf.metrics import (  # noqa: F401
+    distribution,
+    editing,
+    judge,
+    latent_spread,
+    perceptual_path,
+    reconstruction,
+    representation,
+)
 from alae_tf.metrics.context import EvalContext
 from alae_tf.metrics.registry import METRICS, NEEDS, compute, register
 
