@@ -253,6 +253,8 @@ CLAIMS = [
     ),
     # The fast recipe and CPUs without AVX512 (docs/demo.md): the demo's own run, the search, the cost ratios.
     (DEMO, "| 323 s (about 225 of them", lambda: (323, fast_demo()["seconds_after_setup"]), 0.005),
+    (DEMO, "| 731 s (about 654 of them", lambda: (731, full_demo()["seconds_after_setup"]), 0.005),
+    (DEMO, "| 731 s (about 654 of them", lambda: (654, full_demo()["training_seconds"]), 0.005),
     (DEMO, "0.047 PFLOP (0.163 of it)", lambda: (0.163, fast_recipe(2)["cost_vs_old_demo"]), ("abs", 0.0005)),
     (DEMO, "0.047 PFLOP (0.163 of it)", lambda: (0.047, fast_recipe(2)["training_pflop"]), ("abs", 0.0005)),
     (
@@ -287,6 +289,11 @@ def results_file(name):
 
 def fast_demo():
     (only,) = results("demo_fast_run.json")
+    return only
+
+
+def full_demo():
+    (only,) = results("demo_run.json")
     return only
 
 
