@@ -58,12 +58,9 @@ def recon_class(ctx):
     kept_per_class, accuracy_per_class, lost_to = [], [], []
     for label in range(ctx.require_judge().num_classes):
         mine = labels == label
-        if not mine.any():
-            kept_per_class.append(None), accuracy_per_class.append(None), lost_to.append(None)
-            continue
-        kept_per_class.append(float(np.mean(reconstructed[mine] == label)))
-        accuracy_per_class.append(float(np.mean(real[mine] == label)))
         lost = reconstructed[mine & (reconstructed != labels)]
+        kept_per_class.append(float(np.mean(reconstructed[mine] == label)) if mine.any() else None)
+        accuracy_per_class.append(float(np.mean(real[mine] == label)) if mine.any() else None)
         lost_to.append(int(np.bincount(lost).argmax()) if len(lost) else None)
     return {
         "recon_class_kept": kept,

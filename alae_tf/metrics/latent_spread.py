@@ -54,6 +54,8 @@ def latent_spread(ctx):
         [tf.cast(mapping(z, training=False), tf.float32).numpy() for z in ctx.latents(ctx.num_samples, stream=0)]
     ).astype(np.float64)
     real_total = float(np.sum(np.var(real, axis=0)))
+    if real_total <= 0:
+        raise ValueError("latent_spread: E(x) is the same code for every evaluation image (a collapsed encoder)")
     results = {
         "latent_spread_total": float(np.sum(np.var(fake, axis=0))) / real_total,
         "latent_mean_offset": float(np.linalg.norm(fake.mean(axis=0) - real.mean(axis=0)) / np.sqrt(real_total)),

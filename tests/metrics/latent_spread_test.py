@@ -68,3 +68,9 @@ def test_spread_outside_by_hand():
 def test_spread_outside_refuses_codes_of_another_size():
     with pytest.raises(ValueError, match=r"\[n, d\] and \[m, d\]"):
         spread_outside(np.zeros((10, 4)), np.zeros((10, 5)))
+
+
+def test_a_collapsed_encoder_is_refused_by_name():
+    model = StandIn(encoder=lambda x, training=False: tf.zeros((tf.shape(x)[0], SIDE * SIDE)), latent_size=SIDE * SIDE)
+    with pytest.raises(ValueError, match="collapsed encoder"):
+        metrics.compute(["latent_spread"], context(model, _images(n=50), num_samples=50, batch_size=25))
