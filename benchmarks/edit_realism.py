@@ -15,7 +15,9 @@ test images of the same target classes (each edit weighed against its target cla
 mean): below 1 the edits are faint or ghosted, above 1 speckled. `at_80` is the first
 strength where at least 80 % of edits reach their target, with its HF ratio: the number the
 clean-edit target (HF within 0.8-1.2x there) reads. Grids of the first 8 edits at every
-strength go to `--grids_dir`. Results: `benchmarks/results/edit_realism.json`.
+strength go to `--grids_dir`. `--latent_map` moves each edited code towards F's distribution
+in w before decoding (`LATENT_MAPS`: tried fixes for faint edits, none kept). Results:
+`benchmarks/results/edit_realism.json`.
 """
 
 import pathlib
@@ -37,6 +39,14 @@ flags.DEFINE_list("strengths", ["0.5", "1", "1.25", "1.5", "1.75", "2", "2.5", "
 flags.DEFINE_integer("images", 2000, "Test images edited per strength.", lower_bound=10)
 flags.DEFINE_integer("seed", 0, "Seed of the target classes.")
 flags.DEFINE_string("grids_dir", "benchmarks/results/editing", "Where the edit grids go.")
+flags.DEFINE_enum(
+    "latent_map",
+    "none",
+    ["none", "expanded", "transported", "half_transported"],
+    "What happens to an edited code before it is decoded (a tried fix for faint edits; see LATENT_MAPS).",
+)
+flags.DEFINE_float("expansion", 1.3, "--latent_map=expanded: the factor about the mean of E(x).", lower_bound=0.0)
+flags.DEFINE_integer("mapping_samples", 20000, "F(z) codes that estimate F's distribution in w.", lower_bound=1000)
 
 COLUMNS = (
     ("run", "run"),
@@ -45,6 +55,33 @@ COLUMNS = (
     ("hf_ratio", "HF vs real target"),
 )
 SUCCESS_LINE = 0.8
+# Edits decode codes of E's distribution, and G draws those blurred (the pixel term) where it draws
+# F(z) sharp: these move an edited code towards F's distribution first. `expanded`: away from the
+# mean of E(x) by --expansion (F(z) spreads wider in w: `latent_spread`); `transported`: the
+# Gaussian optimal-transport map from E(x)'s mean and covariance to F(z)'s; `half_transported`:
+# half-way there. None makes edits clean (benchmarks/quality.md, "Clean edits?").
+LATENT_MAPS = ("none", "expanded", "transported", "half_transported")
+
+
+def _sqrtm(matrix, power=0.5):
+    values, vectors = np.linalg.eigh(matrix)
+    return (vectors * np.clip(values, 1e-10, None) ** power) @ vectors.T
+
+
+def latent_map(kind, real_codes, fake_codes, expansion):
+    """The map of `LATENT_MAPS[kind]` on codes `[n, d]`, fitted on E(x) `real_codes` and F(z) `fake_codes`."""
+    mean_real = real_codes.mean(axis=0)
+    if kind == "none":
+        return lambda w: w
+    if kind == "expanded":
+        return lambda w: mean_real + expansion * (w - mean_real)
+    # N(m_E, C_E) -> N(m_F, C_F): w -> m_F + A (w - m_E), A = C_E^-1/2 (C_E^1/2 C_F C_E^1/2)^1/2 C_E^-1/2.
+    cov_real, cov_fake = np.cov(real_codes, rowvar=False), np.cov(fake_codes, rowvar=False)
+    root, inverse_root = _sqrtm(cov_real), _sqrtm(cov_real, -0.5)
+    transport = inverse_root @ _sqrtm(root @ cov_fake @ root) @ inverse_root
+    mean_fake = fake_codes.mean(axis=0)
+    share = 1.0 if kind == "transported" else 0.5
+    return lambda w: (1 - share) * w + share * (mean_fake + (w - mean_real) @ transport.T)
 
 
 def _batches(array, size=500):
@@ -57,7 +94,7 @@ def _unit(images, pixel_range):
     return (np.clip(images, lo, hi) - lo) / (hi - lo)
 
 
-def measure_run(run_dir, judge, strengths, count, seed):
+def measure_run(run_dir, judge, strengths, count, seed, map_kind="none"):
     """`(rows, edited images by strength [n, H, W, C] on [0, 1])` for one run."""
     run = workdir.open_run(run_dir)
     model, pixel_range = run.model, run.config.pixel_range
@@ -79,8 +116,14 @@ def measure_run(run_dir, judge, strengths, count, seed):
     labels_test = np.asarray(test.labels)
     class_energy = np.array([real_energy[labels_test == c].mean() for c in range(num_classes)])
     rows, edits = [], {}
+    fake_codes = None
+    if map_kind in ("transported", "half_transported"):
+        mapping = model.nets()[0]
+        z = np.random.default_rng([seed, 5]).standard_normal((FLAGS.mapping_samples, run.config.latent_size))
+        fake_codes = np.concatenate([mapping(tf.constant(b, tf.float32), training=False).numpy() for b in _batches(z)])
+    before_decoding = latent_map(map_kind, train_codes.astype(np.float64), fake_codes, FLAGS.expansion)
     for strength in strengths:
-        moved = codes + strength * (means[targets] - means[sources])
+        moved = before_decoding(codes + strength * (means[targets] - means[sources]))
         images = np.concatenate([model.decode(tf.constant(w, tf.float32)).numpy() for w in _batches(moved)])
         judged = features.classes_of_images(judge, np.clip(images, *pixel_range), pixel_range)
         energy = laplacian_energy(_unit(images, pixel_range)).numpy()
@@ -107,7 +150,8 @@ def main(argv):
     grids_dir.mkdir(parents=True, exist_ok=True)
     rows, summary = [], {}
     for name, run_dir in zip(names, FLAGS.workdirs):
-        run_rows, edits, originals = measure_run(run_dir, judge, strengths, FLAGS.images, FLAGS.seed)
+        run_rows, edits, originals = measure_run(run_dir, judge, strengths, FLAGS.images, FLAGS.seed, FLAGS.latent_map)
+        name = name if FLAGS.latent_map == "none" else f"{name}_{FLAGS.latent_map}"
         for row in run_rows:
             rows.append({"run": name, **row})
             harness.print_row(rows[-1], COLUMNS)
@@ -128,6 +172,8 @@ def main(argv):
             "strengths": strengths,
             "images": FLAGS.images,
             "success_line": SUCCESS_LINE,
+            "latent_map": FLAGS.latent_map,
+            "expansion": FLAGS.expansion if FLAGS.latent_map == "expanded" else None,
         },
         rows,
         COLUMNS,
