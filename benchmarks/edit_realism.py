@@ -28,10 +28,18 @@ from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
 from alae_tf import data, features, image_grids, probes, workdir
+from alae_tf.metrics import distribution
 from alae_tf.metrics.judge import laplacian_energy
 from benchmarks import harness
 
 FLAGS = flags.FLAGS
+# Edits decode codes of E's distribution, and G draws those blurred (the pixel term) where it draws
+# F(z) sharp: these move an edited code towards F's distribution first. `expanded`: away from the
+# mean of E(x) by --expansion (F(z) spreads wider in w: `latent_spread`); `transported`: the
+# Gaussian optimal-transport map from E(x)'s mean and covariance to F(z)'s; `half_transported`:
+# half-way there. None makes edits clean (benchmarks/quality.md, "Clean edits?").
+LATENT_MAPS = ("none", "expanded", "transported", "half_transported")
+
 flags.DEFINE_list("workdirs", None, "Fashion-MNIST MLP runs to edit.", required=True)
 flags.DEFINE_list("names", None, "A label per workdir (default: the folder names).")
 flags.DEFINE_string("feature_net", "runs/fmnist_classifier.keras", "The judge (`alae-train-judge`).")
@@ -42,7 +50,7 @@ flags.DEFINE_string("grids_dir", "benchmarks/results/editing", "Where the edit g
 flags.DEFINE_enum(
     "latent_map",
     "none",
-    ["none", "expanded", "transported", "half_transported"],
+    list(LATENT_MAPS),
     "What happens to an edited code before it is decoded (a tried fix for faint edits; see LATENT_MAPS).",
 )
 flags.DEFINE_float("expansion", 1.3, "--latent_map=expanded: the factor about the mean of E(x).", lower_bound=0.0)
@@ -55,17 +63,6 @@ COLUMNS = (
     ("hf_ratio", "HF vs real target"),
 )
 SUCCESS_LINE = 0.8
-# Edits decode codes of E's distribution, and G draws those blurred (the pixel term) where it draws
-# F(z) sharp: these move an edited code towards F's distribution first. `expanded`: away from the
-# mean of E(x) by --expansion (F(z) spreads wider in w: `latent_spread`); `transported`: the
-# Gaussian optimal-transport map from E(x)'s mean and covariance to F(z)'s; `half_transported`:
-# half-way there. None makes edits clean (benchmarks/quality.md, "Clean edits?").
-LATENT_MAPS = ("none", "expanded", "transported", "half_transported")
-
-
-def _sqrtm(matrix, power=0.5):
-    values, vectors = np.linalg.eigh(matrix)
-    return (vectors * np.clip(values, 1e-10, None) ** power) @ vectors.T
 
 
 def latent_map(kind, real_codes, fake_codes, expansion):
@@ -76,10 +73,11 @@ def latent_map(kind, real_codes, fake_codes, expansion):
     if kind == "expanded":
         return lambda w: mean_real + expansion * (w - mean_real)
     # N(m_E, C_E) -> N(m_F, C_F): w -> m_F + A (w - m_E), A = C_E^-1/2 (C_E^1/2 C_F C_E^1/2)^1/2 C_E^-1/2.
-    cov_real, cov_fake = np.cov(real_codes, rowvar=False), np.cov(fake_codes, rowvar=False)
-    root, inverse_root = _sqrtm(cov_real), _sqrtm(cov_real, -0.5)
-    transport = inverse_root @ _sqrtm(root @ cov_fake @ root) @ inverse_root
-    mean_fake = fake_codes.mean(axis=0)
+    _, cov_real = distribution.feature_stats(real_codes)
+    mean_fake, cov_fake = distribution.feature_stats(fake_codes)
+    root = distribution.sqrtm_psd(cov_real)
+    inverse_root = np.linalg.pinv(root, hermitian=True)
+    transport = inverse_root @ distribution.sqrtm_psd(root @ cov_fake @ root) @ inverse_root
     share = 1.0 if kind == "transported" else 0.5
     return lambda w: (1 - share) * w + share * (mean_fake + (w - mean_real) @ transport.T)
 
@@ -94,7 +92,7 @@ def _unit(images, pixel_range):
     return (np.clip(images, lo, hi) - lo) / (hi - lo)
 
 
-def measure_run(run_dir, judge, strengths, count, seed, map_kind="none"):
+def measure_run(run_dir, judge, strengths, count, seed, map_kind="none", expansion=1.3, mapping_samples=20000):
     """`(rows, edited images by strength [n, H, W, C] on [0, 1])` for one run."""
     run = workdir.open_run(run_dir)
     model, pixel_range = run.model, run.config.pixel_range
@@ -119,9 +117,9 @@ def measure_run(run_dir, judge, strengths, count, seed, map_kind="none"):
     fake_codes = None
     if map_kind in ("transported", "half_transported"):
         mapping = model.nets()[0]
-        z = np.random.default_rng([seed, 5]).standard_normal((FLAGS.mapping_samples, run.config.latent_size))
+        z = np.random.default_rng([seed, 5]).standard_normal((mapping_samples, run.config.latent_size))
         fake_codes = np.concatenate([mapping(tf.constant(b, tf.float32), training=False).numpy() for b in _batches(z)])
-    before_decoding = latent_map(map_kind, train_codes.astype(np.float64), fake_codes, FLAGS.expansion)
+    before_decoding = latent_map(map_kind, train_codes.astype(np.float64), fake_codes, expansion)
     for strength in strengths:
         moved = before_decoding(codes + strength * (means[targets] - means[sources]))
         images = np.concatenate([model.decode(tf.constant(w, tf.float32)).numpy() for w in _batches(moved)])
@@ -150,7 +148,16 @@ def main(argv):
     grids_dir.mkdir(parents=True, exist_ok=True)
     rows, summary = [], {}
     for name, run_dir in zip(names, FLAGS.workdirs):
-        run_rows, edits, originals = measure_run(run_dir, judge, strengths, FLAGS.images, FLAGS.seed, FLAGS.latent_map)
+        run_rows, edits, originals = measure_run(
+            run_dir,
+            judge,
+            strengths,
+            FLAGS.images,
+            FLAGS.seed,
+            FLAGS.latent_map,
+            FLAGS.expansion,
+            FLAGS.mapping_samples,
+        )
         name = name if FLAGS.latent_map == "none" else f"{name}_{FLAGS.latent_map}"
         for row in run_rows:
             rows.append({"run": name, **row})

@@ -18,7 +18,7 @@ def feature_stats(features):
     return features.mean(axis=0), np.cov(features, rowvar=False).reshape(features.shape[1], features.shape[1])
 
 
-def _sqrtm_psd(matrix):
+def sqrtm_psd(matrix):
     """Square root of a symmetric positive semi-definite matrix, by eigen-decomposition.
 
     Rounding makes tiny eigenvalues slightly negative; they are clipped to zero.
@@ -36,7 +36,7 @@ def frechet_distance(mu1, cov1, mu2, cov2):
     """
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     cov1, cov2 = np.asarray(cov1, np.float64), np.asarray(cov2, np.float64)
-    root1 = _sqrtm_psd(cov1)
+    root1 = sqrtm_psd(cov1)
     middle = root1 @ cov2 @ root1
     trace_sqrt = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2.0), 0.0, None)))
     return float(np.sum(np.square(mu1 - mu2)) + np.trace(cov1) + np.trace(cov2) - 2.0 * trace_sqrt)

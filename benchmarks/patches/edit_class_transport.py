@@ -16,6 +16,7 @@ import tensorflow as tf
 
 import alae_tf.startup  # noqa: F401
 from alae_tf import data, features, probes, workdir
+from alae_tf.metrics import distribution
 from alae_tf.metrics.judge import laplacian_energy
 
 
@@ -24,15 +25,10 @@ def _batches(array, size=1000):
         yield array[start : start + size]
 
 
-def _sqrtm(matrix, power=0.5):
-    values, vectors = np.linalg.eigh(matrix)
-    return (vectors * np.clip(values, 1e-10, None) ** power) @ vectors.T
-
-
 def _stats(codes, share=0.05):
     """Mean and covariance (shrunk towards its mean variance) of codes `[n, d]`."""
-    cov = np.cov(codes, rowvar=False)
-    return codes.mean(0), (1 - share) * cov + share * np.trace(cov) / len(cov) * np.eye(len(cov))
+    mean, cov = distribution.feature_stats(codes)
+    return mean, (1 - share) * cov + share * np.trace(cov) / len(cov) * np.eye(len(cov))
 
 
 def main(run_dir, judge_path, count=2000, mapping_samples=60000):
@@ -70,9 +66,10 @@ def main(run_dir, judge_path, count=2000, mapping_samples=60000):
     fake_stats = [_stats(fake_codes[fake_labels == c]) for c in range(10)]
     maps = {}
     for s in range(10):
-        root, inverse_root = _sqrtm(real_stats[s][1]), _sqrtm(real_stats[s][1], -0.5)
+        root = distribution.sqrtm_psd(real_stats[s][1])
+        inverse_root = np.linalg.pinv(root, hermitian=True)
         for t in range(10):
-            maps[s, t] = inverse_root @ _sqrtm(root @ fake_stats[t][1] @ root) @ inverse_root
+            maps[s, t] = inverse_root @ distribution.sqrtm_psd(root @ fake_stats[t][1] @ root) @ inverse_root
     transported = np.stack(
         [fake_stats[t][0] + maps[s, t] @ (w - real_stats[s][0]) for w, s, t in zip(codes, sources, targets)]
     )
