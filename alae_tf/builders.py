@@ -14,6 +14,8 @@ def build_model(config: ALAEConfig, seed: int = 0) -> ALAE:
     """An uncompiled `ALAE` for `config` (variables of every level built, EMA copies made)."""
     if config.model not in MODELS:
         raise ValueError(f"unknown model {config.model!r}; this build knows {MODELS}")
+    if config.refinement().fraction and config.model == "style":
+        raise ValueError(f"{config.name}: refine_fraction is for MLP nets; style nets train without the phase")
     mapping = networks.MappingNetwork(config.latent_size, num_layers=config.mapping_layers, name="mapping")
     if config.model == "style":
         resolution, width, channels = config.image_shape
@@ -56,6 +58,7 @@ def build_model(config: ALAEConfig, seed: int = 0) -> ALAE:
         truncation_cutoff=config.truncation_cutoff,
         pixel_reconstruction_weight=config.pixel_reconstruction_weight,
         r1_interval=config.r1_interval,
+        refine_anchor_weight=config.refine_anchor_weight if config.refine_fraction else None,
         name="alae",
     )
 

@@ -10,7 +10,7 @@ import dataclasses
 import json
 
 from alae_tf.growing import GrowthSchedule
-from alae_tf.schedules import LearningRateDecay
+from alae_tf.schedules import LearningRateDecay, Refinement
 
 MODELS = ("mlp", "style")
 # Fields that define the architecture: a checkpoint only fits nets that agree on all of them.
@@ -70,6 +70,10 @@ class ALAEConfig:
             factor it ends at). The run's length is the `--train_images` it trains to.
         r1_interval: lazy R1: the penalty every this many steps, at this many times `r1_gamma`
             (1, the paper's: every step; see `ALAE`).
+        refine_fraction, refine_learning_rate, refine_anchor_weight: the reconstruction-refinement
+            phase at the run's end (MLP nets; not in the paper): its share of the run's batches (0:
+            none), its starting learning rate (falling linearly to 0; `schedules.Refinement`) and the
+            weight of its term that holds G's samples (`ALAE.refinement_update`).
     """
 
     name: str
@@ -106,6 +110,9 @@ class ALAEConfig:
     learning_rate_decay_start: float = 0.0
     learning_rate_decay_final: float = 0.0
     r1_interval: int = 1
+    refine_fraction: float = 0.0
+    refine_learning_rate: float = 0.003
+    refine_anchor_weight: float = 0.25
 
     def replace(self, **changes):
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -136,6 +143,10 @@ class ALAEConfig:
         return LearningRateDecay(
             self.learning_rate_decay, self.learning_rate_decay_start, self.learning_rate_decay_final
         )
+
+    def refinement(self):
+        """The run's `Refinement` phase (fraction 0: none)."""
+        return Refinement(self.refine_fraction, self.refine_learning_rate)
 
     def growth_schedule(self):
         """The run's `GrowthSchedule`; the MLP model is one level that never ends."""

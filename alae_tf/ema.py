@@ -6,13 +6,13 @@ import keras
 import tensorflow as tf
 
 
-def ema_copy(net: keras.layers.Layer) -> keras.layers.Layer:
-    """A frozen copy of `net` named `ema_<name>`, rebuilt from its config, holding its current weights.
+def ema_copy(net: keras.layers.Layer, prefix: str = "ema") -> keras.layers.Layer:
+    """A frozen copy of `net` named `<prefix>_<name>`, rebuilt from its config, holding its current weights.
 
     The name fixes the copy's variable paths (`ema_encoder/...`): checkpoints
     are keyed by them.
     """
-    copy = type(net).from_config({**net.get_config(), "name": f"ema_{net.name}"})
+    copy = type(net).from_config({**net.get_config(), "name": f"{prefix}_{net.name}"})
     copy.trainable = False
     for target, source in zip(copy.weights, net.weights):
         target.assign(source)

@@ -16,6 +16,10 @@ III. latent autoencoding: `mean((E(G(F(z))) - stop_gradient(F(z)))^2)`.
      `mean((G(E(x)) - x)^2)` on the real batch: the nets the step moves
      then learn to redraw real images, not only to agree on fakes' codes.
 
+A run may end with a refinement phase (`refinement_update`, entered by
+`start_refinement`; not in the paper): E and G then learn reconstructions
+alone, G held to the samples it drew when the phase began.
+
 Then the EMA copies of all four nets move (half-life `ema_halflife_images`
 images, `alae_tf.ema`); sampling, evaluation and export use them.
 `dlatent_avg` tracks the mean of w for truncation.
@@ -43,8 +47,9 @@ import keras
 import tensorflow as tf
 
 from alae_tf import distribute, losses, net_kinds, xla_gradients  # noqa: F401  (jit_compile: R1's 2nd order)
-from alae_tf.ema import ExponentialMovingAverage
+from alae_tf.ema import ExponentialMovingAverage, ema_copy
 from alae_tf.loss_scaling import (
+    inner_optimizer,
     input_gradient_scale,
     loss_scale,  # noqa: F401  (kept importable from here, where callers and tests import it)
     minimize,
@@ -68,6 +73,7 @@ _CONFIG_FIELDS = (
     "level",
     "pixel_reconstruction_weight",
     "r1_interval",
+    "refine_anchor_weight",
 )
 # The update whose skipping (by loss scaling) keeps a logged loss out of its running mean.
 _TAKEN_BY = {
@@ -77,6 +83,10 @@ _TAKEN_BY = {
     "loss_ae": "ae_taken",
     "recon_pixels": "ae_taken",
 }
+_REFINE_TAKEN_BY = {"refine_pixels": "refine_taken", "refine_anchor": "refine_taken"}
+# The refinement is a regression, not a game: its Adam keeps momentum (the game's beta1 is 0). Over 1M
+# images of it, 0.9 kept the class in 0.845 of reconstructions where 0 kept it in 0.838 (benchmarks/quality.md).
+REFINE_ADAM_BETA_1 = 0.9
 
 
 def _as_images(data):
@@ -115,6 +125,9 @@ class ALAE(keras.Model):
         r1_interval: lazy R1 (StyleGAN2's regularisation schedule): R1 is taken on every `r1_interval`-th
             step only (steps 0, k, 2k, ...), at weight `r1_gamma * r1_interval`, so its mean weight per step
             stays `r1_gamma`. 1 (the paper's): every step.
+        refine_anchor_weight: None (default): no refinement phase. A weight >= 0 (MLP nets): the model can
+            end its run with `refinement_update`, whose anchor term it weighs, and holds the anchor, a
+            frozen copy of G (`anchor_generator`, checkpointed with the rest).
     """
 
     def __init__(
@@ -134,6 +147,7 @@ class ALAE(keras.Model):
         level=None,
         pixel_reconstruction_weight=0.0,
         r1_interval=1,
+        refine_anchor_weight=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -160,6 +174,14 @@ class ALAE(keras.Model):
         self.ema_mapping, self.ema_generator, self.ema_encoder, self.ema_discriminator = self._ema.copies
         tracked = [name for name in _TAKEN_BY if name != "recon_pixels" or self.pixel_reconstruction_weight]
         self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in tracked}
+        self.refine_anchor_weight = None if refine_anchor_weight is None else float(refine_anchor_weight)
+        self.anchor_generator, self.refine_trackers, self._refining = None, {}, False
+        if self.refine_anchor_weight is not None:
+            if self._kind.is_style or self.refine_anchor_weight < 0:
+                raise ValueError(f"refine_anchor_weight: a weight >= 0 for MLP nets, got {refine_anchor_weight!r}")
+            # Not an EMA: the copy of G that `start_refinement` fills, and the refinement phase holds G's samples to.
+            self.anchor_generator = ema_copy(generator, prefix="anchor")
+            self.refine_trackers = {name: keras.metrics.Mean(name=name) for name in _REFINE_TAKEN_BY}
         self.ed_optimizer = self.fg_optimizer = None
         self.train_step_traces = 0
         self.built = True
@@ -241,7 +263,7 @@ class ALAE(keras.Model):
 
     @property
     def metrics(self):
-        return list(self.loss_trackers.values())
+        return list(self.loss_trackers.values()) + list(self.refine_trackers.values())
 
     def _fake_styles(self, z, mix_purpose=None):
         """`(G's input, w)` for fakes from z; with `mix_purpose` (steps I and II) styles may be mixed."""
@@ -327,6 +349,80 @@ class ALAE(keras.Model):
         taken, updated = minimize(tape, loss, groups, tf.shape(z)[0])
         return {"loss_ae": loss, **results, "taken": taken, "updated": updated}
 
+    @property
+    def refining(self):
+        """True while `fit` runs `refinement_update` instead of the three ALAE updates."""
+        return self._refining
+
+    def set_refining(self, refining: bool) -> None:
+        """Train with `refinement_update` (True) or the three updates (False) from now on: one trace per phase.
+
+        Both optimizers run with Adam's beta1 at `REFINE_ADAM_BETA_1` in the phase. A resumed run sets the phase it stopped in; `start_refinement` enters it for the first time.
+        """
+        if refining and self.anchor_generator is None:
+            raise ValueError("this model has no refinement phase: build it with refine_anchor_weight (MLP nets)")
+        if bool(refining) != self._refining:
+            self._refining = bool(refining)
+            self.train_function = None
+            # A Python float the update reads while tracing: the new trace takes it up.
+            for optimizer in (self.ed_optimizer, self.fg_optimizer):
+                inner = inner_optimizer(optimizer)
+                if refining:
+                    inner.game_beta_1, inner.beta_1 = inner.beta_1, REFINE_ADAM_BETA_1
+                else:
+                    inner.beta_1 = inner.game_beta_1
+
+    def start_refinement(self) -> None:
+        """Enter the refinement phase at its first batch.
+
+        The trained nets take their EMA copies' weights (what the adversarial phase made, and what
+        evaluation and export see), the anchor takes G's, and both optimizers' slots are zeroed: the
+        phase's gradients are not the adversarial ones. Repeating it before the phase's first update
+        (a run killed there resumes from the checkpoint before it) gives the same state.
+        """
+        self.set_refining(True)
+        for nets, sources in ((self.training_nets, self.ema_nets), ((self.anchor_generator,), (self.ema_generator,))):
+            for net, source in zip(nets, sources):
+                for target, value in zip(net.weights, source.weights):
+                    target.assign(value)
+        for optimizer in (self.ed_optimizer, self.fg_optimizer):
+            reset_slots(optimizer)
+
+    def refinement_update(self, x: tf.Tensor, z: tf.Tensor) -> dict:
+        """One step of the refinement phase on real `x` `[B, H, W, C]` and z `[B, latent]` (this replica's rows).
+
+        E (E/D optimizer) and G (F/G optimizer) minimise `mean((G(E(x)) - x)^2) + refine_anchor_weight *
+        mean((G(F(z)) - G_anchor(F(z)))^2)`. The ALAE game leaves E's codes shaped by the critic and
+        reconstructions blurred (`benchmarks/quality.md`); this phase sharpens them while G keeps drawing,
+        from F's codes, what it drew when the phase began, so the samples stay the game's (F and D do
+        not move). Then the EMA copies of E and G move. Returns global-batch means `refine_pixels`,
+        `refine_anchor` and the bool `refine_taken`.
+        """
+        x = tf.cast(x, self.encoder.variable_dtype)
+        batch_size = tf.shape(x)[0]
+        styles = self._kind.styles_from_w(self.mapping(z, training=True))
+        anchor = tf.stop_gradient(self.synthesize(self.anchor_generator, styles))
+        with tf.GradientTape() as tape:
+            w_real = self.run_encoder(self.encoder, x, training=True)
+            redrawn = self.synthesize(self.generator, self._kind.styles_from_w(w_real), training=True)
+            pixels = losses.pixel_reconstruction(redrawn, x)
+            drift = losses.pixel_reconstruction(self.synthesize(self.generator, styles, training=True), anchor)
+            loss = pixels + self.refine_anchor_weight * drift
+        groups = [
+            (self.ed_optimizer, self.encoder.trainable_variables),
+            (self.fg_optimizer, self.generator.trainable_variables),
+        ]
+        taken, updated = minimize(tape, loss, groups, batch_size)
+        _, global_batch = distribute.batch_layout(batch_size)
+        self.update_ema(global_batch, updated)
+        distribute.assign_local(self.step, self.step + 1)
+        distribute.assign_local(self.images_seen, self.images_seen + tf.cast(global_batch, tf.int64))
+        return {
+            "refine_pixels": distribute.global_mean(pixels, batch_size),
+            "refine_anchor": distribute.global_mean(drift, batch_size),
+            "refine_taken": taken,
+        }
+
     def update_ema(self, batch_size, variables=None):
         """Move the EMA nets towards the trained ones after a global batch (`ExponentialMovingAverage.update`)."""
         self._ema.update(batch_size, self.ema_halflife_images, variables)
@@ -359,12 +455,17 @@ class ALAE(keras.Model):
         # Runs in Python once per trace: tests count traces per level with it.
         self.train_step_traces += 1
         x = _as_images(data)
-        results = self.alternating_update(x, *self.draw_latents(tf.shape(x)[0]))
+        if self._refining:
+            results = self.refinement_update(x, self.draw_latents(tf.shape(x)[0], count=1)[0])
+            trackers, taken_by = self.refine_trackers, _REFINE_TAKEN_BY
+        else:
+            results = self.alternating_update(x, *self.draw_latents(tf.shape(x)[0]))
+            trackers, taken_by = self.loss_trackers, _TAKEN_BY
         # A step skipped by loss scaling is kept out of the running means.
-        for name, tracker in self.loss_trackers.items():
-            tracker.update_state(results[name], sample_weight=tf.cast(results[_TAKEN_BY[name]], tf.float32))
+        for name, tracker in trackers.items():
+            tracker.update_state(results[name], sample_weight=tf.cast(results[taken_by[name]], tf.float32))
         # Multi-worker fit reduces the outputs along a batch axis: `distribute.step_outputs` gives them one.
-        return distribute.step_outputs({name: tracker.result() for name, tracker in self.loss_trackers.items()})
+        return distribute.step_outputs({name: tracker.result() for name, tracker in trackers.items()})
 
     def generate(self, z, truncation_psi=None, truncation_cutoff=None, use_ema=True, noise_seed=None) -> tf.Tensor:
         """Images `[B, H, W, C]` (current level) from z `[B, latent]`.

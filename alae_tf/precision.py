@@ -53,12 +53,19 @@ def machine_key(cpuinfo: str = "/proc/cpuinfo") -> str:
 
 
 def measure_step(
-    config, policy: str, seconds: float = 3.0, timer=time.perf_counter, seed: int = 0, level: int | None = None
+    config,
+    policy: str,
+    seconds: float = 3.0,
+    timer=time.perf_counter,
+    seed: int = 0,
+    level: int | None = None,
+    refining: bool = False,
 ) -> float:
     """Images/s of `config`'s full training step (the three updates and the EMA) under `policy`.
 
     The step is built and traced first (not timed), then run until `seconds` have passed (at least 3 steps).
     Style nets run at `level` (default: the last) with that level's batch size; MLP nets ignore it.
+    `refining`: the refinement phase's step instead (`ALAE.refinement_update`; a config with the phase).
     """
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
@@ -66,6 +73,8 @@ def measure_step(
         model = builders.build_compiled_model(config, seed=seed)
         if model.is_style and level is not None:
             model.set_level(level)
+        if refining:
+            model.start_refinement()
         batch = config.growth_schedule().batch_size(model.level or 0)
         shape = model.at_current_resolution(tf.zeros((1, *config.image_shape))).shape[1:] if model.is_style else None
         shape = tuple(shape) if shape is not None else tuple(config.image_shape)

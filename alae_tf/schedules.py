@@ -50,3 +50,41 @@ class LearningRateDecay:
         t = min(1.0, max(0.0, t))
         shape = (1.0 + math.cos(math.pi * t)) / 2.0 if self.kind == "cosine" else 1.0 - t
         return self.final + (1.0 - self.final) * shape
+
+
+@dataclasses.dataclass(frozen=True)
+class Refinement:
+    """The reconstruction-refinement phase at a run's end (`ALAE.refinement_update`).
+
+    The run's last `fraction` of batches train E and G on reconstructions alone, G anchored to the
+    samples it drew when the phase began; both optimizers' learning rate starts at `learning_rate`
+    and falls linearly to 0 at the run's end. A function of the image count, like the decay above,
+    so a resumed run enters the phase and sets its rates exactly where an uninterrupted one would.
+
+    Attributes:
+        fraction: share of the run's batches, in [0, 1); 0: no phase.
+        learning_rate: the rate at the phase's first batch (> 0).
+    """
+
+    fraction: float = 0.0
+    learning_rate: float = 0.003
+
+    def __post_init__(self):
+        if not 0.0 <= self.fraction < 1.0:
+            raise ValueError(f"refine_fraction must be in [0, 1), got {self.fraction}")
+        if not self.learning_rate > 0.0:
+            raise ValueError(f"refine_learning_rate must be > 0, got {self.learning_rate}")
+
+    def start(self, run_images: int, batch_size: int) -> int | None:
+        """The image count of the phase's first batch (a whole number of batches), or None without a phase."""
+        if not self.fraction:
+            return None
+        steps = math.ceil(run_images / batch_size)
+        return (steps - round(steps * self.fraction)) * batch_size
+
+    def learning_rate_at(self, images_seen: int, run_images: int, batch_size: int) -> float:
+        """The rate of the phase's batch that starts at `images_seen`."""
+        start = self.start(run_images, batch_size)
+        end = math.ceil(run_images / batch_size) * batch_size
+        t = min(1.0, max(0.0, (images_seen - start) / max(end - start, 1)))
+        return self.learning_rate * (1.0 - t)

@@ -4,7 +4,8 @@ A user with N minutes wants the best model this machine makes in N minutes, not 
 that takes 12 minutes on one CPU and an hour on another. `plan_length` times the real training step
 of the run's config (`precision.measure_step`: its nets, optimizers, batch and precision; for style
 nets every level the run can reach, each at its own batch size) for a few seconds, then walks the
-growth schedule: the run gets as many images as fit in the budget at those rates, less the time the
+growth schedule (and a refinement phase's own step, which is cheaper per image): the run gets as many
+images as fit in the budget at those rates, less the time the
 measurement itself took and a margin for what the step timing does not see (the data stream,
 checkpoints and sample grids, about 5 % in the demo's run).
 
@@ -69,8 +70,11 @@ def plan_length(
     schedule = config.growth_schedule()
     levels = range(schedule.max_level + 1) if config.model == "style" else [None]
     rates = {level: float(measure(config, precision, seconds=seconds, level=level)) for level in levels}
+    refinement = config.refinement()
+    if refinement.fraction:
+        rates["refine"] = float(measure(config, precision, seconds=seconds, level=None, refining=True))
     budget = minutes * 60.0 * (1.0 - LOOP_OVERHEAD) - (clock() - start)
-    train_images = images_within(schedule, rates, budget)
+    train_images = images_within(schedule, rates, budget, refinement.fraction)
     if train_images < 1:
         raise TimeBudgetError(
             f"--train_minutes={minutes:g} holds no whole batch here (measuring took {clock() - start:.0f} s, "
@@ -88,15 +92,19 @@ def plan_length(
     return train_images
 
 
-def images_within(schedule, rates: dict, seconds: float) -> int:
+def images_within(schedule, rates: dict, seconds: float, refine_fraction: float = 0.0) -> int:
     """Images a run following `schedule` trains in `seconds` at `rates` (images/s per level; MLP: {None: r}).
 
     Levels follow each other as the schedule says (each `level_images` long, the last open-ended); the
-    count ends on a whole batch of the level it ends in.
+    count ends on a whole batch of the level it ends in. MLP runs with a refinement phase spend its
+    share of the images at `rates["refine"]`.
     """
     if None in rates:
         batch = schedule.batch_size(0)
-        return int(max(seconds, 0.0) * rates[None]) // batch * batch
+        seconds_per_image = (1.0 - refine_fraction) / rates[None] + (
+            refine_fraction / rates["refine"] if refine_fraction else 0.0
+        )
+        return int(max(seconds, 0.0) / seconds_per_image) // batch * batch
     images, left = 0, max(seconds, 0.0)
     for level in range(schedule.max_level + 1):
         batch, rate = schedule.batch_size(level), rates[level]

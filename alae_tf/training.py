@@ -96,25 +96,30 @@ class ScheduleCallback(keras.callbacks.Callback):
     `model.blend` from the growth schedule (style nets) and both optimizers' learning rate
     from the level's rate times the decay factor (`schedules.LearningRateDecay` over a run
     of `run_images` images: the config's `train_images`, which `alae-train` sets from
-    `--train_images`, so a run stopped early and resumed decays as one that never stopped).
+    `--train_images`, so a run stopped early and resumed decays as one that never stopped);
+    in a refinement phase (MLP nets), the phase's own falling rate (`schedules.Refinement`).
     Functions of `model.images_seen` only, so a resumed run (even mid-fade-in or mid-decay)
     sets exactly what an uninterrupted one would.
     """
 
-    def __init__(self, schedule, decay, run_images):
+    def __init__(self, schedule, decay, run_images, refinement=None):
         super().__init__()
         self.schedule = schedule
         self.decay = decay
         self.run_images = int(run_images)
+        self.refinement = refinement
         self._learning_rate = None
 
     def on_train_batch_begin(self, batch, logs=None):
         images_seen = int(self.model.images_seen.numpy())
         if self.model.is_style:
             self.model.blend.assign(self.schedule.blend_at(images_seen))
-        learning_rate = self.schedule.learning_rate(self.schedule.level_at(images_seen)) * self.decay.factor(
-            images_seen, self.run_images
-        )
+        if self.model.refining:
+            learning_rate = self.refinement.learning_rate_at(images_seen, self.run_images, self.schedule.batch_size(0))
+        else:
+            learning_rate = self.schedule.learning_rate(self.schedule.level_at(images_seen)) * self.decay.factor(
+                images_seen, self.run_images
+            )
         if learning_rate != self._learning_rate:
             set_learning_rate(self.model, learning_rate)
             self._learning_rate = learning_rate
@@ -166,7 +171,10 @@ def _train_locked(config, options, workdir, train_set, strategy, chief):
         atomic.write_text(workdir / "config.json", config.to_json())
 
     schedule = config.growth_schedule()
+    refinement = config.refinement()
+    refine_start = refinement.start(options.train_images, config.batch_size)
     segments = schedule.segments(int(model.images_seen.numpy()), options.train_images)
+    phases = _split_at_refinement(segments, int(model.images_seen.numpy()), refine_start, config.batch_size)
     total_steps = int(model.step.numpy()) + sum(steps for _, steps in segments)
     fixed_z = tf.random.stateless_normal((64, config.latent_size), seed=(options.seed, 2**31 - 1))
     fixed_images = data.to_pixel_range(train_set.images[:32], config.pixel_range)
@@ -178,18 +186,24 @@ def _train_locked(config, options, workdir, train_set, strategy, chief):
     guard = DivergenceGuard()
     decay = config.learning_rate_decay_schedule()
     callbacks = [guard, monitor]  # the guard first: it sees a batch's losses before anything logs them
-    if model.is_style or decay.kind != "none":
-        callbacks.insert(1, ScheduleCallback(schedule, decay, config.train_images))
+    if model.is_style or decay.kind != "none" or refine_start is not None:
+        callbacks.insert(1, ScheduleCallback(schedule, decay, config.train_images, refinement))
     train_images = tf.constant(train_set.images)  # one copy into TF at full resolution, shared by every stream
-    for level, level_steps in segments:
-        # One fit() never crosses a level: the level is fixed per trace.
+    for level, refining, level_steps in phases:
+        # One fit() never crosses a level or a phase: both are fixed per trace.
         images_seen = int(model.images_seen.numpy())
         if model.is_style:
             model.set_level(
                 level, reset_optimizers=config.reset_optimizers_at_level_change and schedule.is_level_start(images_seen)
             )
-        set_learning_rate(model, schedule.learning_rate(level))
         batch = schedule.batch_size(level)
+        if refining:
+            # Entered at its first batch; a run resumed inside it restored the phase's state.
+            model.start_refinement() if images_seen == refine_start else model.set_refining(True)
+            set_learning_rate(model, refinement.learning_rate_at(images_seen, options.train_images, batch))
+        else:
+            model.set_refining(False)
+            set_learning_rate(model, schedule.learning_rate(level))
         chunk_steps = max(1, options.checkpoint_every_images // batch)
         while level_steps > 0:
             steps = min(chunk_steps, level_steps)
@@ -219,6 +233,21 @@ def _train_locked(config, options, workdir, train_set, strategy, chief):
     if meta is not None and int(model.step.numpy()) == meta["step"]:
         logging.info("nothing to do: %s already holds %d images", workdir, meta["images_seen"])
     return model
+
+
+def _split_at_refinement(segments, images_seen, refine_start, batch_size):
+    """`[(level, refining, steps), ...]`: the growth schedule's `segments` split where the refinement starts.
+
+    `refine_start` None: no phase. With one (MLP nets: one level, one batch size), the steps before it
+    train the three updates and the rest the refinement.
+    """
+    phases = []
+    for level, steps in segments:
+        before = steps if refine_start is None else min(steps, max(0, (refine_start - images_seen) // batch_size))
+        phases += [(level, False, before)] if before else []
+        phases += [(level, True, steps - before)] if steps > before else []
+        images_seen += steps * batch_size
+    return phases
 
 
 def _check_workers_resumed_together(strategy, model, manager):

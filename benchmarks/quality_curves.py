@@ -161,16 +161,16 @@ def main(argv):
     name = FLAGS.name or FLAGS.preset
     precision = precision_lib.choose(config, FLAGS.precision)
     milestones = sorted(int(m) for m in FLAGS.milestones)
-    decays = config.learning_rate_decay != "none"
+    # A decay or a refinement phase is keyed to the run's length: each milestone is a run of its own.
+    keyed_to_length = config.learning_rate_decay != "none" or config.refine_fraction > 0
     grids_dir = pathlib.Path(FLAGS.grids_dir) / name
-    flops_per_image = step_cost.training_flops_per_image(config)
     rows = []
     for seed in (int(s) for s in FLAGS.seeds):
         seconds = 0.0
         for images in milestones:
             run_config = config.replace(train_images=images)
             workdir = pathlib.Path(FLAGS.workdir) / name / f"seed{seed}"
-            if decays:
+            if keyed_to_length:
                 workdir, seconds = workdir / f"images{images}", 0.0
             start = time.perf_counter()
             training.train(
@@ -186,8 +186,8 @@ def main(argv):
                 "train_seconds": round(seconds, 1),
                 "images_per_second": round(images / seconds, 1),
                 "precision": precision,
-                "mflop_per_image": round(flops_per_image / 1e6, 2),
-                "training_pflop": round(flops_per_image * images / 1e15, 4),
+                "mflop_per_image": round(step_cost.training_flops(run_config, images) / images / 1e6, 2),
+                "training_pflop": round(step_cost.training_flops(run_config, images) / 1e15, 4),
                 **measure(workdir, feature_net, grids_dir, f"seed{seed}_{images}"),
             }
             rows.append(row)

@@ -83,16 +83,16 @@ def load_ablation_rows(paths):
             preset = configs.PRESETS[row.get("preset", "mnist_mlp")]
             settings = [] if row["changes"] == "none" else row["changes"].split()
             config = quality_curves.with_settings(preset, settings)
-            if config not in cache:
-                cache[config] = step_cost.training_flops_per_image(config)
+            if (config, row["images"]) not in cache:
+                cache[config, row["images"]] = step_cost.training_flops(config, row["images"])
             rows.append(
                 {
                     **row,
                     "candidate": f"{row['run']} (earlier ablation)",
                     "changes": f"{preset.name}: {row['changes']}",
                     "seed": row.get("seed", 0),
-                    "mflop_per_image": round(cache[config] / 1e6, 2),
-                    "training_pflop": round(cache[config] * row["images"] / 1e15, 4),
+                    "mflop_per_image": round(cache[config, row["images"]] / row["images"] / 1e6, 2),
+                    "training_pflop": round(cache[config, row["images"]] / 1e15, 4),
                 }
             )
     return rows

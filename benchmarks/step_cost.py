@@ -40,3 +40,21 @@ def training_flops_per_image(config):
     if k > 1:
         total = (total + (k - 1) * step_flops(config, with_r1=False)) / k
     return total / config.batch_size
+
+
+def refinement_flops_per_image(config):
+    """FLOPs of the refinement phase's step (`ALAE.refinement_update`) per training image (MLP nets)."""
+    model = builders.build_compiled_model(config.replace(refine_fraction=config.refine_fraction or 0.5), seed=0)
+    batch = config.batch_size
+    images = tf.TensorSpec((batch, *config.image_shape), tf.float32)
+    latents = tf.TensorSpec((batch, config.latent_size), tf.float32)
+    return flops.function_flops(model.refinement_update, images, latents) / batch
+
+
+def training_flops(config, images):
+    """FLOPs of a run of `images` images: the three updates until its refinement phase starts, its step after."""
+    refine_start = config.refinement().start(images, config.batch_size)
+    if refine_start is None:
+        return training_flops_per_image(config) * images
+    refined = images - refine_start
+    return training_flops_per_image(config) * refine_start + refinement_flops_per_image(config) * refined
