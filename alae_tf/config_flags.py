@@ -59,6 +59,23 @@ flags.DEFINE_float(
     "Weight of step III's pixel term mean((G(E(x)) - x)^2) on real images (0: none, the paper's).",
     lower_bound=0.0,
 )
+flags.DEFINE_float(
+    "refine_fraction",
+    None,
+    "MLP presets: share of the run's batches, at its end, that train E and G on reconstructions alone, G held "
+    "to its own samples (0: none, the paper's).",
+    lower_bound=0.0,
+    upper_bound=0.999,
+)
+flags.DEFINE_float(
+    "refine_learning_rate",
+    None,
+    "The refinement's learning rate at its start (it falls linearly to 0).",
+    lower_bound=0.0,
+)
+flags.DEFINE_float(
+    "refine_anchor_weight", None, "Weight of the refinement's term that holds G's samples.", lower_bound=0.0
+)
 flags.DEFINE_enum(
     "autoencoder_variables",
     None,
@@ -122,4 +139,7 @@ def config_from_flags() -> configs.ALAEConfig:
         learning_rate_decay=FLAGS.learning_rate_decay,
         learning_rate_decay_start=FLAGS.learning_rate_decay_start,
         learning_rate_decay_final=FLAGS.learning_rate_decay_final,
+        refine_fraction=FLAGS.refine_fraction,
+        refine_learning_rate=FLAGS.refine_learning_rate,
+        refine_anchor_weight=FLAGS.refine_anchor_weight,
     )

@@ -357,7 +357,8 @@ class ALAE(keras.Model):
     def set_refining(self, refining: bool) -> None:
         """Train with `refinement_update` (True) or the three updates (False) from now on: one trace per phase.
 
-        Both optimizers run with Adam's beta1 at `REFINE_ADAM_BETA_1` in the phase. A resumed run sets the phase it stopped in; `start_refinement` enters it for the first time.
+        Both optimizers run with Adam's beta1 at `REFINE_ADAM_BETA_1` in the phase. A resumed run sets the
+        phase it stopped in; `start_refinement` enters it for the first time.
         """
         if refining and self.anchor_generator is None:
             raise ValueError("this model has no refinement phase: build it with refine_anchor_weight (MLP nets)")

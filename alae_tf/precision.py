@@ -60,17 +60,19 @@ def measure_step(
     seed: int = 0,
     level: int | None = None,
     refining: bool = False,
+    jit_compile: bool = False,
 ) -> float:
     """Images/s of `config`'s full training step (the three updates and the EMA) under `policy`.
 
     The step is built and traced first (not timed), then run until `seconds` have passed (at least 3 steps).
     Style nets run at `level` (default: the last) with that level's batch size; MLP nets ignore it.
     `refining`: the refinement phase's step instead (`ALAE.refinement_update`; a config with the phase).
+    `jit_compile`: the step XLA-compiled, as `alae-train --jit_compile` runs it.
     """
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
     try:
-        model = builders.build_compiled_model(config, seed=seed)
+        model = builders.build_compiled_model(config, seed=seed, jit_compile=jit_compile)
         if model.is_style and level is not None:
             model.set_level(level)
         if refining:

@@ -172,7 +172,7 @@ def _train_locked(config, options, workdir, train_set, strategy, chief):
 
     schedule = config.growth_schedule()
     refinement = config.refinement()
-    refine_start = refinement.start(options.train_images, config.batch_size)
+    refine_start = refinement.start(config.train_images, config.batch_size)  # the run's length, not this call's
     segments = schedule.segments(int(model.images_seen.numpy()), options.train_images)
     phases = _split_at_refinement(segments, int(model.images_seen.numpy()), refine_start, config.batch_size)
     total_steps = int(model.step.numpy()) + sum(steps for _, steps in segments)
@@ -200,7 +200,7 @@ def _train_locked(config, options, workdir, train_set, strategy, chief):
         if refining:
             # Entered at its first batch; a run resumed inside it restored the phase's state.
             model.start_refinement() if images_seen == refine_start else model.set_refining(True)
-            set_learning_rate(model, refinement.learning_rate_at(images_seen, options.train_images, batch))
+            set_learning_rate(model, refinement.learning_rate_at(images_seen, config.train_images, batch))
         else:
             model.set_refining(False)
             set_learning_rate(model, schedule.learning_rate(level))

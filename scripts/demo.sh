@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up (scripts/setup.sh), then the main job on the embedded default: trains the MLP
-# ALAE on Fashion-MNIST with the demo's recipe (flags/mnist_mlp_demo.cfg: the paper's nets
-# and losses, tuned for a short run; benchmarks/quality.md says what each change did), in
+# ALAE on Fashion-MNIST with the demo's recipe (flags/mnist_mlp_demo.cfg: the paper's losses
+# on half-width nets, then a refinement phase; benchmarks/quality.md says what each change did), in
 # the machine's fastest precision; evaluates it (k-NN, SVM, reconstruction, FD/KID, the
 # judge's class checks and the samples' high-frequency energy, all in report.md with
 # figures, judged by a Fashion-MNIST classifier it trains once), builds class directions
@@ -9,16 +9,17 @@
 # encoder). Rerunning resumes; WORKDIR (default
 # runs/mnist_mlp_demo) can be given as $1, the length as TRAIN_IMAGES (images) or
 # TRAIN_MINUTES (minutes of training on this machine: alae-train --train_minutes), the
-# precision as PRECISION (default auto). RECIPE=fast trains flags/mnist_mlp_fast.cfg instead:
-# about a sixth of the training arithmetic, 6 of the bar's 7 lines (docs/demo.md).
+# precision as PRECISION (default auto). RECIPE=fast trains flags/mnist_mlp_fast.cfg instead
+# (two thirds of the demo's training arithmetic, 6 of the bar's 7 lines), RECIPE=wide the
+# previous demo, flags/mnist_mlp_wide.cfg (4 times the arithmetic; docs/demo.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 RECIPE=${RECIPE:-demo}
 case "$RECIPE" in
-  demo | fast) ;;
-  *) echo "demo.sh: RECIPE must be demo or fast, got '$RECIPE'" >&2; exit 2 ;;
+  demo | fast | wide) ;;
+  *) echo "demo.sh: RECIPE must be demo, fast or wide, got '$RECIPE'" >&2; exit 2 ;;
 esac
 WORKDIR=${1:-runs/mnist_mlp_$RECIPE}
 start=$(date +%s)

@@ -210,3 +210,55 @@ def test_lazy_r1_takes_the_penalty_every_k_steps_at_k_times_the_weight(batch):
 def test_bad_r1_interval_is_refused(interval):
     with pytest.raises(ValueError, match="r1_interval"):
         tiny_model(r1_interval=interval)
+
+
+def refining_model(anchor_weight):
+    model = builders.build_model(TINY.replace(refine_fraction=0.5, refine_anchor_weight=anchor_weight), seed=3)
+    model.compile(*builders.make_optimizers(0.003))
+    return model
+
+
+def test_refinement_starts_from_the_ema_nets_and_moves_only_e_and_g(batch):
+    model = refining_model(1.0)
+    for _ in range(3):  # the trained nets and their EMA copies part
+        model.train_on_batch(batch[0])
+    model.start_refinement()
+    for net, ema in zip(model.training_nets + (model.anchor_generator,), model.ema_nets + (model.ema_generator,)):
+        for a, b in zip(net.weights, ema.weights):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert all(not np.any(v.numpy()) for v in model.ed_optimizer.variables if v is not model.ed_optimizer.learning_rate)
+    before = snapshot(model)
+    anchor = [v.numpy().copy() for v in model.anchor_generator.weights]
+    logs = model.train_on_batch(batch[0], return_dict=True)
+    assert changed_nets(model, before) == {"encoder", "generator"}
+    assert sorted(logs) == ["refine_anchor", "refine_pixels"]
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(anchor, model.anchor_generator.weights))
+    model.set_refining(False)  # back in the game, with the game's Adam
+    assert model.ed_optimizer.beta_1 == 0.0 and sorted(model.train_on_batch(batch[0], return_dict=True))[0] == "loss_ae"
+
+
+def test_refinement_learns_reconstructions_and_its_anchor_holds_the_samples(batch):
+    x, z = batch
+    drift, pixels = {}, {}
+    for weight in (0.0, 10.0):
+        model = refining_model(weight)
+        model.start_refinement()
+        w = model.mapping(z)
+        drawn = model.generator(w).numpy()
+        first = float(losses.pixel_reconstruction(model.reconstruct(x, use_ema=False), x))
+        for _ in range(40):
+            model.train_on_batch(x)
+        pixels[weight] = float(losses.pixel_reconstruction(model.reconstruct(x, use_ema=False), x)) / first
+        drift[weight] = float(np.mean((model.generator(w).numpy() - drawn) ** 2))
+    # Both learn to redraw the batch; only the anchored one keeps drawing what it drew from F's codes.
+    assert pixels[0.0] < 0.5 and pixels[10.0] < 0.6
+    assert drift[10.0] < 0.05 * drift[0.0]
+
+
+def test_a_model_without_the_phase_refuses_it():
+    with pytest.raises(ValueError, match="no refinement phase"):
+        tiny_model().set_refining(True)
+    with pytest.raises(ValueError, match="refine_anchor_weight"):
+        builders.build_model(TINY.replace(refine_fraction=0.5, refine_anchor_weight=-1.0))
+    with pytest.raises(ValueError, match="MLP nets"):
+        builders.build_model(configs.PRESETS["faces_micro"].replace(refine_fraction=0.5))

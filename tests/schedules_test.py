@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from alae_tf.schedules import LearningRateDecay
+from alae_tf.schedules import LearningRateDecay, Refinement
 
 
 def test_none_is_constant():
@@ -31,3 +31,18 @@ def test_cosine_shape():
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError, match="learning-rate decay"):
         LearningRateDecay(**kwargs)
+
+
+def test_refinement_starts_on_a_whole_batch_and_its_rate_falls_to_zero():
+    phase = Refinement(0.5, 0.004)
+    assert phase.start(256, 16) == 128 and phase.start(250, 16) == 128  # 16 batches (the last one ends at 256)
+    assert Refinement(0.0).start(256, 16) is None
+    assert phase.learning_rate_at(128, 256, 16) == pytest.approx(0.004)
+    assert phase.learning_rate_at(192, 256, 16) == pytest.approx(0.002)
+    assert phase.learning_rate_at(240, 256, 16) == pytest.approx(0.004 / 8)  # the last batch: 1/8 of the rate
+
+
+@pytest.mark.parametrize("kwargs", [dict(fraction=1.0), dict(fraction=-0.1), dict(fraction=0.5, learning_rate=0.0)])
+def test_bad_refinements_are_refused(kwargs):
+    with pytest.raises(ValueError, match="refine_"):
+        Refinement(**kwargs)

@@ -26,9 +26,9 @@ class FakeClock:
 
 
 def fake_measure(rates, calls):
-    def measure(config, policy, seconds, level=None):
-        calls.append((policy, level))
-        return rates[level]
+    def measure(config, policy, seconds, level=None, refining=False):
+        calls.append((policy, "refine" if refining else level))
+        return rates["refine" if refining else level]
 
     return measure
 
@@ -43,6 +43,20 @@ def test_mlp_length_is_rate_times_budget_less_measuring_and_overhead(tmp_path):
     assert got == want and calls == [("float32", None)]
     plan = json.loads((tmp_path / time_budget.PLAN_NAME).read_text())
     assert plan["train_images"] == want and plan["minutes"] == 2.0 and plan["precision"] == "float32"
+
+
+def test_a_refinement_phase_is_planned_at_its_own_rate(tmp_path):
+    calls = []
+    config = TINY.replace(refine_fraction=0.25)
+    rates = {None: 1000.0, "refine": 3000.0}
+    got = time_budget.plan_length(
+        config, 1.0, tmp_path, "float32", measure=fake_measure(rates, calls), clock=FakeClock(0.0)
+    )
+    assert calls == [("float32", None), ("float32", "refine")]
+    # 55.2 s at 0.75 / 1000 + 0.25 / 3000 s per image: 66,240 images, in whole batches of 16.
+    seconds = 60 * (1 - time_budget.LOOP_OVERHEAD)
+    assert got == int(seconds / (0.75 / 1000 + 0.25 / 3000)) // 16 * 16
+    assert got > time_budget.images_within(config.growth_schedule(), {None: 1000.0}, seconds)
 
 
 def test_style_length_walks_the_levels_at_their_own_rates():

@@ -12,6 +12,7 @@ import pytest
 
 from alae_tf import configs, training
 from alae_tf.checkpoint import CheckpointError
+from alae_tf.model import REFINE_ADAM_BETA_1
 from tests.conftest import REPO, needs_fashion_mnist
 
 TINY = configs.PRESETS["mnist_mlp_tiny"]
@@ -211,3 +212,30 @@ def test_evaluate_metric_that_cannot_run_is_a_clear_error(tmp_path):
     result = run_binary("alae_tf.commands.evaluate", f"--workdir={tmp_path}", "--metrics=fd")
     assert result.returncode != 0 and "alae-evaluate: error:" in result.stderr
     assert "feature network" in result.stderr and "Traceback" not in result.stderr
+
+
+@needs_fmnist
+@pytest.mark.parametrize("fraction", [0.5, 0.75], ids=["stopped_at_the_phase_start", "stopped_inside_the_phase"])
+def test_a_run_with_a_refinement_phase_resumes_exactly(tmp_path, fraction):
+    # 320 images = 20 steps of 16; the phase takes the last 10 (starts at 160 images) or 15 (at 80).
+    config = TINY.replace(train_images=320, refine_fraction=fraction)
+    straight = run_training(tmp_path / "straight", 320, config)
+    run_training(tmp_path / "resumed", 160, config)
+    resumed = run_training(tmp_path / "resumed", 320, config)
+    assert straight.refining and resumed.refining
+    for a, b, v in zip(weights(straight), weights(resumed), straight.weights):
+        np.testing.assert_array_equal(a, b, err_msg=v.path)
+    for opt_a, opt_b in ((straight.ed_optimizer, resumed.ed_optimizer), (straight.fg_optimizer, resumed.fg_optimizer)):
+        for a, b in zip(opt_a.variables, opt_b.variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # The last batch (from 304 images) trained at the phase's falling rate, with the phase's momentum.
+    want = config.refinement().learning_rate_at(304, 320, 16)
+    assert want == pytest.approx(config.refine_learning_rate / (320 / 16 * fraction))
+    for optimizer in (resumed.ed_optimizer, resumed.fg_optimizer):
+        assert float(optimizer.learning_rate.numpy()) == pytest.approx(want, rel=1e-6)
+        assert optimizer.beta_1 == REFINE_ADAM_BETA_1
+    # The anchor is G as the phase found it: the EMA G of the checkpoint at the phase's start.
+    start = config.refinement().start(320, 16)
+    entered = run_training(tmp_path / "to_start", start, config)
+    for a, b in zip(resumed.anchor_generator.weights, entered.ema_generator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -26,3 +26,12 @@ def test_the_old_demo_is_the_recipe_quality_md_costs():
     old = step_cost.OLD_DEMO
     assert (old.hidden_units, old.latent_size, old.pixel_reconstruction_weight) == ((1024, 1024), 256, 10.0)
     assert (old.r1_interval, old.r1_gamma, old.learning_rate, old.train_images) == (1, 10.0, 0.002, 2_500_000)
+
+
+def test_a_refinement_phase_is_costed_at_its_own_step():
+    refined = TINY.replace(refine_fraction=0.5)
+    game, phase = step_cost.training_flops_per_image(TINY), step_cost.refinement_flops_per_image(refined)
+    assert 0.2 * game < phase < 0.6 * game  # E and G on two batches, without D, R1 or F's update
+    # 320 images: 10 batches of the game, then 10 of the phase.
+    assert step_cost.training_flops(refined, 320) == pytest.approx(160 * game + 160 * phase, rel=1e-12)
+    assert step_cost.training_flops(TINY, 320) == pytest.approx(320 * game, rel=1e-12)
