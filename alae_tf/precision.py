@@ -97,9 +97,9 @@ def choose(config, precision="auto", workdir=None, strategy="default", measure=m
     """The precision to train `config` in: `precision` itself unless it is "auto".
 
     For "auto": mixed_float16 with a GPU, mixed_bfloat16 on a TPU; float32 for a multi-worker run on CPUs
-    (each worker would measure on its own and might choose differently); otherwise the faster of
-    `CANDIDATES` by `measure(config, policy)` (images/s), read from `workdir/precision.json` when this
-    machine measured it before.
+    (each worker would measure on its own and might choose differently) and on CPUs without bf16
+    instructions (`bf16_hardware`); otherwise the faster of `CANDIDATES` by `measure(config, policy)`
+    (images/s), read from `workdir/precision.json` when this machine measured it before.
     """
     check(precision)
     if precision != "auto":
@@ -109,6 +109,10 @@ def choose(config, precision="auto", workdir=None, strategy="default", measure=m
     if strategy == "tpu":
         return "mixed_bfloat16"
     if strategy == "multi_worker":
+        return "float32"
+    if not bf16_hardware(cpuinfo):
+        # Without bf16 instructions bf16 is emulated: never faster, far slower on AVX2-only CPUs, where
+        # timing its first steps would cost the run the most.
         return "float32"
     key = machine_key(cpuinfo)
     cache = storage.path(workdir) / CACHE_NAME if workdir is not None else None
@@ -156,7 +160,11 @@ def _read_cache(path) -> dict:
 
 
 def bf16_hardware(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether the CPU has bf16 dot-product instructions (AVX512-BF16 or AMX): for tests and reports only."""
+    """Whether the CPU has bf16 dot-product instructions (AVX512-BF16 or AMX).
+
+    Having them does not make bf16 faster (an Intel CPU with AVX512-BF16 and no AMX runs it slower), so
+    `choose` measures; lacking them makes it slower, so `choose` does not.
+    """
     try:
         text = open(cpuinfo).read()
     except OSError:

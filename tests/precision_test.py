@@ -27,7 +27,6 @@ def cpu_only(monkeypatch):
     [
         ({"float32": 1000.0, "mixed_bfloat16": 2100.0}, "mixed_bfloat16"),  # AMD EPYC AVX512-BF16, Intel AMX
         ({"float32": 1000.0, "mixed_bfloat16": 700.0}, "float32"),  # Intel AVX512-BF16 without AMX
-        ({"float32": 900.0, "mixed_bfloat16": 90.0}, "float32"),  # AVX2 only: bf16 emulated
         ({"float32": 1000.0, "mixed_bfloat16": 1000.0}, "float32"),  # a tie keeps float32
     ],
 )
@@ -39,11 +38,21 @@ def test_auto_picks_the_faster_measured_step_whatever_the_cpu_flags(cpu_only, tm
     assert got == want and sorted(p for _, p in calls) == ["float32", "mixed_bfloat16"]
 
 
+def test_without_bf16_instructions_auto_is_float32_unmeasured(cpu_only, tmp_path):
+    # An AVX2-only CPU: bf16 would be emulated; measuring it costs such a machine the most.
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("model name\t: AVX2 CPU\nflags\t\t: fpu avx avx2 fma avx512f\n")
+    calls = []
+    measure = fake_measure({"float32": 1.0, "mixed_bfloat16": 2.0}, calls)
+    assert precision.choose(MLP, "auto", tmp_path / "w", measure=measure, cpuinfo=str(cpuinfo)) == "float32"
+    assert calls == [] and not (tmp_path / "w" / "precision.json").exists()
+
+
 def test_the_choice_is_cached_per_machine_in_the_workdir(cpu_only, tmp_path):
     rates, calls = {"float32": 1.0, "mixed_bfloat16": 2.0}, []
     workdir = tmp_path / "w"
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("model name\t: CPU A\nflags\t\t: fpu\n")
+    cpuinfo.write_text("model name\t: CPU A\nflags\t\t: fpu amx_bf16\n")
     assert precision.choose(MLP, "auto", workdir, measure=fake_measure(rates, calls), cpuinfo=str(cpuinfo)) == (
         "mixed_bfloat16"
     )
@@ -55,7 +64,7 @@ def test_the_choice_is_cached_per_machine_in_the_workdir(cpu_only, tmp_path):
     (entry,) = cached.values()
     assert entry["images_per_second"] == rates and entry["choice"] == "mixed_bfloat16"
     # Another machine (another CPU model) measures again; a damaged cache is measured again too.
-    cpuinfo.write_text("model name\t: CPU B\nflags\t\t: fpu\n")
+    cpuinfo.write_text("model name\t: CPU B\nflags\t\t: fpu avx512_bf16\n")
     rates["float32"] = 3.0
     assert precision.choose(MLP, "auto", workdir, measure=fake_measure(rates, calls), cpuinfo=str(cpuinfo)) == (
         "float32"
