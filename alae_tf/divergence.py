@@ -13,11 +13,12 @@ import math
 import keras
 import numpy as np
 
-# The losses a train step logs (`ALAE.loss_trackers`).
-WATCHED = ("loss_d", "r1", "loss_g", "loss_ae", "recon_pixels")
+# The losses a train step logs (`ALAE.loss_trackers`, and `ALAE.refine_trackers` in a refinement phase).
+WATCHED = ("loss_d", "r1", "loss_g", "loss_ae", "recon_pixels", "refine_pixels", "refine_anchor")
 
 ADVICE = (
-    "Try a lower --learning_rate, a larger --r1_gamma, or --precision=float32 (bfloat16 has 8 bits of "
+    "Try a lower --learning_rate (--refine_learning_rate in a refinement phase), a larger --r1_gamma, or "
+    "--precision=float32 (bfloat16 has 8 bits of "
     "mantissa); rerunning resumes from that checkpoint."
 )
 

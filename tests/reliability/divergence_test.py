@@ -44,3 +44,15 @@ def test_weights_that_turn_non_finite_are_caught_too(tmp_path):
     variable = model.encoder.trainable_variables[0]
     variable.assign(variable * float("nan"))
     assert divergence.non_finite_weights(model) == [variable.path]
+
+
+def test_a_diverging_refinement_phase_stops_the_run_too(tmp_path):
+    # 256 images of 16: the game's 8 batches, then 8 of refinement at a rate that overflows.
+    config = TINY.replace(train_images=256, refine_fraction=0.5, refine_learning_rate=1e30)
+    with pytest.raises(TrainingDivergedError) as e:
+        train_tiny(tmp_path, 256, config)
+    message = str(e.value)
+    # The phase's first update overflows; the next batch's losses show it.
+    assert "training diverged at step 10 (160 images)" in message and "refine_pixels = " in message, message
+    assert "--refine_learning_rate" in message
+    assert checkpoints(tmp_path)[-1] == "step-000000008"  # the phase's start, its last finite weights
