@@ -52,7 +52,7 @@ LAYERS = (
     ),
     ("data", ("data", "image_grids")),
     ("networks", ("layers", "networks")),
-    ("model", ("losses", "model", "net_kinds", "streams", "ema", "loss_scaling", "builders")),
+    ("model", ("losses", "model", "refinement", "net_kinds", "streams", "ema", "loss_scaling", "builders")),
     ("training", ("training", "monitor", "checkpoint", "divergence", "precision", "time_budget")),
     ("workdir", ("workdir",)),
     ("config_flags", ("config_flags",)),

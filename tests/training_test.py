@@ -12,7 +12,7 @@ import pytest
 
 from alae_tf import configs, training
 from alae_tf.checkpoint import CheckpointError
-from alae_tf.model import REFINE_ADAM_BETA_1
+from alae_tf.refinement import REFINE_ADAM_BETA_1
 from tests.conftest import REPO, needs_fashion_mnist
 
 TINY = configs.PRESETS["mnist_mlp_tiny"]
