@@ -3,11 +3,10 @@
 A user with N minutes wants the best model this machine makes in N minutes, not a fixed image count
 that takes 12 minutes on one CPU and an hour on another. `plan_length` times the real training step
 of the run's config (`precision.measure_step`: its nets, optimizers, batch and precision; for style
-nets every level the run can reach, each at its own batch size) for a few seconds, then walks the
-growth schedule (and a refinement phase's own step, which is cheaper per image): the run gets as many
-images as fit in the budget at those rates, less the time the
-measurement itself took and a margin for what the step timing does not see (the data stream,
-checkpoints and sample grids, about 5 % in the demo's run).
+nets every level the run can reach, each at its own batch size; a refinement phase's own, cheaper
+step too) for a few seconds, then walks the growth schedule: the run gets as many images as fit in
+the budget at those rates, less the time the measurement itself took and a margin for what the step
+timing does not see (the data stream, checkpoints and sample grids, about 5 % in the demo's run).
 
 The length then drives everything a `--train_images` length drives (the learning-rate decay over
 the run, the growth schedule's end), and it is written to `WORKDIR/time_budget.json`: a resumed run

@@ -199,7 +199,10 @@ def _train_locked(config, options, workdir, train_set, strategy, chief):
         batch = schedule.batch_size(level)
         if refining:
             # Entered at its first batch; a run resumed inside it restored the phase's state.
-            model.start_refinement() if images_seen == refine_start else model.set_refining(True)
+            if images_seen == refine_start:
+                model.start_refinement()
+            else:
+                model.set_refining(True)
             set_learning_rate(model, refinement.learning_rate_at(images_seen, config.train_images, batch))
         else:
             model.set_refining(False)

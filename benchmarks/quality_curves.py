@@ -180,14 +180,15 @@ def main(argv):
                 ),
             )
             seconds += time.perf_counter() - start
+            flops = step_cost.training_flops(run_config, images)  # traces the steps: once per milestone
             row = {
                 "seed": seed,
                 "images": images,
                 "train_seconds": round(seconds, 1),
                 "images_per_second": round(images / seconds, 1),
                 "precision": precision,
-                "mflop_per_image": round(step_cost.training_flops(run_config, images) / images / 1e6, 2),
-                "training_pflop": round(step_cost.training_flops(run_config, images) / 1e15, 4),
+                "mflop_per_image": round(flops / images / 1e6, 2),
+                "training_pflop": round(flops / 1e15, 4),
                 **measure(workdir, feature_net, grids_dir, f"seed{seed}_{images}"),
             }
             rows.append(row)
