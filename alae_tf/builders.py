@@ -14,8 +14,14 @@ def build_model(config: ALAEConfig, seed: int = 0) -> ALAE:
     """An uncompiled `ALAE` for `config` (variables of every level built, EMA copies made)."""
     if config.model not in MODELS:
         raise ValueError(f"unknown model {config.model!r}; this build knows {MODELS}")
-    if config.refinement().fraction and config.model == "style":
+    refinement = config.refinement()
+    if refinement.fraction and config.model == "style":
         raise ValueError(f"{config.name}: refine_fraction is for MLP nets; style nets train without the phase")
+    if not 0 <= config.refine_anchor_samples <= refinement.phase_batch(config.batch_size):
+        raise ValueError(
+            f"{config.name}: refine_anchor_samples must be in [0, the phase's batch size "
+            f"{refinement.phase_batch(config.batch_size)}], got {config.refine_anchor_samples}"
+        )
     mapping = networks.MappingNetwork(config.latent_size, num_layers=config.mapping_layers, name="mapping")
     if config.model == "style":
         resolution, width, channels = config.image_shape
@@ -59,6 +65,7 @@ def build_model(config: ALAEConfig, seed: int = 0) -> ALAE:
         pixel_reconstruction_weight=config.pixel_reconstruction_weight,
         r1_interval=config.r1_interval,
         refine_anchor_weight=config.refine_anchor_weight if config.refine_fraction else None,
+        refine_anchor_samples=(config.refine_anchor_samples or None) if config.refine_fraction else None,
         name="alae",
     )
 

@@ -76,6 +76,15 @@ flags.DEFINE_float(
 flags.DEFINE_float(
     "refine_anchor_weight", None, "Weight of the refinement's term that holds G's samples.", lower_bound=0.0
 )
+flags.DEFINE_integer(
+    "refine_batch_size", None, "The refinement's batch of real images (0: --batch_size's).", lower_bound=0
+)
+flags.DEFINE_integer(
+    "refine_anchor_samples",
+    None,
+    "Samples per refinement batch that its anchor term averages over (0: one per real image).",
+    lower_bound=0,
+)
 flags.DEFINE_enum(
     "autoencoder_variables",
     None,
@@ -142,4 +151,6 @@ def config_from_flags() -> configs.ALAEConfig:
         refine_fraction=FLAGS.refine_fraction,
         refine_learning_rate=FLAGS.refine_learning_rate,
         refine_anchor_weight=FLAGS.refine_anchor_weight,
+        refine_batch_size=FLAGS.refine_batch_size,
+        refine_anchor_samples=FLAGS.refine_anchor_samples,
     )

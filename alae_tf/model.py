@@ -74,6 +74,7 @@ _CONFIG_FIELDS = (
     "pixel_reconstruction_weight",
     "r1_interval",
     "refine_anchor_weight",
+    "refine_anchor_samples",
 )
 # The update whose skipping (by loss scaling) keeps a logged loss out of its running mean.
 _TAKEN_BY = {
@@ -121,9 +122,10 @@ class ALAE(RefinementPhase, keras.Model):
         r1_interval: lazy R1 (StyleGAN2's regularisation schedule): R1 is taken on every `r1_interval`-th
             step only (steps 0, k, 2k, ...), at weight `r1_gamma * r1_interval`, so its mean weight per step
             stays `r1_gamma`. 1 (the paper's): every step.
-        refine_anchor_weight: None (default): no refinement phase. A weight >= 0 (MLP nets): the model can
-            end its run with `refinement_update`, whose anchor term it weighs, and holds the anchor, a
-            frozen copy of G (`anchor_generator`, checkpointed with the rest).
+        refine_anchor_weight, refine_anchor_samples: None (default): no refinement phase. A weight >= 0 (MLP
+            nets): the model can end its run with `refinement_update`, whose anchor term it weighs over
+            `refine_anchor_samples` samples per global batch (None: one per real image), and holds the
+            anchor, a frozen copy of G (`anchor_generator`, checkpointed with the rest).
     """
 
     def __init__(
@@ -144,6 +146,7 @@ class ALAE(RefinementPhase, keras.Model):
         pixel_reconstruction_weight=0.0,
         r1_interval=1,
         refine_anchor_weight=None,
+        refine_anchor_samples=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -170,7 +173,7 @@ class ALAE(RefinementPhase, keras.Model):
         self.ema_mapping, self.ema_generator, self.ema_encoder, self.ema_discriminator = self._ema.copies
         tracked = [name for name in _TAKEN_BY if name != "recon_pixels" or self.pixel_reconstruction_weight]
         self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in tracked}
-        self._init_refinement(generator, refine_anchor_weight)
+        self._init_refinement(generator, refine_anchor_weight, refine_anchor_samples)
         self.ed_optimizer = self.fg_optimizer = None
         self.train_step_traces = 0
         self.built = True
@@ -371,7 +374,7 @@ class ALAE(RefinementPhase, keras.Model):
         self.train_step_traces += 1
         x = _as_images(data)
         if self._refining:
-            results = self.refinement_update(x, self.draw_latents(tf.shape(x)[0], count=1)[0])
+            results = self.refinement_update(x, self.draw_latents(self.anchor_rows(tf.shape(x)[0]), count=1)[0])
             trackers, taken_by = self.refine_trackers, REFINE_TAKEN_BY
         else:
             results = self.alternating_update(x, *self.draw_latents(tf.shape(x)[0]))

@@ -78,6 +78,7 @@ def measure_step(
         if refining:
             model.start_refinement()
         batch = config.growth_schedule().batch_size(model.level or 0)
+        batch = config.refinement().phase_batch(batch) if refining else batch
         shape = model.at_current_resolution(tf.zeros((1, *config.image_shape))).shape[1:] if model.is_style else None
         shape = tuple(shape) if shape is not None else tuple(config.image_shape)
         low, high = config.pixel_range

@@ -8,7 +8,7 @@ of those packages imports another for it.
 - `class_mean_codes`: the mean code of each class.
 - `fit_l2_svm`: one linear L2-SVM (squared hinge) solved by Newton's method;
   `linear_svm_predict`: one-vs-rest SVMs on standardized codes.
-- `knn_predict`: majority vote of the k nearest (Euclidean) codes.
+- `knn_predict`: majority vote of the k nearest (Euclidean) codes (`nearest_neighbours`, `knn_vote`).
 """
 
 import numpy as np
@@ -26,28 +26,42 @@ def class_mean_codes(codes, labels):
         return sums / counts
 
 
-def knn_predict(train_codes, train_labels, test_codes, k, chunk=512):
-    """Labels of `test_codes` by majority vote of the `k` nearest (Euclidean) train codes.
+def nearest_neighbours(train_codes, test_codes, k, chunk=512):
+    """Indices `[M, k]` int of the `k` nearest (Euclidean) train codes of each test code, nearest first.
 
-    Ties go to the label whose members are nearer (each vote carries a tiny
-    rank bonus), so k=1 is plain nearest-neighbour.
-
-    Shapes: `[N, d]`, `[N]`, `[M, d]` -> `[M]` int64.
+    Shapes: `[N, d]`, `[M, d]` -> `[M, k]`.
     """
     train = tf.constant(train_codes, tf.float32)
     train_sq = tf.reduce_sum(tf.square(train), axis=1)
-    labels = tf.constant(train_labels, tf.int64)
-    num_classes = int(np.max(train_labels)) + 1
-    weights = 1.0 + 1e-3 * tf.range(k, 0, -1, dtype=tf.float32)
     out = []
     for start in range(0, len(test_codes), chunk):
         test = tf.constant(test_codes[start : start + chunk], tf.float32)
         # ||a-b||^2 = |a|^2 - 2ab + |b|^2; |a|^2 is constant per row and dropped.
         dist = train_sq[tf.newaxis, :] - 2.0 * tf.matmul(test, train, transpose_b=True)
-        _, idx = tf.math.top_k(-dist, k=k)
-        votes = tf.one_hot(tf.gather(labels, idx), num_classes) * weights[tf.newaxis, :, tf.newaxis]
-        out.append(tf.argmax(tf.reduce_sum(votes, axis=1), axis=1).numpy())
+        out.append(tf.math.top_k(-dist, k=k).indices.numpy())
     return np.concatenate(out)
+
+
+def knn_vote(train_labels, neighbours):
+    """Labels `[M]` int64 by majority vote of the train labels at `neighbours` `[M, k]` (nearest first).
+
+    Ties go to the label whose members are nearer (each vote carries a tiny rank bonus), so k=1 is
+    plain nearest-neighbour.
+    """
+    labels = np.asarray(train_labels, np.int64)
+    k = neighbours.shape[1]
+    weights = 1.0 + 1e-3 * np.arange(k, 0, -1)
+    votes = np.zeros((len(neighbours), int(labels.max()) + 1))
+    np.add.at(votes, (np.arange(len(neighbours))[:, None], labels[neighbours]), weights[None, :])
+    return np.argmax(votes, axis=1)
+
+
+def knn_predict(train_codes, train_labels, test_codes, k, chunk=512):
+    """Labels of `test_codes` by majority vote of the `k` nearest (Euclidean) train codes (`knn_vote`).
+
+    Shapes: `[N, d]`, `[N]`, `[M, d]` -> `[M]` int64.
+    """
+    return knn_vote(train_labels, nearest_neighbours(train_codes, test_codes, k, chunk))
 
 
 def linear_svm_predict(train_codes, train_labels, test_codes, steps=1000, l2=1e-4, tolerance=1e-9):

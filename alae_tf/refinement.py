@@ -30,9 +30,12 @@ class RefinementPhase:
     without the phase) and `refine_trackers` (the phase's logged losses).
     """
 
-    def _init_refinement(self, generator, refine_anchor_weight):
+    def _init_refinement(self, generator, refine_anchor_weight, refine_anchor_samples=None):
         self.refine_anchor_weight = None if refine_anchor_weight is None else float(refine_anchor_weight)
+        self.refine_anchor_samples = None if refine_anchor_samples is None else int(refine_anchor_samples)
         self.anchor_generator, self.refine_trackers, self._refining = None, {}, False
+        if self.refine_anchor_samples is not None and self.refine_anchor_samples < 1:
+            raise ValueError(f"refine_anchor_samples: a whole number >= 1, or None, got {refine_anchor_samples!r}")
         if self.refine_anchor_weight is None:
             return
         if self.is_style or self.refine_anchor_weight < 0:
@@ -40,6 +43,17 @@ class RefinementPhase:
         # Not an EMA: the copy of G that `start_refinement` fills and the phase holds G's samples to.
         self.anchor_generator = ema_copy(generator, prefix="anchor")
         self.refine_trackers = {name: keras.metrics.Mean(name=name) for name in REFINE_TAKEN_BY}
+
+    def anchor_rows(self, local_batch):
+        """How many samples this replica's anchor term takes in a refinement step of `local_batch` real images.
+
+        One per real image, or `refine_anchor_samples` per global batch, split evenly over the replicas
+        (at least one each) and never more than the real images: the anchor only has to hold G's samples
+        where they are, and its forward and backward pass through G cost as much as the reconstructions'.
+        """
+        if self.refine_anchor_samples is None:
+            return local_batch
+        return tf.minimum(local_batch, max(1, self.refine_anchor_samples // distribute.num_replicas()))
 
     @property
     def refining(self):
@@ -82,13 +96,13 @@ class RefinementPhase:
             reset_slots(optimizer)
 
     def refinement_update(self, x: tf.Tensor, z: tf.Tensor) -> dict:
-        """One step of the refinement phase on real `x` `[B, H, W, C]` and z `[B, latent]` (this replica's rows).
+        """One step of the refinement phase on real `x` `[B, H, W, C]` and z `[S, latent]`, S <= B (this replica's rows).
 
         E (E/D optimizer) and G (F/G optimizer) minimise `mean((G(E(x)) - x)^2) + refine_anchor_weight *
-        mean((G(F(z)) - G_anchor(F(z)))^2)`. The ALAE game leaves E's codes shaped by the critic and
-        reconstructions blurred (`benchmarks/quality.md`); this phase sharpens them while G keeps drawing,
-        from F's codes, what it drew when the phase began, so the samples stay the game's (F and D do
-        not move). Then the EMA copies of E and G move. Returns global-batch means `refine_pixels`,
+        mean((G(F(z)) - G_anchor(F(z)))^2)` (S: `anchor_rows`). The ALAE game leaves E's codes shaped by the
+        critic and reconstructions blurred (`benchmarks/quality.md`); this phase sharpens them while G keeps
+        drawing, from F's codes, what it drew when the phase began, so the samples stay the game's (F and D
+        do not move). Then the EMA copies of E and G move. Returns global-batch means `refine_pixels`,
         `refine_anchor` and the bool `refine_taken`.
         """
         x = tf.cast(x, self.encoder.variable_dtype)
@@ -112,6 +126,6 @@ class RefinementPhase:
         distribute.assign_local(self.images_seen, self.images_seen + tf.cast(global_batch, tf.int64))
         return {
             "refine_pixels": distribute.global_mean(pixels, batch_size),
-            "refine_anchor": distribute.global_mean(drift, batch_size),
+            "refine_anchor": distribute.global_mean(drift, tf.shape(z)[0]),
             "refine_taken": taken,
         }

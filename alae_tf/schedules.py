@@ -61,19 +61,49 @@ class Refinement:
     and falls linearly to 0 at the run's end. A function of the image count, like the decay above,
     so a resumed run enters the phase and sets its rates exactly where an uninterrupted one would.
 
+    The phase may run at its own batch size: it still starts where the run's batches say and ends
+    with the batch that reaches the run's batch-aligned end (`end`).
+
     Attributes:
         fraction: share of the run's batches, in [0, 1); 0: no phase.
         learning_rate: the rate at the phase's first batch (> 0).
+        batch_size: the phase's batch size (None: the run's).
     """
 
     fraction: float = 0.0
     learning_rate: float = 0.003
+    batch_size: int | None = None
 
     def __post_init__(self):
         if not 0.0 <= self.fraction < 1.0:
             raise ValueError(f"refine_fraction must be in [0, 1), got {self.fraction}")
         if not self.learning_rate > 0.0:
             raise ValueError(f"refine_learning_rate must be > 0, got {self.learning_rate}")
+        if self.batch_size is not None and not (isinstance(self.batch_size, int) and self.batch_size >= 1):
+            raise ValueError(f"refine_batch_size must be a whole number >= 1, got {self.batch_size!r}")
+
+    def phase_batch(self, batch_size: int) -> int:
+        """The phase's batch size in a run of `batch_size` batches."""
+        return self.batch_size or batch_size
+
+    @staticmethod
+    def end(run_images: int, batch_size: int) -> int:
+        """The image count where the run's last batch ends, had it all trained at `batch_size`."""
+        return math.ceil(run_images / batch_size) * batch_size
+
+    def phase_steps(self, images_seen: int, stop_images: int, batch_size: int, run_images: int) -> tuple[int, int]:
+        """`(game steps, phase steps)` from `images_seen` to `stop_images` (this call's length).
+
+        Game steps run at `batch_size` up to the phase's start (`start(run_images, ...)`), phase steps
+        at `phase_batch` up to the first batch that reaches `end(stop_images, batch_size)`; a run
+        resumed anywhere gets the steps an uninterrupted one had left.
+        """
+        stop = self.end(stop_images, batch_size)
+        start = self.start(run_images, batch_size)
+        if start is None or stop <= start:
+            return max(0, -(-(stop - images_seen) // batch_size)), 0
+        game = max(0, (start - images_seen) // batch_size)
+        return game, max(0, -(-(stop - max(images_seen, start)) // self.phase_batch(batch_size)))
 
     def start(self, run_images: int, batch_size: int) -> int | None:
         """The image count of the phase's first batch (a whole number of batches), or None without a phase."""
@@ -83,8 +113,8 @@ class Refinement:
         return (steps - round(steps * self.fraction)) * batch_size
 
     def learning_rate_at(self, images_seen: int, run_images: int, batch_size: int) -> float:
-        """The rate of the phase's batch that starts at `images_seen`."""
+        """The rate of the phase's batch that starts at `images_seen` (`batch_size`: the run's)."""
         start = self.start(run_images, batch_size)
-        end = math.ceil(run_images / batch_size) * batch_size
+        end = self.end(run_images, batch_size)
         t = min(1.0, max(0.0, (images_seen - start) / max(end - start, 1)))
         return self.learning_rate * (1.0 - t)

@@ -173,9 +173,10 @@ def _train_locked(config, options, workdir, train_set, strategy, chief):
     schedule = config.growth_schedule()
     refinement = config.refinement()
     refine_start = refinement.start(config.train_images, config.batch_size)  # the run's length, not this call's
-    segments = schedule.segments(int(model.images_seen.numpy()), options.train_images)
-    phases = _split_at_refinement(segments, int(model.images_seen.numpy()), refine_start, config.batch_size)
-    total_steps = int(model.step.numpy()) + sum(steps for _, steps in segments)
+    phases = _split_at_refinement(
+        schedule, int(model.images_seen.numpy()), refinement, options.train_images, config.train_images
+    )
+    total_steps = int(model.step.numpy()) + sum(steps for _, _, steps, _ in phases)
     fixed_z = tf.random.stateless_normal((64, config.latent_size), seed=(options.seed, 2**31 - 1))
     fixed_images = data.to_pixel_range(train_set.images[:32], config.pixel_range)
     # Non-chief workers of a cluster log into their own folder, never over the chief's files.
@@ -189,21 +190,20 @@ def _train_locked(config, options, workdir, train_set, strategy, chief):
     if model.is_style or decay.kind != "none" or refine_start is not None:
         callbacks.insert(1, ScheduleCallback(schedule, decay, config.train_images, refinement))
     train_images = tf.constant(train_set.images)  # one copy into TF at full resolution, shared by every stream
-    for level, refining, level_steps in phases:
+    for level, refining, level_steps, batch in phases:
         # One fit() never crosses a level or a phase: both are fixed per trace.
         images_seen = int(model.images_seen.numpy())
         if model.is_style:
             model.set_level(
                 level, reset_optimizers=config.reset_optimizers_at_level_change and schedule.is_level_start(images_seen)
             )
-        batch = schedule.batch_size(level)
         if refining:
             # Entered at its first batch; a run resumed inside it restored the phase's state.
             if images_seen == refine_start:
                 model.start_refinement()
             else:
                 model.set_refining(True)
-            set_learning_rate(model, refinement.learning_rate_at(images_seen, config.train_images, batch))
+            set_learning_rate(model, refinement.learning_rate_at(images_seen, config.train_images, config.batch_size))
         else:
             model.set_refining(False)
             set_learning_rate(model, schedule.learning_rate(level))
@@ -231,26 +231,26 @@ def _train_locked(config, options, workdir, train_set, strategy, chief):
                 manager.save()
             if chief:  # the other workers' grids would be copies of the chief's
                 monitor.write_grids()  # also at the end of every level: a chunk never crosses one
-    if segments:
-        logging.info("trained %d level segment(s) with %d train-step trace(s)", len(segments), model.train_step_traces)
+    if phases:
+        logging.info("trained %d segment(s) with %d train-step trace(s)", len(phases), model.train_step_traces)
     if meta is not None and int(model.step.numpy()) == meta["step"]:
         logging.info("nothing to do: %s already holds %d images", workdir, meta["images_seen"])
     return model
 
 
-def _split_at_refinement(segments, images_seen, refine_start, batch_size):
-    """`[(level, refining, steps), ...]`: the growth schedule's `segments` split where the refinement starts.
+def _split_at_refinement(schedule, images_seen, refinement, stop_images, run_images):
+    """`[(level, refining, steps, batch), ...]`: the growth schedule's segments, the refinement split off.
 
-    `refine_start` None: no phase. With one (MLP nets: one level, one batch size), the steps before it
-    train the three updates and the rest the refinement.
+    Without a phase (`refinement.fraction` 0; style nets have none), `schedule.segments` at each level's
+    batch size. With one (MLP nets: one level), the three updates at the run's batch size up to the
+    phase's start, then the phase at its own batch size to this call's end (`Refinement.phase_steps`).
     """
-    phases = []
-    for level, steps in segments:
-        before = steps if refine_start is None else min(steps, max(0, (refine_start - images_seen) // batch_size))
-        phases += [(level, False, before)] if before else []
-        phases += [(level, True, steps - before)] if steps > before else []
-        images_seen += steps * batch_size
-    return phases
+    batch = schedule.batch_size(0)
+    if refinement.start(run_images, batch) is None:
+        segments = schedule.segments(images_seen, stop_images)
+        return [(level, False, steps, schedule.batch_size(level)) for level, steps in segments]
+    game, refine = refinement.phase_steps(images_seen, stop_images, batch, run_images)
+    return [(0, False, game, batch)] * bool(game) + [(0, True, refine, refinement.phase_batch(batch))] * bool(refine)
 
 
 def _check_workers_resumed_together(strategy, model, manager):

@@ -45,9 +45,9 @@ def training_flops_per_image(config):
 def refinement_flops_per_image(config):
     """FLOPs of the refinement phase's step (`ALAE.refinement_update`) per training image (MLP nets)."""
     model = builders.build_compiled_model(config.replace(refine_fraction=config.refine_fraction or 0.5), seed=0)
-    batch = config.batch_size
+    batch = config.refinement().phase_batch(config.batch_size)
     images = tf.TensorSpec((batch, *config.image_shape), tf.float32)
-    latents = tf.TensorSpec((batch, config.latent_size), tf.float32)
+    latents = tf.TensorSpec((model.anchor_rows(batch), config.latent_size), tf.float32)
     return flops.function_flops(model.refinement_update, images, latents) / batch
 
 

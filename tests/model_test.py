@@ -212,8 +212,9 @@ def test_bad_r1_interval_is_refused(interval):
         tiny_model(r1_interval=interval)
 
 
-def refining_model(anchor_weight):
-    model = builders.build_model(TINY.replace(refine_fraction=0.5, refine_anchor_weight=anchor_weight), seed=3)
+def refining_model(anchor_weight, anchor_samples=0):
+    config = TINY.replace(refine_fraction=0.5, refine_anchor_weight=anchor_weight, refine_anchor_samples=anchor_samples)
+    model = builders.build_model(config, seed=3)
     model.compile(*builders.make_optimizers(0.003))
     return model
 
@@ -237,11 +238,13 @@ def test_refinement_starts_from_the_ema_nets_and_moves_only_e_and_g(batch):
     assert model.ed_optimizer.beta_1 == 0.0 and sorted(model.train_on_batch(batch[0], return_dict=True))[0] == "loss_ae"
 
 
-def test_refinement_learns_reconstructions_and_its_anchor_holds_the_samples(batch):
+@pytest.mark.parametrize("anchor_samples", [0, 3], ids=["every_image", "three_samples"])
+def test_refinement_learns_reconstructions_and_its_anchor_holds_the_samples(batch, anchor_samples):
     x, z = batch
     drift, pixels = {}, {}
     for weight in (0.0, 10.0):
-        model = refining_model(weight)
+        model = refining_model(weight, anchor_samples)
+        assert int(model.anchor_rows(len(x))) == (anchor_samples or len(x))
         model.start_refinement()
         w = model.mapping(z)
         drawn = model.generator(w).numpy()
@@ -262,3 +265,7 @@ def test_a_model_without_the_phase_refuses_it():
         builders.build_model(TINY.replace(refine_fraction=0.5, refine_anchor_weight=-1.0))
     with pytest.raises(ValueError, match="MLP nets"):
         builders.build_model(configs.PRESETS["faces_micro"].replace(refine_fraction=0.5))
+    with pytest.raises(ValueError, match="refine_anchor_samples"):
+        builders.build_model(TINY.replace(refine_fraction=0.5, refine_anchor_samples=TINY.batch_size + 1))
+    with pytest.raises(ValueError, match="refine_batch_size"):
+        builders.build_model(TINY.replace(refine_fraction=0.5, refine_batch_size=-1))

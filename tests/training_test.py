@@ -239,3 +239,21 @@ def test_a_run_with_a_refinement_phase_resumes_exactly(tmp_path, fraction):
     entered = run_training(tmp_path / "to_start", start, config)
     for a, b in zip(resumed.anchor_generator.weights, entered.ema_generator.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@needs_fmnist
+def test_a_refinement_at_its_own_batch_size_resumes_exactly_and_covers_the_run(tmp_path):
+    # The phase starts at 160 images (10 steps of 16), then runs at 48 images a step (8 of them anchored):
+    # 4 steps reach 320. Stopped after its first step (208 images) and resumed, it ends where a straight run does.
+    config = TINY.replace(train_images=320, refine_fraction=0.5, refine_batch_size=48, refine_anchor_samples=8)
+    straight = run_training(tmp_path / "straight", 320, config)
+    assert int(straight.images_seen.numpy()) == 160 + 4 * 48 and int(straight.step.numpy()) == 14
+    run_training(tmp_path / "resumed", 200, config)  # stops after the first batch that reaches 200
+    resumed = run_training(tmp_path / "resumed", 320, config)
+    assert int(resumed.step.numpy()) == 14
+    for a, b, v in zip(weights(straight), weights(resumed), straight.weights):
+        np.testing.assert_array_equal(a, b, err_msg=v.path)
+    # The last batch (from 304 images) trained at the rate the run's batches give it.
+    want = config.refinement().learning_rate_at(304, 320, 16)
+    for optimizer in (resumed.ed_optimizer, resumed.fg_optimizer):
+        assert float(optimizer.learning_rate.numpy()) == pytest.approx(want, rel=1e-6)

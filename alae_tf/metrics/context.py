@@ -13,6 +13,8 @@ from alae_tf.features import require_judge
 # What `EvalContext.image_features` can embed: the evaluation split, samples G(F(z)), and
 # reconstructions G(E(x)) of the evaluation split.
 IMAGE_SETS = ("real", "generated", "reconstructed")
+# The neighbours `EvalContext.test_neighbours` searches for at least: the k-NN metrics' largest k.
+SHARED_NEIGHBOURS = 5
 
 
 def features_of(extractor, batches, pixel_range):
@@ -88,6 +90,19 @@ class EvalContext:
     @functools.cached_property
     def test_codes(self):
         return self.encode(self.test_images)
+
+    def test_neighbours(self, k):
+        """Indices `[M, k]` of each test code's `k` nearest train codes, nearest first (`probes.nearest_neighbours`).
+
+        One search, for at least `SHARED_NEIGHBOURS`, serves every smaller k (1-NN and 5-NN share it).
+        """
+        from alae_tf.probes import nearest_neighbours
+
+        cached = self._feature_cache.get("neighbours")
+        if cached is None or cached.shape[1] < k:
+            cached = nearest_neighbours(self.train_codes, self.test_codes, max(k, SHARED_NEIGHBOURS))
+            self._feature_cache["neighbours"] = cached
+        return cached[:, :k]
 
     @property
     def eval_images(self):

@@ -1,20 +1,20 @@
 """Representation quality: k-nearest-neighbour and linear SVM accuracy on E(x).
 
-The classifiers themselves (`knn_predict`, `linear_svm_predict`) are `alae_tf.probes`; here
+The classifiers themselves (`knn_vote`, `linear_svm_predict`) are `alae_tf.probes`; here
 they are fitted on E(train) and scored on E(test).
 """
 
 import numpy as np
 
 from alae_tf.metrics.registry import register
-from alae_tf.probes import knn_predict, linear_svm_predict
+from alae_tf.probes import knn_vote, linear_svm_predict
 
 
 def knn_accuracy(ctx, k):
-    """Accuracy of `knn_predict` with `k` neighbours: E(test) against E(train)."""
+    """Accuracy of a `k`-neighbour vote: E(test) against E(train) (neighbours shared by the k-NN metrics)."""
     if ctx.train_labels is None or ctx.test_labels is None:
         raise ValueError("k-NN accuracy needs labels; this dataset has none")
-    predicted = knn_predict(ctx.train_codes, ctx.train_labels, ctx.test_codes, k)
+    predicted = knn_vote(ctx.train_labels, ctx.test_neighbours(k))
     return float(np.mean(predicted == ctx.test_labels))
 
 

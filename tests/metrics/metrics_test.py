@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from alae_tf import metrics
-from alae_tf.probes import knn_predict
+from alae_tf.probes import knn_predict, knn_vote, nearest_neighbours
 from tests.metrics.stand_in import StandIn
 
 
@@ -27,6 +27,19 @@ def test_knn_majority_and_tie_break_by_distance():
     assert knn_predict(train, labels, np.array([[0.4]]), 3)[0] == 0
     assert knn_predict(train, labels, np.array([[0.4]]), 2)[0] == 1
     assert knn_predict(train, labels, np.array([[0.6]]), 2)[0] == 0
+
+
+def test_one_neighbour_search_serves_every_smaller_k():
+    # What the k-NN metrics share (`EvalContext.test_neighbours`): the first k of 5 neighbours vote as a k search does.
+    rng = np.random.default_rng(1)
+    train, test = rng.normal(size=(400, 8)), rng.normal(size=(150, 8))
+    labels = rng.integers(0, 4, 400)
+    neighbours = nearest_neighbours(train, test, 5, chunk=64)
+    for k in (1, 3, 5):
+        np.testing.assert_array_equal(
+            knn_vote(labels, neighbours[:, :k]), knn_predict(train, labels, test, k, chunk=33)
+        )
+    assert (knn_vote(labels, neighbours[:, :1]) == labels[neighbours[:, 0]]).all()
 
 
 def IdentityModel(offset):
