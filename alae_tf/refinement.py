@@ -96,7 +96,7 @@ class RefinementPhase:
             reset_slots(optimizer)
 
     def refinement_update(self, x: tf.Tensor, z: tf.Tensor) -> dict:
-        """One step of the refinement phase on real `x` `[B, H, W, C]` and z `[S, latent]`, S <= B (this replica's rows).
+        """One step of the refinement phase on real `x` `[B, H, W, C]` and z `[S, latent]`, S <= B (replica rows).
 
         E (E/D optimizer) and G (F/G optimizer) minimise `mean((G(E(x)) - x)^2) + refine_anchor_weight *
         mean((G(F(z)) - G_anchor(F(z)))^2)` (S: `anchor_rows`). The ALAE game leaves E's codes shaped by the
