@@ -48,12 +48,11 @@ def knn_vote(train_labels, neighbours):
     Ties go to the label whose members are nearer (each vote carries a tiny rank bonus), so k=1 is
     plain nearest-neighbour.
     """
-    labels = np.asarray(train_labels, np.int64)
     k = neighbours.shape[1]
-    weights = 1.0 + 1e-3 * np.arange(k, 0, -1)
-    votes = np.zeros((len(neighbours), int(labels.max()) + 1))
-    np.add.at(votes, (np.arange(len(neighbours))[:, None], labels[neighbours]), weights[None, :])
-    return np.argmax(votes, axis=1)
+    num_classes = int(np.max(train_labels)) + 1
+    weights = 1.0 + 1e-3 * tf.range(k, 0, -1, dtype=tf.float32)
+    votes = tf.one_hot(tf.gather(tf.constant(train_labels, tf.int64), neighbours), num_classes)
+    return tf.argmax(tf.reduce_sum(votes * weights[tf.newaxis, :, tf.newaxis], axis=1), axis=1).numpy()
 
 
 def knn_predict(train_codes, train_labels, test_codes, k, chunk=512):
