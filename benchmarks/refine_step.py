@@ -28,9 +28,7 @@ flags.DEFINE_string("preset", "mnist_mlp_demo", "An MLP preset with a refinement
 flags.DEFINE_list("variants", ["128/128", "128/64", "128/32", "256/256", "256/128"], "batch/anchor samples pairs.")
 flags.DEFINE_integer("rounds", 6, "Rounds (each times every variant).", lower_bound=1)
 flags.DEFINE_float("seconds", 3.0, "Seconds per variant per round.", lower_bound=0.5)
-flags.DEFINE_bool(
-    "jit_compile", True, "XLA-compile the step (as --precision=auto trains MLP nets on a CPU)."
-)
+flags.DEFINE_bool("jit_compile", True, "XLA-compile the step (as --precision=auto trains MLP nets on a CPU).")
 flags.DEFINE_string("label", "native_xla", "Names the results file.")
 
 COLUMNS = (
