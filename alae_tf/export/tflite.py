@@ -95,7 +95,7 @@ class TFLiteOptions:
 
 
 # ------------------------------------------------------------------- conversion
-# Calibration batches: min/max ranges are the same as image by image (to float rounding), in a third of the time.
+# Calibration batches: min/max ranges are the same as image by image (to float rounding), in about half the time.
 CALIBRATION_BATCH = 500
 
 
