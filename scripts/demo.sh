@@ -10,7 +10,7 @@
 # runs/mnist_mlp_demo) can be given as $1, the length as TRAIN_IMAGES (images) or
 # TRAIN_MINUTES (minutes of training on this machine: alae-train --train_minutes), the
 # precision as PRECISION (default auto). RECIPE=fast trains flags/mnist_mlp_fast.cfg instead
-# (0.72 of the demo's training arithmetic, 6 of the bar's 7 lines), RECIPE=wide the
+# (0.69 of the demo's training arithmetic, 6 of the bar's 7 lines), RECIPE=wide the
 # previous demo, flags/mnist_mlp_wide.cfg (4 times the arithmetic; docs/demo.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -20,10 +20,10 @@ IMAGES = 180_000
 # training image for every test image gives MSE 0.0866; 5-NN on a random untrained 50-d
 # MLP encoder 0.818 and on raw pixels 0.855 (measured with the quality bar: benchmarks/quality.md).
 MEAN_IMAGE_MSE = 0.0866
-# Measured (Intel Xeon, float32, 2026-12-07, the anchor on 32 samples): recon MSE 0.0185, 5-NN 0.845;
-# loss_ae by quarter of the game 2.45, 1.30, 1.02, 0.88; recon_pixels 0.090, 0.046, 0.035, 0.030; the
-# game's last quarter loss_d 1.35, loss_g 0.80; then the refinement's pixel error 0.023, 0.020 by half, below the
-# game's last 0.029, with G's drift from its samples at 0.001-0.002; about 50 s on 2 cores.
+# Measured (Intel Xeon, float32, 2026-12-07, the recipe of 2.8M images): recon MSE 0.0184, 5-NN 0.843;
+# loss_ae by quarter of the game 2.60, 1.38, 1.10, 0.94; recon_pixels 0.096, 0.049, 0.038, 0.032; the
+# game's last quarter loss_d 1.35, loss_g 0.82; then the refinement's pixel error 0.024, 0.020 by half, below the
+# game's last quarter (0.032), with G's drift from its samples at 0.001-0.002; about 50 s on 2 cores.
 RECON_MSE_BOUND = 0.035
 KNN5_FLOOR = 0.83  # above the random encoder's 0.818
 

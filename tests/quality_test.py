@@ -73,9 +73,9 @@ def judge(tmp_path_factory):
 def test_demo_recipe_clears_the_quality_bar(tmp_path, judge):
     """The demo's run (its preset, the machine's fastest precision, seed 0): every line of the bar.
 
-    About 8 minutes on 2 Intel cores in bf16. Measured on seeds 0, 1 and 2 (benchmarks/quality.md,
-    "A fifth search"): class kept 0.849-0.853, sandals 5.05-6.3 % of samples, the closest lines;
-    another seed or machine may land a little under one of them.
+    About 5 minutes on 2 Intel cores in bf16. Measured on seeds 0, 1 and 2 (benchmarks/quality.md,
+    "A sixth search"): class kept 0.850-0.855, sandals 5.06-6.25 % of samples, the SVM 0.853-0.854,
+    the closest lines; another seed or machine may land a little under one of them.
     """
     from alae_tf import precision, quality
 
