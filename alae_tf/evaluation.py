@@ -16,7 +16,7 @@ from alae_tf import atomic, metrics, storage
 from alae_tf import features as features_lib
 from alae_tf import report as report_lib
 from alae_tf import workdir as workdir_lib
-from alae_tf.probes import class_mean_codes
+from alae_tf.metrics import editing as editing_metrics
 
 DEFAULT_METRICS = ("knn5", "recon_mse")
 # The `EvalContext` fields a caller may set: sample counts and metric parameters. The report
@@ -220,7 +220,7 @@ def evaluate(
                 truncation_psi=truncation_psi,
                 seed=resolved["seed"],
                 test_labels=test_set.labels,
-                class_means=_class_means(ctx) if "class_edit" in by_metric else None,
+                **_class_edits(ctx, by_metric.get("class_edit")),
             )
         )
         summary["seconds_total"] = time.perf_counter() - start
@@ -228,6 +228,11 @@ def evaluate(
     return summary
 
 
-def _class_means(ctx):
-    """Class means `[classes, latent]` of the training codes (for the report's class-edit grid)."""
-    return class_mean_codes(ctx.train_codes, ctx.train_labels)
+def _class_edits(ctx, class_edit):
+    """The report's class-edit grid arguments: the move of the kind the `class_edit` metric chose, on training codes."""
+    if class_edit is None:
+        return {}
+    num_classes = ctx.require_judge().num_classes
+    kind = class_edit["class_edit_kind"]
+    move = editing_metrics.class_edit_moves(ctx.train_codes, ctx.train_labels, kind, num_classes, ctx.seed)
+    return {"class_move": move, "num_classes": num_classes}

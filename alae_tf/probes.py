@@ -9,6 +9,8 @@ of those packages imports another for it.
 - `fit_l2_svm`: one linear L2-SVM (squared hinge) solved by Newton's method;
   `linear_svm_predict`: one-vs-rest SVMs on standardized codes.
 - `knn_predict`: majority vote of the k nearest (Euclidean) codes (`nearest_neighbours`, `knn_vote`).
+- `sqrtm_psd`, `gaussian_transport_matrix`: the matrix square root the Frechet distance takes, and the
+  optimal-transport map between two Gaussians that class transport edits use.
 """
 
 import numpy as np
@@ -134,3 +136,24 @@ def fit_l2_svm(x, targets, penalty, max_iterations, tolerance):
         if improvement <= 1e-12 * max(1.0, abs(value)):
             break
     return w
+
+
+def sqrtm_psd(matrix):
+    """Square root of a symmetric positive semi-definite matrix, by eigen-decomposition.
+
+    Rounding makes tiny eigenvalues slightly negative; they are clipped to zero.
+    """
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+
+
+def gaussian_transport_matrix(cov_source, cov_target):
+    """`A [d, d]` of the optimal-transport map `x -> m_t + A (x - m_s)` from `N(m_s, C_s)` to `N(m_t, C_t)`.
+
+    `A = C_s^-1/2 (C_s^1/2 C_t C_s^1/2)^1/2 C_s^-1/2`: symmetric positive semi-definite, `A C_s A = C_t`.
+    A singular `C_s` takes its pseudo-inverse root (its null directions are not moved).
+    """
+    root = sqrtm_psd(np.asarray(cov_source, np.float64))
+    inverse_root = np.linalg.pinv(root, hermitian=True)
+    a = inverse_root @ sqrtm_psd(root @ np.asarray(cov_target, np.float64) @ root) @ inverse_root
+    return (a + a.T) / 2.0

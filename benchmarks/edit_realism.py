@@ -1,4 +1,4 @@
-r"""Are class edits clean? Success and high-frequency energy of class-mean edits, by strength.
+r"""Are class edits clean? Success and high-frequency energy of class edits, by strength.
 
     python -m benchmarks.edit_realism --workdirs=runs/mnist_mlp_demo,runs/other \
         --feature_net=runs/fmnist_classifier.keras
@@ -27,7 +27,7 @@ import tensorflow as tf
 from absl import app, flags
 
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
-from alae_tf import data, features, image_grids, probes, workdir
+from alae_tf import data, editing, features, image_grids, probes, workdir
 from alae_tf.metrics import distribution
 from alae_tf.metrics.judge import laplacian_energy
 from benchmarks import harness
@@ -39,11 +39,13 @@ FLAGS = flags.FLAGS
 # Gaussian optimal-transport map from E(x)'s mean and covariance to F(z)'s; `half_transported`:
 # half-way there. None makes edits clean (benchmarks/quality.md, "Clean edits?").
 LATENT_MAPS = ("none", "expanded", "transported", "half_transported")
+EDITS = ("class_mean", "class_transport")
 
 flags.DEFINE_list("workdirs", None, "Fashion-MNIST MLP runs to edit.", required=True)
 flags.DEFINE_list("names", None, "A label per workdir (default: the folder names).")
 flags.DEFINE_string("feature_net", "runs/fmnist_classifier.keras", "The judge (`alae-train-judge`).")
 flags.DEFINE_list("strengths", ["0.5", "1", "1.25", "1.5", "1.75", "2", "2.5", "3"], "Edit strengths.")
+flags.DEFINE_enum("edit", "class_mean", list(EDITS), "How an edit moves a code (see the docstring).")
 flags.DEFINE_integer("images", 2000, "Test images edited per strength.", lower_bound=10)
 flags.DEFINE_integer("seed", 0, "Seed of the target classes.")
 flags.DEFINE_string("grids_dir", "benchmarks/results/editing", "Where the edit grids go.")
@@ -75,9 +77,7 @@ def latent_map(kind, real_codes, fake_codes, expansion):
     # N(m_E, C_E) -> N(m_F, C_F): w -> m_F + A (w - m_E), A = C_E^-1/2 (C_E^1/2 C_F C_E^1/2)^1/2 C_E^-1/2.
     _, cov_real = distribution.feature_stats(real_codes)
     mean_fake, cov_fake = distribution.feature_stats(fake_codes)
-    root = distribution.sqrtm_psd(cov_real)
-    inverse_root = np.linalg.pinv(root, hermitian=True)
-    transport = inverse_root @ distribution.sqrtm_psd(root @ cov_fake @ root) @ inverse_root
+    transport = probes.gaussian_transport_matrix(cov_real, cov_fake)
     share = 1.0 if kind == "transported" else 0.5
     return lambda w: (1 - share) * w + share * (mean_fake + (w - mean_real) @ transport.T)
 
@@ -92,7 +92,9 @@ def _unit(images, pixel_range):
     return (np.clip(images, lo, hi) - lo) / (hi - lo)
 
 
-def measure_run(run_dir, judge, strengths, count, seed, map_kind="none", expansion=1.3, mapping_samples=20000):
+def measure_run(
+    run_dir, judge, strengths, count, seed, map_kind="none", expansion=1.3, mapping_samples=20000, edit="class_mean"
+):
     """`(rows, edited images by strength [n, H, W, C] on [0, 1])` for one run."""
     run = workdir.open_run(run_dir)
     model, pixel_range = run.model, run.config.pixel_range
@@ -106,6 +108,7 @@ def measure_run(run_dir, judge, strengths, count, seed, map_kind="none", expansi
     train_codes, labels_train = encode(train.images), np.asarray(train.labels)
     num_classes = int(labels_train.max()) + 1
     means = probes.class_mean_codes(train_codes, labels_train)
+    transport = editing.ClassTransport.fit(train_codes, labels_train) if edit == "class_transport" else None
     sources = np.asarray(test.labels[:count])
     targets = (sources + np.random.default_rng([seed, 3]).integers(1, num_classes, size=count)) % num_classes
     codes = encode(test.images[:count])
@@ -121,7 +124,11 @@ def measure_run(run_dir, judge, strengths, count, seed, map_kind="none", expansi
         fake_codes = np.concatenate([mapping(tf.constant(b, tf.float32), training=False).numpy() for b in _batches(z)])
     before_decoding = latent_map(map_kind, train_codes.astype(np.float64), fake_codes, expansion)
     for strength in strengths:
-        moved = before_decoding(codes + strength * (means[targets] - means[sources]))
+        if transport is None:
+            edited = codes + strength * (means[targets] - means[sources])
+        else:
+            edited = transport.apply(codes, sources, targets, strength)
+        moved = before_decoding(edited)
         images = np.concatenate([model.decode(tf.constant(w, tf.float32)).numpy() for w in _batches(moved)])
         judged = features.classes_of_images(judge, np.clip(images, *pixel_range), pixel_range)
         energy = laplacian_energy(_unit(images, pixel_range)).numpy()
@@ -157,7 +164,10 @@ def main(argv):
             FLAGS.latent_map,
             FLAGS.expansion,
             FLAGS.mapping_samples,
+            FLAGS.edit,
         )
+        grid_name = f"{name}_{FLAGS.edit}" if FLAGS.latent_map == "none" else f"{name}_{FLAGS.latent_map}_{FLAGS.edit}"
+        name = name if FLAGS.edit == "class_mean" else f"{name}_{FLAGS.edit}"
         name = name if FLAGS.latent_map == "none" else f"{name}_{FLAGS.latent_map}"
         for row in run_rows:
             rows.append({"run": name, **row})
@@ -171,7 +181,7 @@ def main(argv):
         # Rows: the 8 test images, then their edits at each strength, one strength per row.
         grid = np.concatenate([originals] + [edits[s] for s in strengths])
         tiles = image_grids.grid(image_grids.to_uint8(grid, (0.0, 1.0)), columns=8)
-        image_grids.write_png(grids_dir / f"{name}_class_mean_edit_strengths.png", image_grids.zoom(tiles, 3))
+        image_grids.write_png(grids_dir / f"{grid_name}_edit_strengths.png", image_grids.zoom(tiles, 3))
     harness.write_results(
         "edit_realism",
         {
@@ -179,6 +189,7 @@ def main(argv):
             "strengths": strengths,
             "images": FLAGS.images,
             "success_line": SUCCESS_LINE,
+            "edit": FLAGS.edit,
             "latent_map": FLAGS.latent_map,
             "expansion": FLAGS.expansion if FLAGS.latent_map == "expanded" else None,
         },

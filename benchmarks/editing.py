@@ -54,7 +54,7 @@ def tflite_class_edit(run_dir, judge, tflite_path, results):
     )
     kind, strength = results["class_edit_kind"], results["class_edit_strength"]
     num_classes = judge.num_classes
-    directions = editing_metrics.class_edit_directions(
+    move = editing_metrics.class_edit_moves(
         ctx.train_codes.astype(np.float64), np.asarray(train.labels), kind, num_classes, seed=ctx.seed
     )
     labels = np.asarray(test.labels, np.int64)
@@ -64,7 +64,7 @@ def tflite_class_edit(run_dir, judge, tflite_path, results):
     success = {}
     for name, c in codes.items():
         matrix = editing_metrics.pair_success(
-            ctx, c, labels, directions, (strength,), results["class_edit_images"], num_classes
+            ctx, c, labels, move, (strength,), results["class_edit_images"], num_classes
         )[0]
         success[name] = float(np.nanmean(matrix))
     return success

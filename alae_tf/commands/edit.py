@@ -10,6 +10,8 @@ r"""Edit real images with a trained ALAE: find directions in w, then edit, mix o
     # 3. Style mixing (style nets) and interpolation, A and B paired row by row:
     alae-edit --mode=mix --workdir=W --images=a/ --images_b=b/ --cutoff=4 --output_dir=mix/
     alae-edit --mode=interpolate --workdir=W --split=test --count=4 --output_dir=lerp/
+    # 3b. Class transport: each image to class 7 in its own way (classes fitted on the training split):
+    alae-edit --mode=transport --workdir=W --to_class=7 --images=my_images/ --strengths=0,0.5,1
     # 4. Your photo: align the face (official FFHQ recipe), edit by the official directions and rule
     #    (the sliders' coordinates, -40..40), or mix two photos with the official style ranges:
     alae-edit --workdir=W --photos=me.jpg --align \
@@ -27,15 +29,16 @@ from absl import app, flags
 import alae_tf.startup  # noqa: F401  (first: loads TensorFlow without its start-up notices)
 from alae_tf import command_runner, data, storage, workdir
 from alae_tf.checkpoint import CheckpointError
-from alae_tf.editing import official, photo_edits, workflows
+from alae_tf.editing import official, photo_edits, transport_edits, workflows
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum(
     "mode",
     "edit",
-    ["directions", "edit", "mix", "interpolate"],
-    "directions: find and save directions; edit: move images along them; mix: style mixing (style nets); "
+    ["directions", "edit", "transport", "mix", "interpolate"],
+    "directions: find and save directions; edit: move images along them; transport: move images to another "
+    "class (--to_class) by the optimal-transport map between the classes' codes; mix: style mixing (style nets); "
     "interpolate: from images A to images B in w.",
 )
 flags.DEFINE_string("workdir", None, "Run folder written by alae-train.", required=True)
@@ -52,7 +55,10 @@ flags.DEFINE_string("attribute_csv", None, "regression: CSV of 'filename,value' 
 flags.DEFINE_integer("k", workflows.DEFAULT_K, "pca / sefa: how many directions.", lower_bound=1)
 flags.DEFINE_list("orthogonal_to", [], "Saved directions the new ones are made orthogonal to (named NAME_orth).")
 flags.DEFINE_integer(
-    "max_images", workflows.DEFAULT_MAX_IMAGES, "Directions: encode at most this many images.", lower_bound=3
+    "max_images",
+    workflows.DEFAULT_MAX_IMAGES,
+    "Directions and transport: encode at most this many images of the split they are fitted on.",
+    lower_bound=3,
 )
 # --mode=edit
 flags.DEFINE_list(
@@ -72,6 +78,14 @@ flags.DEFINE_integer(
     "refine_steps",
     0,
     "Also fit each code to its image with this many Adam steps; edits in OUT/refined/.",
+    lower_bound=0,
+)
+# --mode=transport
+flags.DEFINE_integer("to_class", None, "transport: the class the images move to.", lower_bound=0)
+flags.DEFINE_integer(
+    "from_class",
+    None,
+    "transport: the class every image moves from (default: each image's own, the class whose codes fit it best).",
     lower_bound=0,
 )
 # Photos and the official rule.
@@ -149,7 +163,19 @@ def main(argv):
             for direction in directions:
                 print(workflows.describe_direction(run, direction))
             return
-        if FLAGS.mode == "edit":
+        if FLAGS.mode != "transport" and (FLAGS.to_class is not None or FLAGS.from_class is not None):
+            raise ValueError("--to_class and --from_class act on --mode=transport")
+        if FLAGS.mode == "transport":
+            if FLAGS.to_class is None:
+                raise ValueError("--mode=transport needs --to_class (the class the images move to)")
+            transport = transport_edits.fit_class_transport(
+                run, max_images=FLAGS.max_images, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, use_ema=FLAGS.use_ema
+            )
+            pixels, names = workflows.select_images(run, FLAGS.images, **images)
+            written = transport_edits.apply_class_transport(
+                run, pixels, names, transport, FLAGS.to_class, FLAGS.strengths, sources=FLAGS.from_class, **output
+            )
+        elif FLAGS.mode == "edit":
             directions = _directions(run)  # fails before any image is read
             pixels, names = workflows.select_images(run, FLAGS.images, **images)
             written = workflows.apply_edits(

@@ -6,6 +6,8 @@ The library (names below are re-exported here):
   (`save_directions` / `load_directions`, a run's in `WORKDIR/directions/`), `orthogonalize`.
 - `supervised`: class means, InterFaceGAN linear boundaries and attribute regression; `components`:
   GANSpace PCA and SeFa (`first_layer_weights` reads SeFa's matrix from a model). Numpy on codes.
+- `transport`: `ClassTransport`, class edits by the Gaussian optimal-transport map between two
+  classes' codes (each code keeps its place within its class; numpy on codes).
 - `attributes`: per-image numbers to regress on (`ink_mass`, `brightness`, `read_attribute_csv`).
 - `operations`: batched TensorFlow edits of images: `encode`, `move`, `edit` (per style layer
   range for style nets), `style_mix`, `interpolate`, `traversal`, `refine`, `grid`.
@@ -57,8 +59,10 @@ from alae_tf.editing.style_layers import (
     style_layer_range,
 )
 from alae_tf.editing.supervised import ONE_VS_REST, class_mean_directions, linear_directions, regression_direction
+from alae_tf.editing.transport import ClassTransport
 
 __all__ = [
+    "ClassTransport",
     "DEFAULT_NOISE_SEED",
     "ONE_VS_REST",
     "Direction",

@@ -2,7 +2,7 @@
 
 `check_int` is the one test of "an int in a range" (a bool is not an int here, although Python
 says it is: `True` as a count or a layer index is a mistake, not 1); `check_codes` the one test of
-codes `w [N, latent]` handed to a direction method.
+codes `w [N, latent]` handed to a direction method; `check_labels` of their int classes.
 """
 
 from __future__ import annotations
@@ -39,3 +39,15 @@ def check_codes(w, what: str, minimum: int = 2) -> np.ndarray:
     if not np.all(np.isfinite(w)):
         raise EditingError(f"{what}: the codes hold NaN or inf")
     return w
+
+
+def check_labels(labels, n: int, what: str) -> np.ndarray:
+    """Int labels `[n]` >= 0 as int64, else an `EditingError` from `what` (None: the data has none)."""
+    if labels is None:
+        raise EditingError(f"{what} needs labels; this data has none")
+    labels = np.asarray(labels)
+    if labels.shape != (n,) or labels.dtype.kind not in "iu" or (n and labels.min() < 0):
+        raise EditingError(
+            f"{what}: labels must be {n} integers >= 0 (one per code), got {labels.dtype} {labels.shape}"
+        )
+    return labels.astype(np.int64)

@@ -30,7 +30,6 @@ FORMAT = "alae_tf.direction/1"
 SUFFIX = ".npz"
 # A direction's name is its file name: no path separators, no leading dot or dash.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]{0,127}$")
-_KEYS = ("format", "name", "vector", "provenance")
 
 
 def direction_name(*parts: object) -> str:
@@ -58,6 +57,46 @@ def _jsonable(value: object, where: str) -> object:
     if value is None or isinstance(value, str):
         return value
     raise EditingError(f"provenance {where} is a {type(value).__name__}; only numbers, strings, lists and dicts")
+
+
+def write_npz(path: str | pathlib.Path, fmt: str, provenance: dict, **arrays) -> pathlib.Path:
+    """Write `arrays`, the file's `format` and its JSON `provenance` to an `.npz` atomically; returns the path."""
+    buffer = io.BytesIO()
+    text = json.dumps(provenance, sort_keys=True, allow_nan=False)
+    np.savez(buffer, format=np.array(fmt), **arrays, provenance=np.array(text))
+    path = storage.path(path)
+    atomic.write_bytes(path, buffer.getvalue())
+    return path
+
+
+def read_npz(path: str | pathlib.Path, fmt: str, keys: Sequence[str], what: str) -> tuple[dict, dict]:
+    """`(arrays by key, provenance)` of a file `write_npz` wrote with format `fmt`.
+
+    Raises:
+        EditingError naming `what` (e.g. "direction"): no such file, a key missing, another format, a
+        corrupt file, or a provenance that is not a JSON object.
+    """
+    path = storage.path(path)
+    if not path.is_file():
+        raise EditingError(f"no {what} file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
+    names = ("format", *keys, "provenance")
+    try:
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as npz:
+            missing = [k for k in names if k not in npz.files]
+            if missing:
+                raise EditingError(f"{path} is not a saved {what}: it lacks {missing}")
+            fields = {k: npz[k] for k in names}
+        if str(fields["format"]) != fmt:
+            raise EditingError(f"{path} has format {str(fields['format'])!r}; this build reads {fmt!r}")
+        provenance = json.loads(str(fields["provenance"]))
+        if not isinstance(provenance, dict):
+            raise EditingError(f"{path}: its provenance is not a JSON object")
+    except EditingError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        # ValueError covers bad pickles refused, bad arrays and bad JSON (JSONDecodeError).
+        raise EditingError(f"{path} is corrupt or not a saved {what} ({type(e).__name__}: {e})") from e
+    return fields, provenance
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -118,17 +157,7 @@ class Direction:
 
     def save(self, path: str | pathlib.Path) -> pathlib.Path:
         """Write this direction to `path` (an `.npz`) atomically; returns the path."""
-        buffer = io.BytesIO()
-        np.savez(
-            buffer,
-            format=np.array(FORMAT),
-            name=np.array(self.name),
-            vector=self.vector,
-            provenance=np.array(json.dumps(self.provenance, sort_keys=True, allow_nan=False)),
-        )
-        path = storage.path(path)
-        atomic.write_bytes(path, buffer.getvalue())
-        return path
+        return write_npz(path, FORMAT, self.provenance, name=np.array(self.name), vector=self.vector)
 
     @classmethod
     def load(cls, path: str | pathlib.Path, latent_size: int | None = None) -> Direction:
@@ -139,25 +168,8 @@ class Direction:
         Raises:
             EditingError: no such file, a file that is not a saved direction, or a vector of the wrong size.
         """
+        fields, provenance = read_npz(path, FORMAT, ("name", "vector"), "direction")
         path = storage.path(path)
-        if not path.is_file():
-            raise EditingError(f"no direction file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
-        try:
-            with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as npz:
-                missing = [k for k in _KEYS if k not in npz.files]
-                if missing:
-                    raise EditingError(f"{path} is not a saved direction: it lacks {missing}")
-                fields = {k: npz[k] for k in _KEYS}
-            if str(fields["format"]) != FORMAT:
-                raise EditingError(f"{path} has format {str(fields['format'])!r}; this build reads {FORMAT!r}")
-            provenance = json.loads(str(fields["provenance"]))
-            if not isinstance(provenance, dict):
-                raise EditingError(f"{path}: its provenance is not a JSON object")
-        except EditingError:
-            raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-            # ValueError covers bad pickles refused, bad arrays and bad JSON (JSONDecodeError).
-            raise EditingError(f"{path} is corrupt or not a saved direction ({type(e).__name__}: {e})") from e
         try:
             direction = cls(str(fields["name"]), fields["vector"], provenance)
         except EditingError as e:

@@ -22,23 +22,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from alae_tf.editing.checks import check_codes, is_int
+from alae_tf.editing.checks import check_codes, check_labels, is_int
 from alae_tf.editing.directions import Direction, direction_name
 from alae_tf.editing.errors import EditingError
 from alae_tf.probes import class_mean_codes, fit_l2_svm
 
 ONE_VS_REST = "one_vs_rest"
-
-
-def _labels(labels, n: int, what: str) -> np.ndarray:
-    if labels is None:
-        raise EditingError(f"{what} needs labels; this data has none")
-    labels = np.asarray(labels)
-    if labels.shape != (n,) or labels.dtype.kind not in "iu" or (n and labels.min() < 0):
-        raise EditingError(
-            f"{what}: labels must be {n} integers >= 0 (one per code), got {labels.dtype} {labels.shape}"
-        )
-    return labels.astype(np.int64)
 
 
 def _fraction(held_out_fraction: float, what: str) -> float:
@@ -116,7 +105,7 @@ def class_mean_directions(
     """
     what = "class_mean_directions"
     w = check_codes(w, what)
-    labels = _labels(labels, len(w), what)
+    labels = check_labels(labels, len(w), what)
     fraction = _fraction(held_out_fraction, what)
     present = np.unique(labels)
     pairs = [
@@ -217,7 +206,7 @@ def linear_directions(
     """
     what = "linear_directions"
     w = check_codes(w, what)
-    labels = _labels(labels, len(w), what)
+    labels = check_labels(labels, len(w), what)
     fraction = _fraction(held_out_fraction, what)
     if float(l2) < 0:
         raise EditingError(f"{what}: l2 must be >= 0, got {l2}")

@@ -10,21 +10,13 @@ is the context's `features` (`alae_tf.features`); its name is in every result ke
 import numpy as np
 
 from alae_tf.metrics.registry import register
+from alae_tf.probes import sqrtm_psd
 
 
 def feature_stats(features):
     """Mean `[d]` and covariance `[d, d]` (float64, unbiased) of features `[N, d]`."""
     features = np.asarray(features, np.float64)
     return features.mean(axis=0), np.cov(features, rowvar=False).reshape(features.shape[1], features.shape[1])
-
-
-def sqrtm_psd(matrix):
-    """Square root of a symmetric positive semi-definite matrix, by eigen-decomposition.
-
-    Rounding makes tiny eigenvalues slightly negative; they are clipped to zero.
-    """
-    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
-    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
 
 
 def frechet_distance(mu1, cov1, mu2, cov2):

@@ -6,10 +6,12 @@ of evaluation images.
 
 - `class_edit`: for every ordered pair (source, target) of classes, evaluation images of the
   source class are moved along the source-to-target direction by each strength and decoded; the
-  judge's share of target-class verdicts is the pair's success. Two kinds of direction: class-mean
+  judge's share of target-class verdicts is the pair's success. Three kinds of move: class-mean
   differences and InterFaceGAN normals of two-class linear SVMs (both scaled so that strength 1
-  is the class-mean gap). The strength reported for all pairs is chosen on training images, per
-  kind, then the better kind on those; the evaluation images only score it.
+  is the class-mean gap), and class transport (`editing.ClassTransport`: the optimal-transport
+  map between the two classes' Gaussians of codes; strength 1 is the full map). The strength
+  reported for all pairs is chosen on training images, per kind, then the best kind on those; the
+  evaluation images only score it.
 - `class_mean_edit`: the quality protocol's quick class edit: each evaluation image moved by the
   class-mean difference (strength 1) towards one random other class. Both class-edit metrics score
   an edit by one measure, `class_edit_hits` (decode, judge, compare with the target).
@@ -33,9 +35,14 @@ from alae_tf.metrics.judge import eval_labels
 from alae_tf.metrics.registry import register
 from alae_tf.probes import class_mean_codes
 
-# Strength 1 is the class-mean gap for both kinds, but a linear normal only carries the gap's
-# projection on it (in a 256-d w, often a tenth of the gap's length): its grid reaches further.
-CLASS_EDIT_STRENGTHS = {"class_mean": (0.5, 1.0, 1.5, 2.0, 3.0), "linear": (1.0, 2.0, 4.0, 8.0, 16.0)}
+# Strength 1 is the class-mean gap for both kinds of direction, but a linear normal only carries the
+# gap's projection on it (in a 256-d w, often a tenth of the gap's length): its grid reaches further.
+# Transport reaches the target class at 1 and overshoots into speckle past 1.5 (benchmarks/quality.md).
+CLASS_EDIT_STRENGTHS = {
+    "class_mean": (0.5, 1.0, 1.5, 2.0, 3.0),
+    "linear": (1.0, 2.0, 4.0, 8.0, 16.0),
+    "class_transport": (0.5, 0.75, 1.0, 1.25, 1.5),
+}
 CLASS_EDIT_KINDS = tuple(CLASS_EDIT_STRENGTHS)
 # Ink strengths are fractions of the strength that adds INK_TARGET of ink (found by a probe).
 INK_EDIT_GRID = tuple(np.round(np.linspace(-1.5, 1.5, 13), 2))
@@ -61,19 +68,29 @@ def _judged(ctx, codes, noise_seed=EDIT_NOISE_SEED):
     return np.concatenate([classes_of_images(judge, x, ctx.pixel_range) for x in _decoded(ctx, codes, noise_seed)])
 
 
-def class_edit_hits(ctx, codes, sources, targets, directions, strength, noise_seed=EDIT_NOISE_SEED):
+def class_edit_hits(ctx, codes, sources, targets, move, strength, noise_seed=EDIT_NOISE_SEED):
     """Does each class edit reach its target? Booleans `[N]`, the one measure of every class-edit metric.
 
-    Code i moves by `strength * directions[(sources[i], targets[i])]`, is decoded (clipped) and judged;
-    it is a hit when the judge sees `targets[i]`.
+    Code i is moved from class `sources[i]` to `targets[i]` by `move` at `strength`, decoded (clipped)
+    and judged; it is a hit when the judge sees `targets[i]`.
 
     Args:
         codes: `[N, latent]`; sources, targets: int classes `[N]`.
-        directions: `{(source, target): vector [latent]}` (`class_edit_directions`).
+        move: `(codes, sources, targets, strength) -> codes` (`class_edit_moves`, `along_directions`).
         noise_seed: of style nets' noise (`EDIT_NOISE_SEED`; None: the model's own draw).
     """
-    steps = np.stack([directions[(int(a), int(b))] for a, b in zip(sources, targets)]) if len(codes) else 0.0
-    return _judged(ctx, codes + strength * steps, noise_seed) == np.asarray(targets)
+    moved = move(codes, np.asarray(sources), np.asarray(targets), strength) if len(codes) else codes
+    return _judged(ctx, moved, noise_seed) == np.asarray(targets)
+
+
+def along_directions(directions):
+    """The move of a direction per pair `{(source, target): vector [latent]}`: `w + strength * vector`."""
+
+    def move(codes, sources, targets, strength):
+        steps = np.stack([directions[(int(a), int(b))] for a, b in zip(sources, targets)])
+        return codes + strength * steps
+
+    return move
 
 
 def _per_class(labels, count, num_classes):
@@ -81,7 +98,7 @@ def _per_class(labels, count, num_classes):
     return [np.flatnonzero(labels == c)[:count] for c in range(num_classes)]
 
 
-def pair_success(ctx, codes, labels, directions, strengths, count, num_classes):
+def pair_success(ctx, codes, labels, move, strengths, count, num_classes):
     """Success `[S, classes, classes]` (NaN on the diagonal) of moving `count` codes per source class."""
     success = np.full((len(strengths), num_classes, num_classes), np.nan)
     chosen = _per_class(labels, count, num_classes)
@@ -95,7 +112,7 @@ def pair_success(ctx, codes, labels, directions, strengths, count, num_classes):
                 targets += [target] * len(chosen[source])
     rows, sources, targets = np.concatenate(rows), np.asarray(sources), np.asarray(targets)
     for s, strength in enumerate(strengths):
-        hits = class_edit_hits(ctx, codes[rows], sources, targets, directions, strength)
+        hits = class_edit_hits(ctx, codes[rows], sources, targets, move, strength)
         for source in range(num_classes):
             for target in range(num_classes):
                 mask = (sources == source) & (targets == target)
@@ -104,8 +121,16 @@ def pair_success(ctx, codes, labels, directions, strengths, count, num_classes):
     return success
 
 
+def class_edit_moves(train_codes, train_labels, kind, num_classes, seed=0):
+    """One of `CLASS_EDIT_KINDS` fitted on training codes: `(codes, sources, targets, strength) -> codes`."""
+    if kind == "class_transport":
+        transport = editing.ClassTransport.fit(train_codes, train_labels)
+        return lambda codes, sources, targets, strength: transport.apply(codes, sources, targets, strength)
+    return along_directions(class_edit_directions(train_codes, train_labels, kind, num_classes, seed))
+
+
 def class_edit_directions(train_codes, train_labels, kind, num_classes, seed=0):
-    """`{(source, target): vector [latent]}` for every ordered pair, of one of `CLASS_EDIT_KINDS`."""
+    """`{(source, target): vector [latent]}` for every ordered pair, of a kind of direction ("class_mean", "linear")."""
     pairs = [(a, b) for a in range(num_classes) for b in range(num_classes) if a != b]
     if kind == "class_mean":
         found = editing.class_mean_directions(train_codes, train_labels)
@@ -117,7 +142,7 @@ def class_edit_directions(train_codes, train_labels, kind, num_classes, seed=0):
         found = halves + [d.replace(vector=-d.vector) for d in halves]
         pairs = [(a, b) for a, b in pairs if a < b] + [(b, a) for a, b in pairs if a < b]
     else:
-        raise ValueError(f"unknown class edit kind {kind!r}; known: {CLASS_EDIT_KINDS}")
+        raise ValueError(f"unknown kind of class edit direction {kind!r}; known: class_mean, linear")
     return {pair: np.asarray(d.vector, np.float64) for pair, d in zip(pairs, found)}
 
 
@@ -141,13 +166,11 @@ def class_edit(ctx, images_per_class=100, select_per_class=50, strengths=CLASS_E
     curves, selection, matrices = {}, {}, {}
     for kind in CLASS_EDIT_KINDS:
         kind_strengths = strengths[kind]
-        directions = class_edit_directions(train_codes, train_labels, kind, num_classes, seed=ctx.seed)
-        chosen = pair_success(ctx, train_codes, train_labels, directions, kind_strengths, select_per_class, num_classes)
+        move = class_edit_moves(train_codes, train_labels, kind, num_classes, seed=ctx.seed)
+        chosen = pair_success(ctx, train_codes, train_labels, move, kind_strengths, select_per_class, num_classes)
         selection[kind] = [float(np.nanmean(m)) for m in chosen]
         best = int(np.argmax(selection[kind]))
-        evaluated = pair_success(
-            ctx, test_codes, test_labels, directions, kind_strengths, images_per_class, num_classes
-        )
+        evaluated = pair_success(ctx, test_codes, test_labels, move, kind_strengths, images_per_class, num_classes)
         curves[kind] = [float(np.nanmean(m)) for m in evaluated]
         matrices[kind] = (best, evaluated[best])
     kind = max(CLASS_EDIT_KINDS, key=lambda k: max(selection[k]))
@@ -183,7 +206,9 @@ def class_mean_edit(ctx):
     rng = np.random.default_rng([ctx.seed, 3])
     targets = (labels + rng.integers(1, num_classes, size=len(labels))) % num_classes
     directions = {(a, b): means[b] - means[a] for a in range(num_classes) for b in range(num_classes) if a != b}
-    hits = class_edit_hits(ctx, ctx.test_codes[: len(labels)], labels, targets, directions, 1.0, noise_seed=None)
+    hits = class_edit_hits(
+        ctx, ctx.test_codes[: len(labels)], labels, targets, along_directions(directions), 1.0, noise_seed=None
+    )
     return {"class_mean_edit_success": float(np.mean(hits)), "class_mean_edit_samples": len(labels)}
 
 

@@ -85,16 +85,17 @@ def edit_curves_image(class_results: dict | None, ink_results: dict | None) -> n
     return _render(figure)
 
 
-def class_edit_rows(model, images, labels, class_means, strength, use_ema=True):
+def class_edit_rows(model, images, labels, class_move, num_classes, strength, use_ema=True):
     """Float images `[R, 2 + classes, H, W, C]`: each image, its reconstruction, then it edited towards every class.
 
-    The edit moves E(x) by `strength * (mean[target] - mean[label])` (class means of training codes).
+    `class_move(codes, sources, targets, strength) -> codes` moves E(x) from its label's class to each
+    target (`alae_tf.metrics.editing.class_edit_moves`: the kind the `class_edit` metric chose).
     """
     w = editing.encode(model, images, use_ema=use_ema).numpy().astype(np.float64)
-    means = np.asarray(class_means, np.float64)
+    labels = np.asarray(labels)
     rows = [images[:, None], model.decode(w.astype(np.float32), use_ema=use_ema).numpy()[:, None]]
-    for target in range(len(means)):
-        moved = w + strength * (means[target] - means[np.asarray(labels)])
+    for target in range(num_classes):
+        moved = class_move(w, labels, np.full_like(labels, target), strength)
         rows.append(model.decode(moved.astype(np.float32), use_ema=use_ema).numpy()[:, None])
     return np.concatenate(rows, axis=1)
 

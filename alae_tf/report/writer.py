@@ -52,7 +52,8 @@ def write_report(
     interpolation_steps=10,
     seed=0,
     test_labels=None,
-    class_means=None,
+    class_move=None,
+    num_classes=None,
     edit_rows=8,
     mix_pairs=6,
 ) -> pathlib.Path:
@@ -73,9 +74,10 @@ def write_report(
         num_samples, num_reconstructions: images in the sample and reconstruction grids.
         interpolation_pairs, interpolation_steps: rows and decoded points per row.
         seed: seed of the samples' z.
-        test_labels, class_means: labels of `test_images` and the class means `[classes, latent]` of the
-            training codes: with both (and a `class_edit` result), a grid of class edits of the first
-            `edit_rows` images at the metric's strength. Style nets also get a style-mixing grid of
+        test_labels, class_move, num_classes: labels of `test_images`, the move of the kind of class edit the
+            `class_edit` metric chose (`metrics.editing.class_edit_moves`) and the number of classes: with all
+            three (and a `class_edit` result), a grid of class edits of the first `edit_rows` images at the
+            metric's kind and strength. Style nets also get a style-mixing grid of
             `mix_pairs` pairs.
     """
     workdir = storage.path(workdir)
@@ -120,7 +122,8 @@ def write_report(
         show(rows.reshape((-1,) + rows.shape[2:]), columns=interpolation_steps + 2),
     )
 
-    grids.update(_editing_grids(model, by_metric, real, test_labels, class_means, edit_rows, mix_pairs, use_ema, show))
+    class_edits = (class_move, num_classes)
+    grids.update(_editing_grids(model, by_metric, real, test_labels, class_edits, edit_rows, mix_pairs, use_ema, show))
     scalars = read_scalars(workdir / "logs")
     pictures = {name: picture for name, (_, picture) in grids.items()}
     curves = []  # (tag, file name, title, values)
@@ -143,7 +146,7 @@ def write_report(
     return final / "report.md"
 
 
-def _editing_grids(model, by_metric, real, test_labels, class_means, edit_rows, mix_pairs, use_ema, show):
+def _editing_grids(model, by_metric, real, test_labels, class_edits, edit_rows, mix_pairs, use_ema, show):
     """`{file name: (title, picture)}` of the editing figures that the run's metrics and nets allow."""
     grids = {}
     class_edit, ink_edit = by_metric.get("class_edit"), by_metric.get("ink_edit")
@@ -157,14 +160,15 @@ def _editing_grids(model, by_metric, real, test_labels, class_means, edit_rows, 
             "Edit success against strength (class edits) and against preservation (ink edits)",
             editing_figures.edit_curves_image(class_edit, ink_edit),
         )
-    if class_edit is not None and class_means is not None and test_labels is not None:
-        strength = class_edit["class_edit_strength"]
+    class_move, num_classes = class_edits
+    if class_edit is not None and class_move is not None and test_labels is not None:
+        strength, kind = class_edit["class_edit_strength"], class_edit["class_edit_kind"]
         rows = editing_figures.class_edit_rows(
-            model, real[:edit_rows], test_labels[:edit_rows], class_means, strength, use_ema
+            model, real[:edit_rows], test_labels[:edit_rows], class_move, num_classes, strength, use_ema
         )
         grids["class_edits.png"] = (
-            f"Class-mean edits at strength {strength:g}: each row an evaluation image, G(E(x)), then E(x) moved "
-            f"towards the mean of each class 0..{len(class_means) - 1} and decoded",
+            f"Class edits ({kind}) at strength {strength:g}: each row an evaluation image, G(E(x)), then E(x) moved "
+            f"towards each class 0..{num_classes - 1} and decoded",
             show(rows.reshape((-1,) + rows.shape[2:]), columns=rows.shape[1]),
         )
     if model.is_style and editing.style_layer_groups(model):

@@ -74,6 +74,10 @@ def test_class_edits_reach_the_target_when_the_code_is_the_image(ctx):
     assert results["class_edit_curves"]["class_mean"][1] == pytest.approx(1.0, abs=0.02)
     assert results["class_edit_curves"]["class_mean"][0] < 0.9  # half way is not always there
     assert results["class_edit_success"] > 0.98
+    # Transport at strength 1 lands each code in the target class's Gaussian; half way it is still short.
+    transport = results["class_edit_curves"]["class_transport"]
+    assert results["class_edit_strengths"]["class_transport"][2] == 1.0
+    assert transport[2] > 0.98 and transport[0] < 0.9, transport
     matrix = np.array([[np.nan if v is None else v for v in row] for row in results["class_edit_matrix"]])
     assert matrix.shape == (CLASSES, CLASSES) and np.isnan(np.diag(matrix)).all()
 
