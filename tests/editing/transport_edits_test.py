@@ -9,7 +9,7 @@ from alae_tf import image_grids as images
 from alae_tf import workdir
 from alae_tf.editing import EditingError, operations, transport_edits, workflows
 from tests.editing.edit_binary_test import run_edit
-from tests.editing.workflows_test import _png, mlp_workdir
+from tests.editing.workflows_test import _png, mlp_workdir, style_run  # noqa: F401  (style_run: a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,11 @@ def test_given_sources_and_refusals(fitted, tmp_path):
                 run, x, names, transport, target, ["1"], sources=sources, output_dir=bad
             )
         assert not bad.exists()
+
+
+def test_data_without_labels_is_refused(style_run):  # noqa: F811
+    with pytest.raises(EditingError, match="class transport needs class labels, and folder:.*/train has none"):
+        transport_edits.fit_class_transport(style_run)
 
 
 def test_transport_mode_end_to_end(run_path, tmp_path):
