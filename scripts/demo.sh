@@ -4,8 +4,8 @@
 # on half-width nets, then a refinement phase; benchmarks/quality.md says what each change did), in
 # the machine's fastest precision; evaluates it (k-NN, SVM, reconstruction, FD/KID, the
 # judge's class checks and the samples' high-frequency energy, all in report.md with
-# figures, judged by a Fashion-MNIST classifier it trains once), builds class directions
-# for editing and exports (SavedModels for TF Serving with an editor, an int8 TFLite
+# figures, judged by a Fashion-MNIST classifier it trains once), builds class directions and
+# a class transport for editing and exports (SavedModels for TF Serving with an editor, an int8 TFLite
 # encoder). Rerunning resumes; WORKDIR (default
 # runs/mnist_mlp_demo) can be given as $1, the length as TRAIN_IMAGES (images) or
 # TRAIN_MINUTES (minutes of training on this machine: alae-train --train_minutes), the
@@ -35,6 +35,9 @@ FEATURES=runs/fmnist_classifier.keras
   --metrics=knn1,knn5,svm,recon,recon_class,fd,kid,class_coverage,hf_ratio,class_mean_edit --feature_net="$FEATURES"
 # Class directions for editing (WORKDIR/directions/, one class-mean direction per class), baked into the editor export.
 .venv/bin/alae-edit --mode=directions --workdir="$WORKDIR" --method=class_mean --max_images=20000
+# Class transport (WORKDIR/class_transport.npz, the editor's `transport` signature): 8 test images to ankle boots.
+.venv/bin/alae-edit --mode=transport --workdir="$WORKDIR" --to_class=9 --split=test --count=8 --strengths=0,0.5,1 \
+  --max_images=20000 --output_dir="$WORKDIR/edits/transport_to_9" --overwrite
 .venv/bin/alae-export-saved-model --workdir="$WORKDIR" --output_dir="$WORKDIR/export" --version=1 --overwrite
 .venv/bin/alae-export-tflite --saved_model="$WORKDIR/export/encoder/1" --quantize=int8 \
   --output="$WORKDIR/export/encoder_int8.tflite" --overwrite

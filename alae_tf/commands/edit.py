@@ -175,6 +175,8 @@ def main(argv):
             written = transport_edits.apply_class_transport(
                 run, pixels, names, transport, FLAGS.to_class, FLAGS.strengths, sources=FLAGS.from_class, **output
             )
+            saved = transport_edits.save_run_transport(run, transport)
+            written.notes.append(f"the fitted class transport: {saved} (the export bakes it into the editor)")
         elif FLAGS.mode == "edit":
             directions = _directions(run)  # fails before any image is read
             pixels, names = workflows.select_images(run, FLAGS.images, **images)

@@ -115,7 +115,8 @@ class ClassTransport:
             raise EditingError(f"{what}: class {c} has no codes; fitted classes: {present}")
         return c
 
-    def _ridged(self, c: int) -> np.ndarray:
+    def ridged(self, c: int) -> np.ndarray:
+        """Class `c`'s covariance `[d, d]` plus `RIDGE` times its mean variance: what the maps and `classify` use."""
         cov = self.covariances[c]
         return cov + RIDGE * max(np.trace(cov) / len(cov), 1e-12) * np.eye(len(cov))
 
@@ -129,7 +130,7 @@ class ClassTransport:
         """`A_st [latent, latent]`, symmetric positive semi-definite (identity when source == target)."""
         s, t = self.check_class(source, "matrix: source"), self.check_class(target, "matrix: target")
         if (s, t) not in self._maps:
-            a = gaussian_transport_matrix(self._ridged(s), self._ridged(t))
+            a = gaussian_transport_matrix(self.ridged(s), self.ridged(t))
             self._maps[(s, t)] = np.eye(len(a)) if s == t else a
         return self._maps[(s, t)]
 
@@ -144,7 +145,7 @@ class ClassTransport:
             if self.counts[c] == 0:
                 scores.append(np.full(len(w), -np.inf))
                 continue
-            cov = self._ridged(c)
+            cov = self.ridged(c)
             _, log_det = np.linalg.slogdet(cov)
             centred = w - self.means[c]
             scores.append(-0.5 * (np.einsum("bi,bi->b", centred @ np.linalg.inv(cov), centred) + log_det))
@@ -157,7 +158,7 @@ class ClassTransport:
             w: codes `[B, latent]` (E(x) of the images to edit).
             sources, targets: int classes `[B]` (or one int for all): each code's class and the class
                 it moves to; `sources=None` takes `classify(w)`.
-            strength: 0 gives `w`, 1 the full transport; beyond 1 extrapolates.
+            strength: one number, or one per code `[B]`: 0 gives `w`, 1 the full transport; beyond 1 extrapolates.
         Returns:
             float64 `[B, latent]`.
         """
@@ -165,11 +166,12 @@ class ClassTransport:
         sources = self.classify(w) if sources is None else sources
         sources = np.broadcast_to(np.asarray(sources), (len(w),)).astype(np.int64)
         targets = np.broadcast_to(np.asarray(targets), (len(w),)).astype(np.int64)
+        strength = np.broadcast_to(np.asarray(strength, np.float64), (len(w),))
         moved = np.empty_like(w)
         for s, t in set(zip(sources.tolist(), targets.tolist())):
             rows = (sources == s) & (targets == t)
             transported = self.means[t] + (w[rows] - self.means[s]) @ self.matrix(s, t).T
-            moved[rows] = w[rows] + float(strength) * (transported - w[rows])
+            moved[rows] = w[rows] + strength[rows, None] * (transported - w[rows])
         return moved
 
     def save(self, path: str | pathlib.Path) -> pathlib.Path:

@@ -23,6 +23,9 @@ from alae_tf.editing.outputs import IMAGES_FOLDER, MANIFEST, Written, manifest, 
 from alae_tf.editing.transport import ClassTransport
 from alae_tf.editing.workflows import DEFAULT_STRENGTHS, decode_batched, encode_batched
 
+# The run's fitted transport (`save_run_transport`): the export bakes it into the editor's `transport` signature.
+WORKDIR_TRANSPORT = "class_transport.npz"
+
 
 def fit_class_transport(
     run,
@@ -51,6 +54,14 @@ def fit_class_transport(
     codes = encode_dataset(run.model, image_set.images[:max_images], run.config.pixel_range, use_ema=use_ema)
     provenance = {**run_provenance(run, split, use_ema), "source": f"{spec}/{split}", "max_images": max_images}
     return ClassTransport.fit(codes, image_set.labels[:max_images], provenance)
+
+
+def save_run_transport(run, transport: ClassTransport):
+    """Write `transport` to `WORKDIR/class_transport.npz` (atomically, replacing one saved before); returns the path.
+
+    The export bakes it into the editor's `transport` signature.
+    """
+    return transport.save(run.path / WORKDIR_TRANSPORT)
 
 
 def apply_class_transport(

@@ -9,11 +9,14 @@ image signature of the export; `latent` is w's size; K directions were baked in 
 | `edit_by_index` | `image`, `index` int32 [B] (into the baked directions), `strength` float32 [B] | `image` uint8 |
 | `mix` (style nets only) | `image_a`, `image_b` uint8 [B, H, W, C], `cutoff` int32 [] | `image` uint8 |
 | `directions` | none | `directions` float32 [K, latent], `names` string [K] |
+| `transport` (**) | `image`, `target` int32 [B] (a class), `strength` float32 [B] | `image` uint8, `source` int32 [B] |
 | `edit_official` (*) | `image`, `value` float32 [1 or B, K'] | `image` uint8, `styles`, `coordinate` |
 | `shift_official` (*) | `image`, `shift` float32 [1 or B, K'] | `image` uint8, `styles`, `coordinate` |
 | `official_coordinates` (*) | `image` | `coordinate` float32 [B, K'] |
 
-(*) only in an editor exported with official directions (K' of them).
+(*) only in an editor exported with official directions (K' of them). (**) only with a class transport
+(`editor_transport`: `WORKDIR/class_transport.npz`, which `alae-edit --mode=transport` saves): E(x) moved
+from the class whose Gaussian fits it best (`source`) towards `target`, as `editing.ClassTransport`.
 
 - `edit`: `G(E(x) + strength * direction)`, every style layer moved for style nets (as
   `alae_tf.editing.edit` with `layers=None`). `direction` is one row for the whole batch or one
@@ -219,8 +222,9 @@ def _checked(checks, *tensors):
 class _Editor:
     """Input specs and the computations behind the editor's signatures, on float32 nets."""
 
-    def __init__(self, nets, pixel_range, directions, official=None):
+    def __init__(self, nets, pixel_range, directions, official=None, transport=None):
         self.c = signatures.Computations(nets, pixel_range)
+        self.transport_bake = transport
         self.generator = nets.generator
         self.is_style = isinstance(nets.generator, style.StyleGeneratorAtLevel)
         self.latent = int(nets.mapping.dlatent_size)
@@ -237,6 +241,12 @@ class _Editor:
         self.index = batch("index", tf.int32)
         self.cutoff = tf.TensorSpec([], tf.int32, name="cutoff")
         self.rules = {**self.c.rules, input_checks.rule_key(self.index): self._index_rule()}
+        if transport is not None:
+            self.target = batch("target", tf.int32)
+            k = transport.num_classes
+            self.rules[input_checks.rule_key(self.target)] = input_checks.Rule(
+                0, k - 1, requirement=f"must be in [0, {k})"
+            )
         self.official = official
         if official is not None:
             k = len(official.directions)
@@ -335,6 +345,18 @@ class _Editor:
         first = tf.range(self.num_styles)[None, :, None] < cutoff
         return {"image": self._decode_styles(tf.where(first, styles_a, styles_b))}
 
+    def transport(self, image, target, strength):
+        # `target`'s range (`rules`) is checked before this runs; what is left is the batch.
+        batch = tf.shape(image)[0]
+        sizes = tf.stack([tf.shape(target)[0], tf.shape(strength)[0]])
+        check = tf.debugging.Assert(
+            tf.reduce_all(tf.equal(sizes, batch)),
+            ["transport: target and strength must be [B], one per image; got", sizes, "for", batch, "images"],
+        )
+        target, strength = _checked([check], target, strength)
+        moved, source = self.transport_bake.move(self._encode(image), target, strength)
+        return {"image": self._decode(moved), "source": source}
+
     def directions(self):
         return {"directions": tf.constant(self.matrix), "names": tf.constant(self.names, tf.string, [self.count])}
 
@@ -382,9 +404,9 @@ class _Editor:
         return {"coordinate": tf.matmul(u, matrix, transpose_b=True)}
 
 
-def endpoints(nets, pixel_range, directions=(), official=None):
-    """`{signature name: tf.function}` of the editor (see the module docstring); `official`: an `Official` or None."""
-    e = _Editor(nets, pixel_range, directions, official)
+def endpoints(nets, pixel_range, directions=(), official=None, transport=None):
+    """`{signature name: tf.function}` of the editor (module docstring); `official` / `transport`: bakes or None."""
+    e = _Editor(nets, pixel_range, directions, official, transport)
     table = {
         # Editing is the editor's own job: the default.
         "serving_default": (e.edit, e.image, e.direction, e.strength),
@@ -398,25 +420,27 @@ def endpoints(nets, pixel_range, directions=(), official=None):
         table["edit_official"] = (e.edit_official, e.image, e.value)
         table["shift_official"] = (e.shift_official, e.image, e.shift)
         table["official_coordinates"] = (e.official_coordinates, e.image)
+    if transport is not None:
+        table["transport"] = (e.transport, e.image, e.target, e.strength)
     return signatures.signature_functions(table, e.rules)
 
 
-def input_rules(nets, pixel_range, directions=()):
-    """`{input_checks.rule_key(spec): Rule}` of the editor's signatures (index, cutoff; see `_Editor.rules`)."""
-    return _Editor(nets, pixel_range, directions).rules
+def input_rules(nets, pixel_range, directions=(), transport=None):
+    """`{input_checks.rule_key(spec): Rule}` of the editor's signatures (index, cutoff, target; `_Editor.rules`)."""
+    return _Editor(nets, pixel_range, directions, transport=transport).rules
 
 
-def build_archive(nets, pixel_range, directions=(), official=None):
+def build_archive(nets, pixel_range, directions=(), official=None, transport=None):
     """A `keras.export.ExportArchive` (a tf.Module) holding the editor's E and G and every signature."""
-    return signatures.new_archive(endpoints(nets, pixel_range, directions, official))
+    return signatures.new_archive(endpoints(nets, pixel_range, directions, official, transport))
 
 
-def int_ranges(nets, directions=()):
+def int_ranges(nets, directions=(), transport=None):
     """`{input: (low, high)}`, the valid values (half-open) of the editor's integer inputs, for warm-up requests.
 
     `index` has an empty range without directions: no valid `edit_by_index` request exists then.
     """
-    rules = input_rules(nets, (0.0, 1.0), directions)
+    rules = input_rules(nets, (0.0, 1.0), directions, transport)
     return {
         key: (int(rule.low), int(rule.high) + 1)
         for (key, dtype), rule in sorted(rules.items())

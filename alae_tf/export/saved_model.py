@@ -2,7 +2,8 @@
 
 The parts (`PARTS`) are the nets' (`signatures.PARTS`) and the `editor` (`alae_tf.export.editor`),
 which bakes in the edit directions given (`export_workdir`: the run's `WORKDIR/directions/`) and
-lists them in its `assets.extra/directions.json`.
+lists them in its `assets.extra/directions.json`, and a class transport if given (`export_workdir`:
+`WORKDIR/class_transport.npz`) in its `transport` signature.
 
 Every part is written into a temp folder beside its final place; the temp folders
 are renamed only once all parts are complete, so a failure anywhere leaves no part
@@ -26,7 +27,7 @@ import alae_tf
 from alae_tf import atomic, editing, storage
 from alae_tf import workdir as workdir_lib
 from alae_tf.editing.directions import SUFFIX as DIRECTION_SUFFIX
-from alae_tf.export import editor, input_checks, serving, signatures
+from alae_tf.export import editor, editor_transport, input_checks, serving, signatures
 from alae_tf.export.artifacts import ExportError, write_metadata
 
 PARTS = (*signatures.PARTS, editor.PART)
@@ -97,11 +98,15 @@ def _remove_if_empty(folders):
             folder.rmdir()
 
 
-def _write_part(part, nets, config, folder, metadata, directions, official=None):
+def _write_part(part, nets, config, folder, metadata, directions, official=None, transport=None):
     int_ranges = None
     if part == editor.PART:
-        editor.build_archive(nets, config.pixel_range, directions, official).write_out(str(folder), verbose=False)
+        archive = editor.build_archive(nets, config.pixel_range, directions, official, transport)
+        archive.write_out(str(folder), verbose=False)
         editor.write_directions_asset(folder, directions, nets.mapping.dlatent_size)
+        if transport is not None:
+            editor_transport.write_transport_asset(folder, transport)
+            metadata = {**metadata, "transport_classes": transport.num_classes}
         if official is not None:
             editor.write_official_asset(folder, official)
             metadata = {
@@ -109,8 +114,8 @@ def _write_part(part, nets, config, folder, metadata, directions, official=None)
                 "official_directions": [d.name for d in official.directions],
                 "official_layers": None if official.layers is None else list(official.layers),
             }
-        int_ranges = editor.int_ranges(nets, directions)
-        rules = editor.input_rules(nets, config.pixel_range, directions)
+        int_ranges = editor.int_ranges(nets, directions, transport)
+        rules = editor.input_rules(nets, config.pixel_range, directions, transport)
         metadata = {**metadata, "directions": [d.name for d in directions]}
     else:
         signatures.build_archive(part, nets, config.pixel_range).write_out(str(folder), verbose=False)
@@ -135,6 +140,7 @@ def export_saved_models(
     resolution=None,
     official_directions=None,
     official_layers=None,
+    transport=None,
 ):
     """Export `model`'s EMA nets, in float32, as one SavedModel per part.
 
@@ -160,6 +166,8 @@ def export_saved_models(
             official rule (`edit_official`, `shift_official`, `official_coordinates`), baked with the
             model's `dlatent_avg` into `assets.extra/official_directions.json`; None: no such signatures.
         official_layers: the style inputs the official rule replaces (default [0, 16) cut to the model).
+        transport: an `alae_tf.editing.ClassTransport` fitted on this model's codes, baked into the editor's
+            `transport` signature (`editor_transport`); None: no such signature.
 
     Returns:
         `ExportResult`.
@@ -175,6 +183,7 @@ def export_saved_models(
         raise ExportError(f"unknown parts {unknown}; parts are {PARTS}")
     directions = editor.check_directions(directions, model.dlatent_size)
     official = editor.Official.of(model, official_directions, official_layers) if official_directions else None
+    transport = editor_transport.TransportBake.of(transport, model.dlatent_size)
     version = next_version(output_dir, parts) if version is None else _check_version(version)
     finals = {part: output_dir / part / str(version) for part in parts}
     existing = [str(p) for p in finals.values() if p.exists()]
@@ -205,7 +214,7 @@ def export_saved_models(
                 # saved_model.pb last: on object storage the folder is copied into place, and TF Serving
                 # loads a version only once its saved_model.pb is there.
                 folder = stack.enter_context(atomic.directory(final, overwrite, commit_last=("saved_model.pb",)))
-                _write_part(part, nets, config, folder, metadata, directions, official)
+                _write_part(part, nets, config, folder, metadata, directions, official, transport)
             serving.write_models_config(output_dir / MODELS_CONFIG, _server_models(output_dir, parts, server_base_path))
     except (OSError, tf.errors.OpError) as e:  # disk full, read-only, permissions: say where and why
         _remove_if_empty(created)
@@ -251,7 +260,7 @@ def export_workdir(
     """`export_saved_models` for the newest checkpoint in `workdir`, with its directions in the editor.
 
     The editor gets the directions saved in `WORKDIR/directions/` (`workdir_directions`), none if
-    there are none.
+    there are none, and the class transport saved in `WORKDIR/class_transport.npz`, if any.
 
     Raises:
         CheckpointError: `workdir` has no config or checkpoint.
@@ -273,4 +282,5 @@ def export_workdir(
         resolution=resolution,
         official_directions=official_directions,
         official_layers=official_layers,
+        transport=editor_transport.workdir_transport(run.path),
     )
