@@ -232,7 +232,5 @@ def _class_edits(ctx, class_edit):
     """The report's class-edit grid arguments: the move of the kind the `class_edit` metric chose, on training codes."""
     if class_edit is None:
         return {}
-    num_classes = ctx.require_judge().num_classes
-    kind = class_edit["class_edit_kind"]
-    move = editing_metrics.class_edit_moves(ctx.train_codes, ctx.train_labels, kind, num_classes, ctx.seed)
-    return {"class_move": move, "num_classes": num_classes}
+    move = editing_metrics.context_class_edit_move(ctx, class_edit["class_edit_kind"])
+    return {"class_move": move, "num_classes": ctx.require_judge().num_classes}

@@ -168,10 +168,10 @@ def main(argv):
         if FLAGS.mode == "transport":
             if FLAGS.to_class is None:
                 raise ValueError("--mode=transport needs --to_class (the class the images move to)")
+            pixels, names = workflows.select_images(run, FLAGS.images, **images)  # bad images: before the fit's work
             transport = transport_edits.fit_class_transport(
                 run, max_images=FLAGS.max_images, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, use_ema=FLAGS.use_ema
             )
-            pixels, names = workflows.select_images(run, FLAGS.images, **images)
             written = transport_edits.apply_class_transport(
                 run, pixels, names, transport, FLAGS.to_class, FLAGS.strengths, sources=FLAGS.from_class, **output
             )

@@ -1,4 +1,4 @@
-"""Codes of a whole image set, and the provenance that says where they came from."""
+"""Codes of a whole image set, the first images of a run's split, and the provenance that says where codes came from."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import numpy as np
 from alae_tf.data import to_pixel_range
 from alae_tf.editing.checks import check_int
 from alae_tf.editing.errors import EditingError
+from alae_tf.editing.inputs import load_run_split
 from alae_tf.editing.operations import encode, image_shape
+
+# Where class labels come from, for the message that says a split has none.
+LABEL_SOURCES = (
+    "Fashion-MNIST, idx:, tfds: and tfrecord: sources with a 'label' have them; a folder: source when its images "
+    "sit in one subfolder per class"
+)
 
 
 def encode_dataset(model, images_uint8, pixel_range, batch_size: int = 256, use_ema: bool = True) -> np.ndarray:
@@ -52,3 +59,21 @@ def run_provenance(run, split: str, use_ema: bool = True) -> dict:
         "level": model.level,
         "resolution": int(model.resolution),
     }
+
+
+def first_of_split(run, spec: str, split: str, max_images: int, data_dir=None, needs_labels=None, instead=""):
+    """`(image_set, images uint8 [N, ...], labels [N] or None)`: the first `max_images` of a split at the nets' level.
+
+    `needs_labels` names who needs class labels (e.g. "--method=linear"): a split without them is then an
+    `EditingError` saying where labels come from, then `instead` (what to do without them).
+    """
+    image_set = load_run_split(run, spec, split, data_dir)
+    labels = None if image_set.labels is None else image_set.labels[:max_images]
+    if needs_labels and labels is None:
+        raise EditingError(f"{needs_labels} needs class labels, and {spec}/{split} has none ({LABEL_SOURCES}){instead}")
+    return image_set, image_set.images[:max_images], labels
+
+
+def split_provenance(run, spec: str, split: str, use_ema: bool, max_images: int) -> dict:
+    """`run_provenance` of codes of `spec`'s `split` (any dataset spec), with how many images were encoded."""
+    return {**run_provenance(run, split, use_ema), "source": f"{spec}/{split}", "max_images": max_images}

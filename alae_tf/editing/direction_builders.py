@@ -18,11 +18,10 @@ import numpy as np
 from alae_tf.data import folder as folder_source
 from alae_tf.editing import attributes
 from alae_tf.editing.checks import check_int
-from alae_tf.editing.codes import encode_dataset, run_provenance
+from alae_tf.editing.codes import encode_dataset, first_of_split, split_provenance
 from alae_tf.editing.components import first_layer_weights, pca_directions, sefa_directions
 from alae_tf.editing.directions import Direction, direction_name, orthogonalize, save_directions
 from alae_tf.editing.errors import EditingError
-from alae_tf.editing.inputs import load_run_split
 from alae_tf.editing.options import parse_classes, parse_layers
 from alae_tf.editing.saved_directions import directions_folder, select_directions
 from alae_tf.editing.style_layers import style_layer_range
@@ -251,19 +250,14 @@ def build_directions(
     )
     others = select_directions(run, list(orthogonal_to)) if orthogonal_to else []
 
-    image_set = load_run_split(run, spec, split, data_dir)
-    images = image_set.images[:max_images]
-    labels = None if image_set.labels is None else image_set.labels[:max_images]
-    if builder.needs_labels and labels is None:
-        raise EditingError(
-            f"--method={method} needs class labels, and {spec}/{split} has none (Fashion-MNIST, idx:, tfds: and "
-            "tfrecord: sources with a 'label' have them; a folder: source when its images sit in one subfolder per "
-            "class). Use pca, sefa or regression instead."
-        )
+    needs_labels = f"--method={method}" if builder.needs_labels else None
+    image_set, images, labels = first_of_split(
+        run, spec, split, max_images, data_dir, needs_labels, instead=". Use pca, sefa or regression instead."
+    )
     values = None if builder.values is None else builder.values(request, spec, split, image_set, images)
 
     codes = encode_dataset(run.model, images, run.config.pixel_range, batch_size, use_ema)
-    provenance = {**run_provenance(run, split, use_ema), "source": f"{spec}/{split}", "max_images": max_images}
+    provenance = split_provenance(run, spec, split, use_ema, max_images)
     directions = builder.build(request, codes, labels, values, provenance)
     if others:
         directions = [orthogonalize(d, others) for d in directions]

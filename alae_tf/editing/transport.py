@@ -77,6 +77,7 @@ class ClassTransport:
             )
         self.provenance = dict(provenance or {})
         self._maps: dict[tuple[int, int], np.ndarray] = {}
+        self._terms = None
 
     @classmethod
     def fit(cls, w, labels, provenance: dict | None = None) -> ClassTransport:
@@ -134,21 +135,31 @@ class ClassTransport:
             self._maps[(s, t)] = np.eye(len(a)) if s == t else a
         return self._maps[(s, t)]
 
+    def gaussian_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """`(precisions [K, d, d], log-determinants [K])` of the classes' (ridged) covariances, computed once.
+
+        A class without codes has a zero precision and an infinite log-determinant: no code is ever its.
+        """
+        if self._terms is None:
+            precisions, log_dets = np.zeros_like(self.covariances), np.full(self.num_classes, np.inf)
+            for c in np.flatnonzero(self.counts):
+                covariance = self.ridged(c)
+                precisions[c], log_dets[c] = np.linalg.inv(covariance), np.linalg.slogdet(covariance)[1]
+            self._terms = (precisions, log_dets)
+        return self._terms
+
     def classify(self, w) -> np.ndarray:
         """The class whose Gaussian gives each code `[B, latent]` the highest likelihood (QDA): int64 `[B]`.
 
         The source class of images without labels (your own images), for `apply`.
         """
         w = self._check_w(w, "classify")
-        scores = []
-        for c in range(self.num_classes):
-            if self.counts[c] == 0:
-                scores.append(np.full(len(w), -np.inf))
-                continue
-            cov = self.ridged(c)
-            _, log_det = np.linalg.slogdet(cov)
-            centred = w - self.means[c]
-            scores.append(-0.5 * (np.einsum("bi,bi->b", centred @ np.linalg.inv(cov), centred) + log_det))
+        precisions, log_dets = self.gaussian_terms()
+        # One class at a time: `[B, d]` in memory, not `[B, K, d]`.
+        scores = [
+            -0.5 * (np.einsum("bi,ij,bj->b", w - mean, precision, w - mean) + log_det)
+            for mean, precision, log_det in zip(self.means, precisions, log_dets)
+        ]
         return np.argmax(np.stack(scores, axis=1), axis=1).astype(np.int64)
 
     def apply(self, w, sources, targets, strength: float = 1.0) -> np.ndarray:
@@ -170,7 +181,8 @@ class ClassTransport:
         moved = np.empty_like(w)
         for s, t in set(zip(sources.tolist(), targets.tolist())):
             rows = (sources == s) & (targets == t)
-            transported = self.means[t] + (w[rows] - self.means[s]) @ self.matrix(s, t).T
+            a = self.matrix(s, t)  # checks both classes
+            transported = self.means[t] + (w[rows] - self.means[s]) @ a.T
             moved[rows] = w[rows] + strength[rows, None] * (transported - w[rows])
         return moved
 

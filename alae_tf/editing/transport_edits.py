@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from alae_tf import image_grids
 from alae_tf.editing import operations
 from alae_tf.editing.checks import check_int
-from alae_tf.editing.codes import encode_dataset, run_provenance
+from alae_tf.editing.codes import encode_dataset, first_of_split, split_provenance
 from alae_tf.editing.direction_builders import DEFAULT_MAX_IMAGES
 from alae_tf.editing.errors import EditingError
-from alae_tf.editing.inputs import check_images, load_run_split
-from alae_tf.editing.options import parse_strengths, strength_label
-from alae_tf.editing.outputs import IMAGES_FOLDER, MANIFEST, Written, manifest, output_folder, write_outputs
+from alae_tf.editing.inputs import check_images
+from alae_tf.editing.options import parse_strengths
+from alae_tf.editing.outputs import MANIFEST, Written, manifest, output_folder, write_outputs
 from alae_tf.editing.transport import ClassTransport
-from alae_tf.editing.workflows import DEFAULT_STRENGTHS, decode_batched, encode_batched
+from alae_tf.editing.workflows import DEFAULT_STRENGTHS, encode_batched, strength_frames, strength_pictures
 
 # The run's fitted transport (`save_run_transport`): the export bakes it into the editor's `transport` signature.
 WORKDIR_TRANSPORT = "class_transport.npz"
@@ -44,16 +43,10 @@ def fit_class_transport(
     split = split or "train"
     spec = dataset or run.config.dataset
     max_images = check_int(max_images, "max_images", 3)
-    image_set = load_run_split(run, spec, split, data_dir)
-    if image_set.labels is None:
-        raise EditingError(
-            f"class transport needs class labels, and {spec}/{split} has none (Fashion-MNIST, idx:, tfds: and "
-            "tfrecord: sources with a 'label' have them; a folder: source when its images sit in one subfolder "
-            "per class)"
-        )
-    codes = encode_dataset(run.model, image_set.images[:max_images], run.config.pixel_range, use_ema=use_ema)
-    provenance = {**run_provenance(run, split, use_ema), "source": f"{spec}/{split}", "max_images": max_images}
-    return ClassTransport.fit(codes, image_set.labels[:max_images], provenance)
+    _, images, labels = first_of_split(run, spec, split, max_images, data_dir, needs_labels="class transport")
+    codes = encode_dataset(run.model, images, run.config.pixel_range, use_ema=use_ema)
+    provenance = split_provenance(run, spec, split, use_ema, max_images)
+    return ClassTransport.fit(codes, labels, provenance)
 
 
 def save_run_transport(run, transport: ClassTransport):
@@ -104,22 +97,16 @@ def apply_class_transport(
     w = encode_batched(model, x, use_ema)
     found_by = "given" if sources is not None else "classified"
     sources = transport.classify(w) if sources is None else np.broadcast_to(np.asarray(sources), (len(w),))
-    for s in set(np.asarray(sources).tolist()):
+    for s in set(sources.tolist()):
         transport.check_class(s, "transport: source")
-    columns = []
-    for value in values:
-        moved = transport.apply(w, sources, target, value).astype(np.float32)
 
-        def styles(rows, moved=moved):
-            return operations.styles_from_w(model, moved[rows])
+    def styles(rows, value):
+        return operations.styles_from_w(
+            model, transport.apply(w[rows], sources[rows], target, value).astype(np.float32)
+        )
 
-        columns.append(image_grids.to_uint8(decode_batched(model, styles, len(x), use_ema), run.config.pixel_range))
-    frames = np.stack(columns, axis=1)  # [N, S, H, W, C]
-    name = f"transport_to_{target}"
-    pictures = {f"{name}.png": operations.grid(frames, zoom=image_grids.tile_zoom(run.image_shape[0]))}
-    for i, image_name in enumerate(names):
-        for j, value in enumerate(values):
-            pictures[f"{IMAGES_FOLDER}/{image_name}__to_{target}__{strength_label(value)}.png"] = frames[i, j]
+    frames = strength_frames(run, styles, len(x), values, use_ema)
+    pictures = strength_pictures(run, frames, names, values, f"transport_to_{target}", f"to_{target}")
     document = manifest(
         run,
         "transport",
@@ -127,7 +114,7 @@ def apply_class_transport(
         images=names,
         strengths=values,
         target_class=target,
-        source_classes=dict(zip(names, np.asarray(sources).tolist())),
+        source_classes=dict(zip(names, sources.tolist())),
         source_classes_found_by=found_by,
         transport=transport.provenance,
     )

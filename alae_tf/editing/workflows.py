@@ -97,6 +97,27 @@ def decode_batched(model, styles_fn, n: int, use_ema) -> np.ndarray:
     return np.concatenate([operations.decode_styles(model, styles_fn(s), use_ema).numpy() for s in _batches(n)])
 
 
+def strength_frames(run, styles_at, n: int, values, use_ema) -> np.ndarray:
+    """uint8 `[n, S, H, W, C]`: for each strength `value`, the images of G's input `styles_at(rows, value)`."""
+    columns = [
+        image_grids.to_uint8(
+            decode_batched(run.model, lambda rows, v=value: styles_at(rows, v), n, use_ema), run.config.pixel_range
+        )
+        for value in values
+    ]
+    return np.stack(columns, axis=1)
+
+
+def strength_pictures(run, frames, names, values, grid, tag, prefix="") -> dict:
+    """`{path: picture}`: `<prefix><grid>.png` (rows: images, columns: strengths) and every frame as
+    `<prefix>images/<name>__<tag>__<strength>.png`."""
+    pictures = {f"{prefix}{grid}.png": operations.grid(frames, zoom=image_grids.tile_zoom(run.image_shape[0]))}
+    for i, name in enumerate(names):
+        for j, value in enumerate(values):
+            pictures[f"{prefix}{IMAGES_FOLDER}/{name}__{tag}__{strength_label(value)}.png"] = frames[i, j]
+    return pictures
+
+
 def refine_codes(model, x, w, names, steps, learning_rate, use_ema):
     """`operations.refine` in batches: `(refined w [N, latent], report dict, one-line note)`."""
     parts = [operations.refine(model, x[s], w[s], steps, learning_rate, use_ema) for s in _batches(len(x))]
@@ -169,23 +190,12 @@ def apply_edits(
     pictures = {}
     for prefix, w in codes.items():
         for direction in chosen:
-            columns = []
-            for value in values:
 
-                def styles(s, value=value, direction=direction, w=w):
-                    return operations.edited_styles(model, w[s], direction, value, layers)
+            def styles(rows, value, direction=direction, w=w):
+                return operations.edited_styles(model, w[rows], direction, value, layers)
 
-                columns.append(
-                    image_grids.to_uint8(decode_batched(model, styles, len(x), use_ema), run.config.pixel_range)
-                )
-            frames = np.stack(columns, axis=1)  # [N, S, H, W, C]
-            pictures[f"{prefix}{direction.name}.png"] = operations.grid(
-                frames, zoom=image_grids.tile_zoom(run.image_shape[0])
-            )
-            for i, name in enumerate(names):
-                for j, value in enumerate(values):
-                    label = strength_label(value)
-                    pictures[f"{prefix}{IMAGES_FOLDER}/{name}__{direction.name}__{label}.png"] = frames[i, j]
+            frames = strength_frames(run, styles, len(x), values, use_ema)
+            pictures.update(strength_pictures(run, frames, names, values, direction.name, direction.name, prefix))
     document = manifest(
         run,
         "edit",

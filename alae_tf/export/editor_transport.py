@@ -59,8 +59,7 @@ class TransportBake:
                 f"{k} classes of a {d}-d w need {k * k * d * d:,} numbers of pair maps (at most {MAX_MAP_NUMBERS:,})"
             )
         maps = np.stack([np.stack([transport.matrix(s, t) for t in range(k)]) for s in range(k)])
-        precisions = np.stack([np.linalg.inv(transport.ridged(c)) for c in range(k)])
-        log_dets = np.array([np.linalg.slogdet(transport.ridged(c))[1] for c in range(k)])
+        precisions, log_dets = transport.gaussian_terms()
         as32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
         return cls(transport, as32(transport.means), as32(maps), as32(precisions), as32(log_dets))
 

@@ -183,7 +183,8 @@ def export_saved_models(
         raise ExportError(f"unknown parts {unknown}; parts are {PARTS}")
     directions = editor.check_directions(directions, model.dlatent_size)
     official = editor.Official.of(model, official_directions, official_layers) if official_directions else None
-    transport = editor_transport.TransportBake.of(transport, model.dlatent_size)
+    # Only the editor holds it (its K x K maps are work).
+    transport = editor_transport.TransportBake.of(transport, model.dlatent_size) if editor.PART in parts else None
     version = next_version(output_dir, parts) if version is None else _check_version(version)
     finals = {part: output_dir / part / str(version) for part in parts}
     existing = [str(p) for p in finals.values() if p.exists()]

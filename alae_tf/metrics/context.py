@@ -91,6 +91,12 @@ class EvalContext:
     def test_codes(self):
         return self.encode(self.test_images)
 
+    def cached(self, key, make):
+        """`make()`, computed once per context and kept under `key` (e.g. a fit several metrics share)."""
+        if key not in self._feature_cache:
+            self._feature_cache[key] = make()
+        return self._feature_cache[key]
+
     def test_neighbours(self, k):
         """Indices `[M, k]` of each test code's `k` nearest train codes, nearest first (`probes.nearest_neighbours`).
 

@@ -129,6 +129,13 @@ def class_edit_moves(train_codes, train_labels, kind, num_classes, seed=0):
     return along_directions(class_edit_directions(train_codes, train_labels, kind, num_classes, seed))
 
 
+def context_class_edit_move(ctx, kind):
+    """`class_edit_moves` of `kind` on the context's training codes, fitted once per context (metric and report)."""
+    codes, labels = ctx.train_codes.astype(np.float64), np.asarray(ctx.train_labels, np.int64)
+    make = lambda: class_edit_moves(codes, labels, kind, ctx.require_judge().num_classes, seed=ctx.seed)  # noqa: E731
+    return ctx.cached(("class_edit_move", kind), make)
+
+
 def class_edit_directions(train_codes, train_labels, kind, num_classes, seed=0):
     """`{(source, target): vector [latent]}` for every ordered pair, of a kind of direction ("class_mean", "linear")."""
     pairs = [(a, b) for a in range(num_classes) for b in range(num_classes) if a != b]
@@ -166,7 +173,7 @@ def class_edit(ctx, images_per_class=100, select_per_class=50, strengths=CLASS_E
     curves, selection, matrices = {}, {}, {}
     for kind in CLASS_EDIT_KINDS:
         kind_strengths = strengths[kind]
-        move = class_edit_moves(train_codes, train_labels, kind, num_classes, seed=ctx.seed)
+        move = context_class_edit_move(ctx, kind)
         chosen = pair_success(ctx, train_codes, train_labels, move, kind_strengths, select_per_class, num_classes)
         selection[kind] = [float(np.nanmean(m)) for m in chosen]
         best = int(np.argmax(selection[kind]))
