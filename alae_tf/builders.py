@@ -66,6 +66,8 @@ def build_model(config: ALAEConfig, seed: int = 0) -> ALAE:
         r1_interval=config.r1_interval,
         refine_anchor_weight=config.refine_anchor_weight if config.refine_fraction else None,
         refine_anchor_samples=(config.refine_anchor_samples or None) if config.refine_fraction else None,
+        refine_edge_weight=config.refine_edge_weight if config.refine_fraction else 0.0,
+        refine_edge_window=config.refine_edge_window,
         name="alae",
     )
 

@@ -85,6 +85,16 @@ flags.DEFINE_integer(
     "Samples per refinement batch that its anchor term averages over (0: one per real image).",
     lower_bound=0,
 )
+flags.DEFINE_float(
+    "refine_edge_weight",
+    None,
+    "Weight of the refinement's edge term, which keeps reconstructions' edges as steep as the real images' "
+    "(0: none).",
+    lower_bound=0.0,
+)
+flags.DEFINE_integer(
+    "refine_edge_window", None, "Block size, in pixels, over which the edge term compares edges.", lower_bound=1
+)
 flags.DEFINE_enum(
     "autoencoder_variables",
     None,
@@ -153,4 +163,6 @@ def config_from_flags() -> configs.ALAEConfig:
         refine_anchor_weight=FLAGS.refine_anchor_weight,
         refine_batch_size=FLAGS.refine_batch_size,
         refine_anchor_samples=FLAGS.refine_anchor_samples,
+        refine_edge_weight=FLAGS.refine_edge_weight,
+        refine_edge_window=FLAGS.refine_edge_window,
     )

@@ -76,6 +76,9 @@ class ALAEConfig:
             weight of its term that holds G's samples (`ALAE.refinement_update`).
         refine_batch_size, refine_anchor_samples: the phase's batch of real images (0: `batch_size`)
             and the samples per batch its anchor term averages over (0: as many as real images).
+        refine_edge_weight, refine_edge_window: the phase's edge term (0: none), which keeps the
+            reconstructions' edges as steep as the real images' in every block of this many pixels
+            (`losses.edge_strength_match`).
     """
 
     name: str
@@ -117,6 +120,8 @@ class ALAEConfig:
     refine_anchor_weight: float = 0.25
     refine_batch_size: int = 0
     refine_anchor_samples: int = 0
+    refine_edge_weight: float = 0.0
+    refine_edge_window: int = 4
 
     def replace(self, **changes):
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -244,9 +249,14 @@ PRESETS = {
     # recipe's nets and game (`_MNIST_MLP_FAST`) for 1.2M images, then 1.6M images of refinement (E
     # and G learn reconstructions alone, G held to its own samples, 32 of them a batch). All 7 lines
     # of the quality bar on seeds 0, 1 and 2 at 0.236 of the training FLOPs of the previous demo
-    # (`mnist_mlp_wide`).
+    # (`mnist_mlp_wide`). The phase's edge term ("A seventh search") keeps the reconstructions' edges, and
+    # so class edits, as sharp as real images.
     "mnist_mlp_demo": _MNIST_MLP_FAST.replace(
-        name="mnist_mlp_demo", train_images=2_800_000, refine_fraction=0.5714, refine_anchor_samples=32
+        name="mnist_mlp_demo",
+        train_images=2_800_000,
+        refine_fraction=0.5714,
+        refine_anchor_samples=32,
+        refine_edge_weight=3.0,
     ),
     # The previous demo's recipe (benchmarks/quality.md, "The wide recipe"): the paper's nets and three
     # updates with a 256-d latent, step III's pixel term on real images (weight 10) and a learning rate

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 # The losses a train step logs (`ALAE.loss_trackers`, and `ALAE.refine_trackers` in a refinement phase).
-WATCHED = ("loss_d", "r1", "loss_g", "loss_ae", "recon_pixels", "refine_pixels", "refine_anchor")
+WATCHED = ("loss_d", "r1", "loss_g", "loss_ae", "recon_pixels", "refine_pixels", "refine_anchor", "refine_edges")
 
 ADVICE = (
     "Try a lower --learning_rate (--refine_learning_rate in a refinement phase), a larger --r1_gamma, or "

@@ -68,3 +68,29 @@ def pixel_reconstruction(images_reconstructed, images):
 def _mean_squared_error_to_detached(values, target):
     """`mean((values - stop_gradient(target))^2)` over every axis, in at least float32."""
     return tf.reduce_mean(tf.square(at_least_float32(values) - tf.stop_gradient(at_least_float32(target))))
+
+
+def local_edge_strength(images, window):
+    """Root-mean-square image gradient in each `window` x `window` block: `[B, ceil(H/w), ceil(W/w), C]` float32.
+
+    Forward differences along height and width (`tf.image.image_gradients`: zero past the last row and
+    column), squared, averaged over each block ("SAME" padding), square-rooted.
+    """
+    dy, dx = tf.image.image_gradients(at_least_float32(images))
+    energy = tf.nn.avg_pool2d(tf.square(dx) + tf.square(dy), window, window, "SAME")
+    return tf.sqrt(energy + 1e-8)  # the epsilon keeps the root's gradient finite on flat blocks
+
+
+def edge_strength_match(images_reconstructed, images, window=4):
+    """Refinement term (not in the paper): `mean((S(G(E(x))) - S(x))^2)`, S = `local_edge_strength`.
+
+    The pixel term alone pulls a reconstruction towards the mean of every image its code could have
+    come from, and a mean of edges one pixel apart is a ramp: reconstructions carry under half of
+    real images' high-frequency energy (`benchmarks/quality.md`). This term asks each block for as
+    steep edges as the real image has there, without saying where within the block: with the pixel
+    term beside it, the cheapest way to meet it is the real edge's steepness at its likeliest place.
+    The gradient, not the Laplacian: matched local Laplacian energy bought itself with a checkerboard
+    (its gain is highest at the Nyquist frequency), matched gradients with edges (same document).
+    """
+    reconstructed = local_edge_strength(images_reconstructed, window)
+    return tf.reduce_mean(tf.square(reconstructed - tf.stop_gradient(local_edge_strength(images, window))))

@@ -75,6 +75,8 @@ _CONFIG_FIELDS = (
     "r1_interval",
     "refine_anchor_weight",
     "refine_anchor_samples",
+    "refine_edge_weight",
+    "refine_edge_window",
 )
 # The update whose skipping (by loss scaling) keeps a logged loss out of its running mean.
 _TAKEN_BY = {
@@ -126,6 +128,9 @@ class ALAE(RefinementPhase, keras.Model):
             nets): the model can end its run with `refinement_update`, whose anchor term it weighs over
             `refine_anchor_samples` samples per global batch (None: one per real image), and holds the
             anchor, a frozen copy of G (`anchor_generator`, checkpointed with the rest).
+        refine_edge_weight, refine_edge_window: the refinement's edge term (0: none), which asks every
+            `refine_edge_window`-pixel block of a reconstruction for the real image's edge strength there
+            (`losses.edge_strength_match`; needs the phase).
     """
 
     def __init__(
@@ -147,6 +152,8 @@ class ALAE(RefinementPhase, keras.Model):
         r1_interval=1,
         refine_anchor_weight=None,
         refine_anchor_samples=None,
+        refine_edge_weight=0.0,
+        refine_edge_window=4,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -173,7 +180,9 @@ class ALAE(RefinementPhase, keras.Model):
         self.ema_mapping, self.ema_generator, self.ema_encoder, self.ema_discriminator = self._ema.copies
         tracked = [name for name in _TAKEN_BY if name != "recon_pixels" or self.pixel_reconstruction_weight]
         self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in tracked}
-        self._init_refinement(generator, refine_anchor_weight, refine_anchor_samples)
+        self._init_refinement(
+            generator, refine_anchor_weight, refine_anchor_samples, refine_edge_weight, refine_edge_window
+        )
         self.ed_optimizer = self.fg_optimizer = None
         self.train_step_traces = 0
         self.built = True

@@ -16,7 +16,7 @@ from alae_tf.ema import ema_copy
 from alae_tf.loss_scaling import inner_optimizer, minimize, reset_slots
 
 # The update whose skipping (by loss scaling) keeps a logged loss out of its running mean.
-REFINE_TAKEN_BY = {"refine_pixels": "refine_taken", "refine_anchor": "refine_taken"}
+REFINE_TAKEN_BY = {"refine_pixels": "refine_taken", "refine_anchor": "refine_taken", "refine_edges": "refine_taken"}
 # The refinement is a regression, not a game: its Adam keeps momentum (the game's beta1 is 0). Over 1M
 # images of it, 0.9 kept the class in 0.845 of reconstructions where 0 kept it in 0.838 (benchmarks/quality.md).
 REFINE_ADAM_BETA_1 = 0.9
@@ -26,23 +26,34 @@ class RefinementPhase:
     """The refinement phase's state and update, mixed into `ALAE` (which provides the nets and optimizers).
 
     Attributes (set by `_init_refinement`): `refine_anchor_weight` (None: the model has no phase),
+    `refine_edge_weight` and `refine_edge_window` (the edge term's weight and block size),
     `anchor_generator` (a frozen copy of G named `anchor_generator`, checkpointed with the rest; None
     without the phase) and `refine_trackers` (the phase's logged losses).
     """
 
-    def _init_refinement(self, generator, refine_anchor_weight, refine_anchor_samples=None):
+    def _init_refinement(
+        self, generator, refine_anchor_weight, refine_anchor_samples=None, refine_edge_weight=0.0, refine_edge_window=4
+    ):
         self.refine_anchor_weight = None if refine_anchor_weight is None else float(refine_anchor_weight)
         self.refine_anchor_samples = None if refine_anchor_samples is None else int(refine_anchor_samples)
+        self.refine_edge_weight, self.refine_edge_window = float(refine_edge_weight), int(refine_edge_window)
         self.anchor_generator, self.refine_trackers, self._refining = None, {}, False
         if self.refine_anchor_samples is not None and self.refine_anchor_samples < 1:
             raise ValueError(f"refine_anchor_samples: a whole number >= 1, or None, got {refine_anchor_samples!r}")
+        if not self.refine_edge_weight >= 0 or self.refine_edge_window < 1:
+            raise ValueError(
+                f"refine_edge_weight >= 0 and refine_edge_window >= 1, got {refine_edge_weight!r}, {refine_edge_window!r}"
+            )
+        if self.refine_edge_weight and self.refine_anchor_weight is None:
+            raise ValueError("refine_edge_weight weighs a term of the refinement phase: give refine_anchor_weight too")
         if self.refine_anchor_weight is None:
             return
         if self.is_style or self.refine_anchor_weight < 0:
             raise ValueError(f"refine_anchor_weight: a weight >= 0 for MLP nets, got {refine_anchor_weight!r}")
         # Not an EMA: the copy of G that `start_refinement` fills and the phase holds G's samples to.
         self.anchor_generator = ema_copy(generator, prefix="anchor")
-        self.refine_trackers = {name: keras.metrics.Mean(name=name) for name in REFINE_TAKEN_BY}
+        logged = [name for name in REFINE_TAKEN_BY if name != "refine_edges" or self.refine_edge_weight]
+        self.refine_trackers = {name: keras.metrics.Mean(name=name) for name in logged}
 
     def anchor_rows(self, local_batch):
         """How many samples this replica's anchor term takes in a refinement step of `local_batch` real images.
@@ -99,11 +110,13 @@ class RefinementPhase:
         """One step of the refinement phase on real `x` `[B, H, W, C]` and z `[S, latent]`, S <= B (replica rows).
 
         E (E/D optimizer) and G (F/G optimizer) minimise `mean((G(E(x)) - x)^2) + refine_anchor_weight *
-        mean((G(F(z)) - G_anchor(F(z)))^2)` (S: `anchor_rows`). The ALAE game leaves E's codes shaped by the
-        critic and reconstructions blurred (`benchmarks/quality.md`); this phase sharpens them while G keeps
-        drawing, from F's codes, what it drew when the phase began, so the samples stay the game's (F and D
-        do not move). Then the EMA copies of E and G move. Returns global-batch means `refine_pixels`,
-        `refine_anchor` and the bool `refine_taken`.
+        mean((G(F(z)) - G_anchor(F(z)))^2)` (S: `anchor_rows`), plus, with a `refine_edge_weight`, that
+        weight times `losses.edge_strength_match(G(E(x)), x, refine_edge_window)`. The ALAE game leaves E's
+        codes shaped by the critic and reconstructions off their class (`benchmarks/quality.md`); this phase
+        fits them while G keeps drawing, from F's codes, what it drew when the phase began, so the samples
+        stay the game's (F and D do not move). The pixel term alone blurs them; the edge term keeps their
+        edges as steep as the real images'. Then the EMA copies of E and G move. Returns global-batch means
+        `refine_pixels`, `refine_anchor` (and `refine_edges` with the edge term) and the bool `refine_taken`.
         """
         x = tf.cast(x, self.encoder.variable_dtype)
         batch_size = tf.shape(x)[0]
@@ -115,6 +128,9 @@ class RefinementPhase:
             pixels = losses.pixel_reconstruction(redrawn, x)
             drift = losses.pixel_reconstruction(self.synthesize(self.generator, styles, training=True), anchor)
             loss = pixels + self.refine_anchor_weight * drift
+            if self.refine_edge_weight:
+                edges = losses.edge_strength_match(redrawn, x, self.refine_edge_window)
+                loss += self.refine_edge_weight * edges
         groups = [
             (self.ed_optimizer, self.encoder.trainable_variables),
             (self.fg_optimizer, self.generator.trainable_variables),
@@ -124,8 +140,11 @@ class RefinementPhase:
         self.update_ema(global_batch, updated)
         distribute.assign_local(self.step, self.step + 1)
         distribute.assign_local(self.images_seen, self.images_seen + tf.cast(global_batch, tf.int64))
-        return {
+        results = {
             "refine_pixels": distribute.global_mean(pixels, batch_size),
             "refine_anchor": distribute.global_mean(drift, tf.shape(z)[0]),
             "refine_taken": taken,
         }
+        if self.refine_edge_weight:
+            results["refine_edges"] = distribute.global_mean(edges, batch_size)
+        return results

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from alae_tf import builders, configs, losses
+from alae_tf.model import ALAE
 
 TINY = configs.PRESETS["mnist_mlp_tiny"]
 
@@ -269,3 +270,37 @@ def test_a_model_without_the_phase_refuses_it():
         builders.build_model(TINY.replace(refine_fraction=0.5, refine_anchor_samples=TINY.batch_size + 1))
     with pytest.raises(ValueError, match="refine_batch_size"):
         builders.build_model(TINY.replace(refine_fraction=0.5, refine_batch_size=-1))
+
+
+def test_the_refinement_edge_term_is_logged_kept_in_the_config_and_sharpens(batch):
+    x, _ = batch
+    strength = {}
+    for weight in (0.0, 30.0):
+        config = TINY.replace(refine_fraction=0.5, refine_edge_weight=weight, refine_edge_window=2)
+        model = builders.build_model(config, seed=3)
+        model.compile(*builders.make_optimizers(0.003))
+        model.start_refinement()
+        for _ in range(40):
+            logs = model.train_on_batch(x, return_dict=True)
+        assert ("refine_edges" in logs) == bool(weight)
+        strength[weight] = float(tf.reduce_mean(losses.local_edge_strength(model.reconstruct(x, use_ema=False), 2)))
+    # The batch is noise, sharp everywhere: the pixel term's reconstructions blur it, the edge term's keep more.
+    assert strength[30.0] > 2 * strength[0.0]
+    restored = type(model).from_config(model.get_config())
+    assert (restored.refine_edge_weight, restored.refine_edge_window) == (30.0, 2)
+    assert sorted(restored.refine_trackers) == ["refine_anchor", "refine_edges", "refine_pixels"]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [dict(refine_fraction=0.5, refine_edge_weight=-1.0), dict(refine_fraction=0.5, refine_edge_window=0)],
+    ids=["negative_weight", "empty_window"],
+)
+def test_a_bad_edge_term_is_refused(changes):
+    with pytest.raises(ValueError, match="refine_edge"):
+        builders.build_model(TINY.replace(**changes))
+
+
+def test_the_edge_term_needs_the_phase():
+    with pytest.raises(ValueError, match="refine_anchor_weight too"):
+        ALAE(*tiny_model().training_nets, refine_edge_weight=1.0)

@@ -83,8 +83,11 @@ def test_the_demo_presets_differ_from_the_paper_only_where_benchmarks_quality_sa
     fast = wide | {"hidden_units", "learning_rate", "r1_gamma", "r1_interval"}
     assert changed_from_the_paper("mnist_mlp_wide") == wide
     assert changed_from_the_paper("mnist_mlp_fast") == fast
-    # The demo is the fast recipe's game, longer, with a refinement phase at its end.
-    assert changed_from_the_paper("mnist_mlp_demo") == fast | {"refine_fraction", "refine_anchor_samples"}
+    # The demo is the fast recipe's game, longer, with a refinement phase (and its edge term) at its end.
+    refinement = {"refine_fraction", "refine_anchor_samples", "refine_edge_weight"}
+    assert changed_from_the_paper("mnist_mlp_demo") == fast | refinement
     demo, fast_preset = configs.PRESETS["mnist_mlp_demo"], configs.PRESETS["mnist_mlp_fast"]
-    game_only = dict(train_images=fast_preset.train_images, refine_fraction=0.0, refine_anchor_samples=0)
+    game_only = dict(
+        train_images=fast_preset.train_images, refine_fraction=0.0, refine_anchor_samples=0, refine_edge_weight=0.0
+    )
     assert demo.replace(name=fast_preset.name, **game_only) == fast_preset
