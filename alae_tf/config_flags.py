@@ -88,8 +88,7 @@ flags.DEFINE_integer(
 flags.DEFINE_float(
     "refine_edge_weight",
     None,
-    "Weight of the refinement's edge term, which keeps reconstructions' edges as steep as the real images' "
-    "(0: none).",
+    "Weight of the refinement's edge term, which keeps reconstructions' edges as steep as the real images' (0: none).",
     lower_bound=0.0,
 )
 flags.DEFINE_integer(

@@ -42,7 +42,8 @@ class RefinementPhase:
             raise ValueError(f"refine_anchor_samples: a whole number >= 1, or None, got {refine_anchor_samples!r}")
         if not self.refine_edge_weight >= 0 or self.refine_edge_window < 1:
             raise ValueError(
-                f"refine_edge_weight >= 0 and refine_edge_window >= 1, got {refine_edge_weight!r}, {refine_edge_window!r}"
+                "refine_edge_weight >= 0 and refine_edge_window >= 1, "
+                f"got {refine_edge_weight!r}, {refine_edge_window!r}"
             )
         if self.refine_edge_weight and self.refine_anchor_weight is None:
             raise ValueError("refine_edge_weight weighs a term of the refinement phase: give refine_anchor_weight too")

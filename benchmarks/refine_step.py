@@ -2,8 +2,10 @@ r"""The refinement phase's step by batch size and anchor samples: images/s, time
 
     python -m benchmarks.refine_step --variants=128/128,128/64,128/32,256/256,256/128
     ONEDNN_MAX_CPU_ISA=AVX2 XLA_FLAGS=--xla_cpu_max_isa=AVX2 python -m benchmarks.refine_step --label=avx2_xla
+    python -m benchmarks.refine_step --variants=128/32/0,128/32/3 --label=edge_term   # what the edge term costs
 
-Each variant `B/S` is `--preset` with `refine_batch_size=B` and `refine_anchor_samples=S`: its
+Each variant `B/S` is `--preset` with `refine_batch_size=B` and `refine_anchor_samples=S` (`B/S/E`:
+and `refine_edge_weight=E`; otherwise the preset's): its
 refinement step (`ALAE.refinement_update`, the EMA included) is built, traced, and then timed for
 `--seconds` per round, the variants in turns (round 1: all of them, round 2: all of them, ...) so
 that a machine whose speed drifts affects all alike; the median of the rounds is reported, with
@@ -16,6 +18,7 @@ import os
 import statistics
 import time
 
+import keras
 import tensorflow as tf
 from absl import app, flags
 
@@ -25,9 +28,14 @@ from benchmarks import harness, step_cost
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("preset", "mnist_mlp_demo", "An MLP preset with a refinement phase.")
-flags.DEFINE_list("variants", ["128/128", "128/64", "128/32", "256/256", "256/128"], "batch/anchor samples pairs.")
+flags.DEFINE_list(
+    "variants", ["128/128", "128/64", "128/32", "256/256", "256/128"], "batch/anchor samples[/edge weight]."
+)
 flags.DEFINE_integer("rounds", 6, "Rounds (each times every variant).", lower_bound=1)
 flags.DEFINE_float("seconds", 3.0, "Seconds per variant per round.", lower_bound=0.5)
+flags.DEFINE_enum(
+    "precision", "float32", ["float32", "mixed_bfloat16"], "Keras precision policy (float32: as on CPUs without bf16)."
+)
 flags.DEFINE_bool("jit_compile", True, "XLA-compile the step (as --precision=auto trains MLP nets on a CPU).")
 flags.DEFINE_string("label", "native_xla", "Names the results file.")
 
@@ -50,13 +58,16 @@ def build(config):
 
 def main(argv):
     del argv
+    keras.mixed_precision.set_global_policy(FLAGS.precision)
     preset = configs.PRESETS[FLAGS.preset]
     if not preset.refine_fraction:
         raise app.UsageError(f"{FLAGS.preset} has no refinement phase")
     variants = {}
     for variant in FLAGS.variants:
-        batch, samples = (int(v) for v in variant.split("/"))
-        config = preset.replace(refine_batch_size=batch, refine_anchor_samples=samples)
+        batch, samples, *edge_weight = variant.split("/")
+        config = preset.replace(refine_batch_size=int(batch), refine_anchor_samples=int(samples))
+        if edge_weight:
+            config = config.replace(refine_edge_weight=float(edge_weight[0]))
         variants[variant] = (config, build(config))
     rates = {variant: [] for variant in variants}
     for _ in range(FLAGS.rounds):
@@ -83,6 +94,7 @@ def main(argv):
         "rounds": FLAGS.rounds,
         "seconds": FLAGS.seconds,
         "jit_compile": FLAGS.jit_compile,
+        "precision": FLAGS.precision,
         "kernel_caps": {name: os.environ.get(name) for name in ("ONEDNN_MAX_CPU_ISA", "XLA_FLAGS")},
     }
     harness.write_results(f"refine_step_{FLAGS.label}", settings, rows, COLUMNS)

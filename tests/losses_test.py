@@ -31,7 +31,9 @@ def test_the_term_is_zero_for_the_image_itself_and_grows_with_blur():
     blurred = tf.nn.avg_pool2d(images, 3, 1, "SAME")
     more_blurred = tf.nn.avg_pool2d(blurred, 3, 1, "SAME")
     assert float(losses.edge_strength_match(images, images)) == pytest.approx(0.0, abs=1e-8)
-    assert 0 < float(losses.edge_strength_match(blurred, images)) < float(losses.edge_strength_match(more_blurred, images))
+    assert (
+        0 < float(losses.edge_strength_match(blurred, images)) < float(losses.edge_strength_match(more_blurred, images))
+    )
     # Half precision in (mixed precision's reconstructions), float32 out.
     assert losses.edge_strength_match(tf.cast(blurred, tf.bfloat16), images).dtype == tf.float32
 
