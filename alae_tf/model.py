@@ -55,7 +55,7 @@ from alae_tf.loss_scaling import (
     reset_slots,
     with_loss_scaling,
 )
-from alae_tf.refinement import REFINE_TAKEN_BY, RefinementPhase
+from alae_tf.refinement import REFINE_CONFIG_FIELDS, REFINE_TAKEN_BY, RefinementPhase
 from alae_tf.streams import MIX_D, MIX_G, NOISE_AE, NOISE_D, NOISE_G, StepStreams
 
 AUTOENCODER_VARIABLES = ("official", "paper")
@@ -73,10 +73,7 @@ _CONFIG_FIELDS = (
     "level",
     "pixel_reconstruction_weight",
     "r1_interval",
-    "refine_anchor_weight",
-    "refine_anchor_samples",
-    "refine_edge_weight",
-    "refine_edge_window",
+    *REFINE_CONFIG_FIELDS,
 )
 # The update whose skipping (by loss scaling) keeps a logged loss out of its running mean.
 _TAKEN_BY = {
@@ -124,13 +121,8 @@ class ALAE(RefinementPhase, keras.Model):
         r1_interval: lazy R1 (StyleGAN2's regularisation schedule): R1 is taken on every `r1_interval`-th
             step only (steps 0, k, 2k, ...), at weight `r1_gamma * r1_interval`, so its mean weight per step
             stays `r1_gamma`. 1 (the paper's): every step.
-        refine_anchor_weight, refine_anchor_samples: None (default): no refinement phase. A weight >= 0 (MLP
-            nets): the model can end its run with `refinement_update`, whose anchor term it weighs over
-            `refine_anchor_samples` samples per global batch (None: one per real image), and holds the
-            anchor, a frozen copy of G (`anchor_generator`, checkpointed with the rest).
-        refine_edge_weight, refine_edge_window: the refinement's edge term (0: none), which asks every
-            `refine_edge_window`-pixel block of a reconstruction for the real image's edge strength there
-            (`losses.edge_strength_match`; needs the phase).
+        refine_anchor_weight, refine_anchor_samples, refine_edge_weight, refine_edge_window: the refinement
+            phase at the run's end (MLP nets; None anchor weight, the default: none; `_init_refinement`).
     """
 
     def __init__(

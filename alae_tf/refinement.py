@@ -15,6 +15,8 @@ from alae_tf import distribute, losses
 from alae_tf.ema import ema_copy
 from alae_tf.loss_scaling import inner_optimizer, minimize, reset_slots
 
+# `ALAE`'s constructor arguments (and `get_config` fields) that `_init_refinement` takes.
+REFINE_CONFIG_FIELDS = ("refine_anchor_weight", "refine_anchor_samples", "refine_edge_weight", "refine_edge_window")
 # The update whose skipping (by loss scaling) keeps a logged loss out of its running mean.
 REFINE_TAKEN_BY = {"refine_pixels": "refine_taken", "refine_anchor": "refine_taken", "refine_edges": "refine_taken"}
 # The refinement is a regression, not a game: its Adam keeps momentum (the game's beta1 is 0). Over 1M
@@ -34,6 +36,17 @@ class RefinementPhase:
     def _init_refinement(
         self, generator, refine_anchor_weight, refine_anchor_samples=None, refine_edge_weight=0.0, refine_edge_window=4
     ):
+        """Set up the phase (`REFINE_CONFIG_FIELDS`, as `ALAE` takes them).
+
+        refine_anchor_weight: None: no refinement phase. A weight >= 0 (MLP nets): the model can end its run
+            with `refinement_update`, weighing its anchor term by it, and holds the anchor, a frozen copy of G
+            (`anchor_generator`, checkpointed with the rest).
+        refine_anchor_samples: the samples per global batch the anchor term averages over (None: one per real
+            image).
+        refine_edge_weight, refine_edge_window: the edge term (0: none), which asks every `refine_edge_window`-
+            pixel block of a reconstruction for the real image's edge strength there (`losses.edge_strength_match`;
+            needs the phase).
+        """
         self.refine_anchor_weight = None if refine_anchor_weight is None else float(refine_anchor_weight)
         self.refine_anchor_samples = None if refine_anchor_samples is None else int(refine_anchor_samples)
         self.refine_edge_weight, self.refine_edge_window = float(refine_edge_weight), int(refine_edge_window)
