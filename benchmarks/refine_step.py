@@ -56,6 +56,20 @@ def build(config):
     return model, x, batch
 
 
+def variant_config(preset, variant):
+    """`preset` with a `B/S` or `B/S/E` variant's batch, anchor samples (and edge weight)."""
+    parts = variant.split("/")
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError
+        config = preset.replace(refine_batch_size=int(parts[0]), refine_anchor_samples=int(parts[1]))
+        return config.replace(refine_edge_weight=float(parts[2])) if len(parts) == 3 else config
+    except ValueError:
+        raise app.UsageError(
+            f"--variants: each is batch/anchor samples[/edge weight], e.g. 128/32 or 128/32/3; got {variant!r}"
+        ) from None
+
+
 def main(argv):
     del argv
     keras.mixed_precision.set_global_policy(FLAGS.precision)
@@ -64,10 +78,7 @@ def main(argv):
         raise app.UsageError(f"{FLAGS.preset} has no refinement phase")
     variants = {}
     for variant in FLAGS.variants:
-        batch, samples, *edge_weight = variant.split("/")
-        config = preset.replace(refine_batch_size=int(batch), refine_anchor_samples=int(samples))
-        if edge_weight:
-            config = config.replace(refine_edge_weight=float(edge_weight[0]))
+        config = variant_config(preset, variant)
         variants[variant] = (config, build(config))
     rates = {variant: [] for variant in variants}
     for _ in range(FLAGS.rounds):
