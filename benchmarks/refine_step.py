@@ -57,17 +57,11 @@ def build(config):
 
 
 def variant_config(preset, variant):
-    """`preset` with a `B/S` or `B/S/E` variant's batch, anchor samples (and edge weight)."""
-    parts = variant.split("/")
+    """`step_cost.refinement_variant`, with a malformed variant as a usage error."""
     try:
-        if len(parts) not in (2, 3):
-            raise ValueError
-        config = preset.replace(refine_batch_size=int(parts[0]), refine_anchor_samples=int(parts[1]))
-        return config.replace(refine_edge_weight=float(parts[2])) if len(parts) == 3 else config
-    except ValueError:
-        raise app.UsageError(
-            f"--variants: each is batch/anchor samples[/edge weight], e.g. 128/32 or 128/32/3; got {variant!r}"
-        ) from None
+        return step_cost.refinement_variant(preset, variant)
+    except ValueError as e:
+        raise app.UsageError(f"--variants: {e}") from None
 
 
 def main(argv):

@@ -58,3 +58,21 @@ def training_flops(config, images):
         return training_flops_per_image(config) * images
     refined = images - refine_start
     return training_flops_per_image(config) * refine_start + refinement_flops_per_image(config) * refined
+
+
+def refinement_variant(config, variant):
+    """`config` with a `B/S` or `B/S/E` variant's refinement batch, anchor samples (and edge weight).
+
+    Raises ValueError on anything else. (Here rather than in `refine_step.py`, which defines flags:
+    tests import this without them.)
+    """
+    parts = variant.split("/")
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError
+        config = config.replace(refine_batch_size=int(parts[0]), refine_anchor_samples=int(parts[1]))
+        return config.replace(refine_edge_weight=float(parts[2])) if len(parts) == 3 else config
+    except ValueError:
+        raise ValueError(
+            f"a variant is batch/anchor samples[/edge weight], e.g. 128/32 or 128/32/3; got {variant!r}"
+        ) from None
